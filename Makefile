@@ -1,0 +1,38 @@
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-test
+SERVE_STAMP := $(VENV)/.installed
+
+.PHONY: serve test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(SERVE_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@ $(SERVE_STAMP)
+
+serve: $(SERVE_STAMP)
+	mkdir -p data
+	$(BIN)/vm-registry serve --db data/registry.db
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests ops
+	$(BIN)/ruff format --check src tests ops
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest -q
+
+# Benchmarks: see ops/bench/README.md. ARGS is passed through, e.g. make bench ARGS="--url http://127.0.0.1:3000".
+bench: $(STAMP)
+	$(BIN)/python -m ops.bench.run $(ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,1 @@
+"""The HTTP API: litestar app composition, routes, and the wire format."""

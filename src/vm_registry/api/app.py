@@ -1,0 +1,85 @@
+"""`create_app(settings)`: the litestar app, with a lifespan that owns every resource.
+
+The lifespan opens the store, replays the log, starts the single writer, and puts the
+`Registry` into app state; handlers receive it by dependency injection, never from globals.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar
+from litestar.datastructures import State as AppState
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+
+from vm_registry.api import errors
+from vm_registry.api.auth import Principal, Tokens, auth_middleware
+from vm_registry.api.routes import health, vms
+from vm_registry.domain.events import Event
+from vm_registry.domain.fold import State
+from vm_registry.persistence.sqlite import SqliteEventStore
+from vm_registry.service.bootstrap import replay
+from vm_registry.service.registry import Registry, wall_clock_ms
+from vm_registry.service.writer import Writer
+from vm_registry.settings import Settings
+
+log = logging.getLogger("vm_registry")
+
+
+def _tokens(settings: Settings) -> Tokens:
+    if settings.auth_token:
+        return Tokens({settings.auth_token: Principal("admin", "admin")})
+    return Tokens({})
+
+
+def provide_registry(state: AppState) -> Registry:
+    registry: Registry = state.registry
+    return registry
+
+
+def create_app(settings: Settings) -> Litestar:
+    tokens = _tokens(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        store = SqliteEventStore(settings.db, synchronous=settings.synchronous)
+        await store.open()
+        try:
+            state = await replay(store, State())
+            subscribers: list[Any] = []
+
+            def publish(events: list[Event]) -> None:
+                for deliver in subscribers:
+                    deliver(events)
+
+            writer = Writer(store, state, wall_clock_ms, publish)
+            registry = Registry(store, state, writer, stale_after=settings.stale_after)
+            app.state.registry = registry
+            app.state.subscribers = subscribers
+            writer.start()
+            if not tokens.enabled:
+                log.warning(
+                    "VERS_AUTH_TOKEN is not set: the API is open to anyone who can reach it"
+                )
+            log.info("replayed %d events; %d VMs registered", state.revision, len(state.entries))
+            try:
+                yield
+            finally:
+                await writer.stop()
+        finally:
+            await store.close()
+
+    return Litestar(
+        route_handlers=[*health.ROUTES, *vms.ROUTES],
+        dependencies={"registry": Provide(provide_registry, sync_to_thread=False)},
+        exception_handlers=errors.HANDLERS,
+        middleware=[auth_middleware(tokens)],
+        lifespan=[lifespan],
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=OpenAPIConfig(title="vm-registry", version="0.1.0"),
+        debug=False,
+    )

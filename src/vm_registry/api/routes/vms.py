@@ -1,0 +1,93 @@
+"""`/registry/vms` and `/registry/discover/{role}`: the contract agents use today."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, delete, get, patch, post
+
+from vm_registry.api import requests as rq
+from vm_registry.api import wire
+from vm_registry.domain import commands as cmd
+from vm_registry.domain import validation
+from vm_registry.domain.errors import NotFound
+from vm_registry.domain.model import ROLES, STATUSES, Entry
+from vm_registry.service.registry import Registry
+
+AnyRequest = Request[Any, Any, Any]
+
+
+def _entry_response(registry: Registry, entry: Entry, status_code: int = 200) -> Response[bytes]:
+    headers = {wire.REVISION_HEADER: str(registry.revision), "ETag": f'"{entry.revision}"'}
+    return wire.json(wire.entry(entry, registry.is_stale(entry)), status_code, headers)
+
+
+def _list_response(registry: Registry, entries: list[Entry]) -> Response[bytes]:
+    now = registry.clock()
+    body = {
+        "vms": [wire.entry(e, registry.is_stale(e, now)) for e in entries],
+        "count": len(entries),
+    }
+    return wire.json(body, headers={wire.REVISION_HEADER: str(registry.revision)})
+
+
+@post("/registry/vms", status_code=201)
+async def register(request: AnyRequest, registry: Registry) -> Response[bytes]:
+    data = validation.registration(await rq.json_body(request))
+    vm_id = data.pop("id")
+    outcome = await registry.execute(cmd.Register(vm_id, data), rq.actor(request))
+    assert outcome.entry is not None
+    return _entry_response(registry, outcome.entry, 201)
+
+
+@get("/registry/vms")
+async def list_vms(request: AnyRequest, registry: Registry) -> Response[bytes]:
+    role = rq.query_choice(request, "role", ROLES)
+    status = rq.query_choice(request, "status", STATUSES)
+    return _list_response(registry, registry.entries(role=role, status=status))
+
+
+@get("/registry/vms/{vm_id:str}")
+async def get_vm(vm_id: str, registry: Registry) -> Response[bytes]:
+    entry = registry.get(vm_id)
+    if entry is None:
+        raise NotFound(f"VM {vm_id!r} is not registered")
+    return _entry_response(registry, entry)
+
+
+@patch("/registry/vms/{vm_id:str}")
+async def update_vm(vm_id: str, request: AnyRequest, registry: Registry) -> Response[bytes]:
+    changes = validation.update(await rq.json_body(request))
+    command = cmd.Update(vm_id, changes, if_match=rq.if_match(request))
+    outcome = await registry.execute(command, rq.actor(request))
+    assert outcome.entry is not None
+    return _entry_response(registry, outcome.entry)
+
+
+@delete("/registry/vms/{vm_id:str}", status_code=200)
+async def deregister_vm(vm_id: str, request: AnyRequest, registry: Registry) -> Response[bytes]:
+    command = cmd.Deregister(vm_id, if_match=rq.if_match(request))
+    outcome = await registry.execute(command, rq.actor(request))
+    body = {"deleted": True, "id": vm_id, "revision": outcome.event.seq}
+    return wire.json(body, headers={wire.REVISION_HEADER: str(outcome.event.seq)})
+
+
+@post("/registry/vms/{vm_id:str}/heartbeat", status_code=200)
+async def heartbeat(vm_id: str, request: AnyRequest, registry: Registry) -> Response[bytes]:
+    outcome = await registry.execute(cmd.Heartbeat(vm_id), rq.actor(request))
+    assert outcome.entry is not None
+    body = {
+        "id": vm_id,
+        "lastSeen": wire.to_iso(outcome.entry.last_seen),
+        "revision": outcome.event.seq,
+    }
+    return wire.json(body)
+
+
+@get("/registry/discover/{role:str}")
+async def discover(role: str, registry: Registry) -> Response[bytes]:
+    validation.role(role, where="role in the path")
+    return _list_response(registry, registry.discover(role))
+
+
+ROUTES = [register, list_vms, get_vm, update_vm, deregister_vm, heartbeat, discover]

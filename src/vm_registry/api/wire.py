@@ -1,0 +1,55 @@
+"""The JSON shapes on the wire. Domain objects never go out as they are: they are rendered here,
+in the camelCase the existing agent-services registry uses."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+from litestar import Response
+from litestar.enums import MediaType
+
+from vm_registry.domain.clock import to_iso
+
+__all__ = ["REVISION_HEADER", "entry", "error", "json", "to_iso"]
+from vm_registry.domain.model import Entry
+
+REVISION_HEADER = "X-Registry-Revision"
+
+
+def entry(item: Entry, stale: bool) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": item.id,
+        "name": item.name,
+        "role": item.role,
+        "status": item.status,
+        "address": item.address,
+    }
+    if item.services is not None:
+        body["services"] = item.services
+    if item.metadata is not None:
+        body["metadata"] = item.metadata
+    body["registeredBy"] = item.registered_by
+    body["registeredAt"] = to_iso(item.registered_at)
+    body["lastSeen"] = to_iso(item.last_seen)
+    body["revision"] = item.revision
+    body["stale"] = stale
+    return body
+
+
+def json(
+    body: Any, status_code: int = 200, headers: Mapping[str, str] | None = None
+) -> Response[bytes]:
+    return Response(
+        content=orjson.dumps(body),
+        status_code=status_code,
+        media_type=MediaType.JSON,
+        headers=dict(headers or {}),
+    )
+
+
+def error(
+    message: str, status_code: int, headers: Mapping[str, str] | None = None
+) -> Response[bytes]:
+    return json({"error": message}, status_code, headers)

@@ -1,0 +1,68 @@
+"""Events: the only thing ever written to the log.
+
+An event records a decision that was already validated; the fold never rejects one. `data`
+holds only the fields the event set, so a heartbeat carries nothing but its id and time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import orjson
+
+from vm_registry.domain.clock import to_iso
+
+REGISTERED: Final = "vm.registered"
+UPDATED: Final = "vm.updated"
+HEARTBEAT: Final = "vm.heartbeat"
+DEREGISTERED: Final = "vm.deregistered"
+STALE: Final = "vm.stale"
+
+EVENT_TYPES: Final = (REGISTERED, UPDATED, HEARTBEAT, DEREGISTERED, STALE)
+
+# Stable small integers for the on-disk `type` column. Never renumber: logs outlive releases.
+TYPE_CODES: Final = {REGISTERED: 1, UPDATED: 2, HEARTBEAT: 3, DEREGISTERED: 4, STALE: 5}
+CODE_TYPES: Final = {code: name for name, code in TYPE_CODES.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    seq: int
+    type: str
+    vm_id: str
+    at: int  # epoch milliseconds, from the writer's clock
+    actor: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "type": self.type,
+            "vmId": self.vm_id,
+            "at": to_iso(self.at),
+            "actor": self.actor,
+            "data": self.data,
+        }
+
+
+def canonical_bytes(event: Event) -> bytes:
+    """The bytes the hash chain covers: every field, keys sorted, no whitespace."""
+    return orjson.dumps(
+        [event.seq, event.type, event.vm_id, event.at, event.actor, event.data],
+        option=orjson.OPT_SORT_KEYS,
+    )
+
+
+def encode_data(data: dict[str, Any]) -> bytes | None:
+    # An empty payload is stored as NULL: most events are heartbeats, and every byte counts.
+    return orjson.dumps(data) if data else None
+
+
+def decode_data(raw: bytes | str | None) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    value = orjson.loads(raw)
+    if not isinstance(value, dict):
+        raise ValueError("event data is not a JSON object")
+    return value

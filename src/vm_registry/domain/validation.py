@@ -1,0 +1,184 @@
+"""Validation of what clients send, into clean field dicts for commands.
+
+Every rule answers with a message that names the field, so a client can fix its request
+without reading our source. Limits are deliberately generous but finite: a registry entry is
+small, and anything unbounded is a way to hurt the whole fleet.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from vm_registry.domain.errors import Invalid
+from vm_registry.domain.model import ROLES, STATUSES, JsonObject
+
+MAX_ID_LENGTH: Final = 256
+MAX_STRING_LENGTH: Final = 1024
+MAX_SERVICES: Final = 64
+MAX_METADATA_DEPTH: Final = 32
+
+REGISTER_REQUIRED: Final = ("id", "name", "role", "address", "registeredBy")
+REGISTER_OPTIONAL: Final = ("status", "services", "metadata")
+UPDATABLE: Final = ("name", "status", "address", "services", "metadata")
+SERVER_MANAGED: Final = ("registeredAt", "lastSeen", "revision", "stale")
+SERVICE_FIELDS: Final = ("name", "port", "healthPath")
+
+
+def _has_control(text: str) -> bool:
+    return any(ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 for ch in text)
+
+
+def vm_id(value: Any, where: str = "id") -> str:
+    if not isinstance(value, str):
+        raise Invalid(f"{where} must be a string")
+    text = value.strip()
+    if not text:
+        raise Invalid(f"{where} must not be empty")
+    if len(text) > MAX_ID_LENGTH:
+        raise Invalid(f"{where} must be at most {MAX_ID_LENGTH} characters")
+    if "/" in text:
+        raise Invalid(f"{where} must not contain '/'")
+    if _has_control(text):
+        raise Invalid(f"{where} must not contain control characters")
+    if text in (".", ".."):
+        raise Invalid(f"{where} must not be '.' or '..'")
+    return text
+
+
+def text_field(value: Any, where: str) -> str:
+    if not isinstance(value, str):
+        raise Invalid(f"{where} must be a string")
+    text = value.strip()
+    if not text:
+        raise Invalid(f"{where} must not be empty")
+    if len(text) > MAX_STRING_LENGTH:
+        raise Invalid(f"{where} must be at most {MAX_STRING_LENGTH} characters")
+    if _has_control(text):
+        raise Invalid(f"{where} must not contain control characters")
+    return text
+
+
+def role(value: Any, where: str = "role") -> str:
+    if value not in ROLES:
+        raise Invalid(f"{where} must be one of {', '.join(ROLES)}")
+    return str(value)
+
+
+def status(value: Any, where: str = "status") -> str:
+    if value not in STATUSES:
+        raise Invalid(f"{where} must be one of {', '.join(STATUSES)}")
+    return str(value)
+
+
+def _port(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise Invalid(f"{where} must be an integer")
+    if not 1 <= value <= 65535:
+        raise Invalid(f"{where} must be between 1 and 65535")
+    return value
+
+
+def services(value: Any, where: str = "services") -> list[JsonObject]:
+    if not isinstance(value, list):
+        raise Invalid(f"{where} must be an array")
+    if len(value) > MAX_SERVICES:
+        raise Invalid(f"{where} must have at most {MAX_SERVICES} items")
+    cleaned: list[JsonObject] = []
+    for index, item in enumerate(value):
+        here = f"{where}[{index}]"
+        if not isinstance(item, dict):
+            raise Invalid(f"{here} must be an object")
+        for key in item:
+            if key not in SERVICE_FIELDS:
+                raise Invalid(f"{here}.{key} is not a known field")
+        if "name" not in item:
+            raise Invalid(f"{here}.name is required")
+        if "port" not in item:
+            raise Invalid(f"{here}.port is required")
+        service: JsonObject = {
+            "name": text_field(item["name"], f"{here}.name"),
+            "port": _port(item["port"], f"{here}.port"),
+        }
+        if "healthPath" in item:
+            service["healthPath"] = text_field(item["healthPath"], f"{here}.healthPath")
+        cleaned.append(service)
+    return cleaned
+
+
+def _depth_ok(value: Any, limit: int) -> bool:
+    # Iterative, so a hostile 1,000-deep document cannot raise RecursionError here.
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            if depth > limit:
+                return False
+            children = node.values() if isinstance(node, dict) else node
+            stack.extend((child, depth + 1) for child in children)
+    return True
+
+
+def metadata(value: Any, where: str = "metadata") -> JsonObject:
+    if not isinstance(value, dict):
+        raise Invalid(f"{where} must be a JSON object")
+    if not _depth_ok(value, MAX_METADATA_DEPTH):
+        raise Invalid(f"{where} is nested deeper than {MAX_METADATA_DEPTH} levels")
+    return value
+
+
+def _reject_unknown(body: JsonObject, allowed: tuple[str, ...], what: str) -> None:
+    for key in body:
+        if key in SERVER_MANAGED:
+            raise Invalid(f"{key} is set by the server and cannot be sent")
+        if key not in allowed:
+            raise Invalid(f"{key} is not a known field of {what}")
+
+
+def registration(body: Any) -> JsonObject:
+    """The event data of a registration: trimmed, checked, and in a stable key order."""
+    if not isinstance(body, dict):
+        raise Invalid("request body must be a JSON object")
+    _reject_unknown(body, REGISTER_REQUIRED + REGISTER_OPTIONAL, "a registration")
+    for key in REGISTER_REQUIRED:
+        if key not in body:
+            raise Invalid(f"{key} is required")
+    data: JsonObject = {
+        "id": vm_id(body["id"]),
+        "name": text_field(body["name"], "name"),
+        "role": role(body["role"]),
+        "status": status(body["status"]) if "status" in body else "running",
+        "address": text_field(body["address"], "address"),
+        "registeredBy": text_field(body["registeredBy"], "registeredBy"),
+    }
+    if body.get("services") is not None:
+        data["services"] = services(body["services"])
+    if body.get("metadata") is not None:
+        data["metadata"] = metadata(body["metadata"])
+    return data
+
+
+def update(body: Any) -> JsonObject:
+    """The event data of an update: only the fields sent. `null` clears services or metadata."""
+    if not isinstance(body, dict):
+        raise Invalid("request body must be a JSON object")
+    for key in body:
+        if key in SERVER_MANAGED:
+            raise Invalid(f"{key} is set by the server and cannot be sent")
+        if key in REGISTER_REQUIRED:
+            raise Invalid(f"{key} is not updatable")
+        if key not in UPDATABLE:
+            raise Invalid(f"{key} is not a known field of an update")
+    if not body:
+        raise Invalid("an update must set at least one of " + ", ".join(UPDATABLE))
+    data: JsonObject = {}
+    if "name" in body:
+        data["name"] = text_field(body["name"], "name")
+    if "status" in body:
+        data["status"] = status(body["status"])
+    if "address" in body:
+        data["address"] = text_field(body["address"], "address")
+    if "services" in body:
+        data["services"] = None if body["services"] is None else services(body["services"])
+    if "metadata" in body:
+        data["metadata"] = None if body["metadata"] is None else metadata(body["metadata"])
+    return data

@@ -1,0 +1,368 @@
+"""The SQLite backend, through aiosqlite, in WAL mode.
+
+Layout (schema version 1):
+- `events(seq, type, vm, at, actor, data, hash)`: the log. `seq` is the rowid, so it costs no
+  extra index. `type` is a small integer, `vm` and `actor` point into intern tables, `data` is
+  NULL for heartbeats. A heartbeat row is about 50 bytes plus its hash.
+- `vms(id, name)` and `actors(id, body)`: each VM id and each distinct actor is stored once.
+- `meta(key, value)`: schema version and the compaction point.
+
+`at` never decreases with `seq` (the writer guarantees it), so a time is found by a binary
+search over the primary key instead of another index.
+
+Durability: commits are group commits made by the single writer. With the default
+`synchronous=NORMAL` in WAL mode a commit is in the operating system once it returns, so it
+survives `kill -9` of the server; a power cut may lose the last few commits. `FULL` fsyncs the
+WAL on every commit and survives power loss too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any, Final
+
+import aiosqlite
+import orjson
+
+from vm_registry.domain.events import (
+    CODE_TYPES,
+    TYPE_CODES,
+    Event,
+    canonical_bytes,
+    decode_data,
+    encode_data,
+)
+from vm_registry.persistence.store import (
+    GENESIS_HASH,
+    EventQuery,
+    NewEvent,
+    StoreCorrupt,
+    StoreError,
+    StoreUnavailable,
+)
+
+SCHEMA_VERSION: Final = 1
+SCAN_CHUNK: Final = 20_000
+SYNCHRONOUS_MODES: Final = ("NORMAL", "FULL")
+
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS vms (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS actors (id INTEGER PRIMARY KEY, body BLOB NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY,
+    type INTEGER NOT NULL,
+    vm INTEGER NOT NULL,
+    at INTEGER NOT NULL,
+    actor INTEGER NOT NULL,
+    data BLOB,
+    hash BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_vm ON events (vm, seq);
+"""
+
+_SELECT: Final = "SELECT seq, type, vm, at, actor, data FROM events"
+
+
+def _translate(error: sqlite3.Error, doing: str) -> StoreError:
+    if isinstance(error, sqlite3.DatabaseError) and "malformed" in str(error):
+        return StoreCorrupt(f"{doing}: {error}")
+    return StoreUnavailable(f"{doing}: {error}")
+
+
+class SqliteEventStore:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        synchronous: str = "NORMAL",
+        busy_timeout_ms: int = 2000,
+        read_only: bool = False,
+    ) -> None:
+        if synchronous.upper() not in SYNCHRONOUS_MODES:
+            raise ValueError(f"synchronous must be one of {', '.join(SYNCHRONOUS_MODES)}")
+        self.path = Path(path)
+        self.synchronous = synchronous.upper()
+        self.busy_timeout_ms = busy_timeout_ms
+        self.read_only = read_only
+        self._writer: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
+        self._head = 0
+        self._first_seq = 1
+        self._last_hash = GENESIS_HASH
+        self._vm_ids: dict[str, int] = {}
+        self._vm_names: dict[int, str] = {}
+        self._actor_ids: dict[bytes, int] = {}
+        self._actor_bodies: dict[int, dict[str, Any]] = {}
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        try:
+            if self.read_only:
+                uri = f"file:{self.path}?mode=ro"
+                self._reader = await aiosqlite.connect(uri, uri=True, isolation_level=None)
+                await self._reader.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._writer = await aiosqlite.connect(self.path, isolation_level=None)
+                await self._configure(self._writer)
+                await self._migrate(self._writer)
+                self._reader = await aiosqlite.connect(self.path, isolation_level=None)
+                await self._reader.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
+            await self._load_position()
+            await self._refresh_interns()
+        except sqlite3.Error as error:
+            await self.close()
+            raise _translate(error, f"opening {self.path}") from error
+
+    async def _configure(self, conn: aiosqlite.Connection) -> None:
+        await conn.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
+        await conn.execute("PRAGMA journal_mode = WAL")
+        await conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+
+    async def _migrate(self, conn: aiosqlite.Connection) -> None:
+        async with conn.execute("PRAGMA user_version") as cursor:
+            row = await cursor.fetchone()
+        version = int(row[0]) if row else 0
+        if version > SCHEMA_VERSION:
+            raise StoreCorrupt(
+                f"{self.path} has schema version {version}; this release knows {SCHEMA_VERSION}"
+            )
+        if version < SCHEMA_VERSION:
+            await conn.executescript(_SCHEMA + f"PRAGMA user_version = {SCHEMA_VERSION};")
+
+    async def close(self) -> None:
+        for conn in (self._writer, self._reader):
+            if conn is not None:
+                with contextlib.suppress(sqlite3.Error):
+                    await conn.close()
+        self._writer = self._reader = None
+
+    # -- position --------------------------------------------------------------------------
+
+    @property
+    def head(self) -> int:
+        return self._head
+
+    @property
+    def first_seq(self) -> int:
+        return self._first_seq
+
+    @property
+    def last_hash(self) -> bytes:
+        return self._last_hash
+
+    def _conn(self) -> aiosqlite.Connection:
+        if self._reader is None:
+            raise StoreUnavailable(f"{self.path} is not open")
+        return self._reader
+
+    async def _load_position(self) -> None:
+        conn = self._conn()
+        async with conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1") as cur:
+            last = await cur.fetchone()
+        async with conn.execute("SELECT MIN(seq) FROM events") as cur:
+            first = await cur.fetchone()
+        async with conn.execute("SELECT value FROM meta WHERE key = 'compacted_through'") as cur:
+            compacted = await cur.fetchone()
+        floor = int(compacted[0]) if compacted else 0
+        if last is None:
+            self._head, self._last_hash = floor, GENESIS_HASH
+            self._first_seq = floor + 1
+        else:
+            self._head, self._last_hash = int(last[0]), bytes(last[1])
+            self._first_seq = int(first[0]) if first and first[0] is not None else floor + 1
+
+    async def _refresh_interns(self) -> None:
+        conn = self._conn()
+        async with conn.execute("SELECT id, name FROM vms") as cur:
+            for key, name in await cur.fetchall():
+                self._vm_ids[name] = key
+                self._vm_names[key] = name
+        async with conn.execute("SELECT id, body FROM actors") as cur:
+            for key, body in await cur.fetchall():
+                self._actor_ids[bytes(body)] = key
+                self._actor_bodies[key] = orjson.loads(body)
+
+    # -- writing ---------------------------------------------------------------------------
+
+    async def append(self, batch: Sequence[NewEvent]) -> list[Event]:
+        if self._writer is None:
+            raise StoreUnavailable(f"{self.path} is open read-only")
+        if not batch:
+            return []
+        new_vms: dict[str, int] = {}
+        new_actors: dict[bytes, int] = {}
+        next_vm = max(self._vm_names, default=0) + 1
+        next_actor = max(self._actor_bodies, default=0) + 1
+        events: list[Event] = []
+        rows: list[tuple[int, int, int, int, int, bytes | None, bytes]] = []
+        seq, chain = self._head, self._last_hash
+        for item in batch:
+            seq += 1
+            vm = self._vm_ids.get(item.vm_id) or new_vms.get(item.vm_id)
+            if vm is None:
+                vm = new_vms[item.vm_id] = next_vm
+                next_vm += 1
+            actor_body = orjson.dumps(item.actor, option=orjson.OPT_SORT_KEYS)
+            actor = self._actor_ids.get(actor_body) or new_actors.get(actor_body)
+            if actor is None:
+                actor = new_actors[actor_body] = next_actor
+                next_actor += 1
+            event = Event(seq, item.type, item.vm_id, item.at, item.actor, item.data)
+            chain = hashlib.sha256(chain + canonical_bytes(event)).digest()
+            rows.append(
+                (seq, TYPE_CODES[item.type], vm, item.at, actor, encode_data(item.data), chain)
+            )
+            events.append(event)
+        conn = self._writer
+        try:
+            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                if new_vms:
+                    await conn.executemany(
+                        "INSERT INTO vms (id, name) VALUES (?, ?)",
+                        [(key, name) for name, key in new_vms.items()],
+                    )
+                if new_actors:
+                    await conn.executemany(
+                        "INSERT INTO actors (id, body) VALUES (?, ?)",
+                        [(key, body) for body, key in new_actors.items()],
+                    )
+                await conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+                await conn.execute("COMMIT")
+            except BaseException:
+                await self._rollback()
+                raise
+        except sqlite3.Error as error:
+            raise _translate(error, f"appending to {self.path}") from error
+        # Only now, with the batch durable, does the in-memory position move.
+        for name, key in new_vms.items():
+            self._vm_ids[name] = key
+            self._vm_names[key] = name
+        for body, key in new_actors.items():
+            self._actor_ids[body] = key
+            self._actor_bodies[key] = orjson.loads(body)
+        self._head, self._last_hash = seq, chain
+        return events
+
+    async def _rollback(self) -> None:
+        assert self._writer is not None
+        try:
+            if self._writer.in_transaction:
+                await self._writer.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def _decode(self, row: sqlite3.Row | tuple[Any, ...]) -> Event:
+        seq, code, vm, at, actor, data = row
+        try:
+            return Event(
+                seq,
+                CODE_TYPES[code],
+                self._vm_names[vm],
+                at,
+                self._actor_bodies[actor],
+                decode_data(data),
+            )
+        except KeyError:
+            raise
+        except (ValueError, TypeError) as error:
+            raise StoreCorrupt(f"event {seq} in {self.path} does not decode: {error}") from error
+
+    async def _decode_rows(self, rows: Sequence[Any]) -> list[Event]:
+        try:
+            return [self._decode(row) for row in rows]
+        except KeyError:
+            # A row committed by the writer before our intern caches caught up.
+            await self._refresh_interns()
+            try:
+                return [self._decode(row) for row in rows]
+            except KeyError as error:
+                raise StoreCorrupt(f"{self.path}: dangling reference {error}") from error
+
+    async def read(self, query: EventQuery) -> list[Event]:
+        clauses = ["seq > ?"]
+        params: list[Any] = [query.after]
+        if query.upto is not None:
+            clauses.append("seq <= ?")
+            params.append(query.upto)
+        if query.vm_id is not None:
+            vm = self._vm_ids.get(query.vm_id)
+            if vm is None:
+                await self._refresh_interns()
+                vm = self._vm_ids.get(query.vm_id)
+            if vm is None:
+                return []
+            clauses.append("vm = ?")
+            params.append(vm)
+        if query.types is not None:
+            clauses.append(f"type IN ({', '.join('?' for _ in query.types)})")
+            params.extend(TYPE_CODES[t] for t in query.types)
+        if query.since is not None:
+            clauses.append("at >= ?")
+            params.append(query.since)
+        if query.until is not None:
+            clauses.append("at <= ?")
+            params.append(query.until)
+        sql = f"{_SELECT} WHERE {' AND '.join(clauses)} ORDER BY seq LIMIT ?"
+        params.append(query.limit)
+        try:
+            async with self._conn().execute(sql, params) as cursor:
+                rows = list(await cursor.fetchall())
+        except sqlite3.Error as error:
+            raise _translate(error, f"reading {self.path}") from error
+        return await self._decode_rows(rows)
+
+    async def scan(self, after: int = 0, upto: int | None = None) -> AsyncIterator[list[Event]]:
+        position = after
+        limit_seq = upto if upto is not None else (1 << 62)
+        while True:
+            try:
+                async with self._conn().execute(
+                    f"{_SELECT} WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+                    (position, limit_seq, SCAN_CHUNK),
+                ) as cursor:
+                    rows = list(await cursor.fetchall())
+            except sqlite3.Error as error:
+                raise _translate(error, f"reading {self.path}") from error
+            if not rows:
+                return
+            chunk = await self._decode_rows(rows)
+            yield chunk
+            position = chunk[-1].seq
+            if len(rows) < SCAN_CHUNK:
+                return
+
+    async def seq_at_time(self, at: int) -> int:
+        conn = self._conn()
+        try:
+            async with conn.execute(
+                "SELECT seq FROM events WHERE seq >= ? ORDER BY seq LIMIT 1", (self._first_seq,)
+            ) as cur:
+                first = await cur.fetchone()
+            if first is None:
+                return self._first_seq - 1
+            low, high = int(first[0]), self._head
+            answer = low - 1
+            # Binary search on seq: `at` is non-decreasing along the log.
+            while low <= high:
+                middle = (low + high) // 2
+                async with conn.execute("SELECT at FROM events WHERE seq = ?", (middle,)) as cur:
+                    row = await cur.fetchone()
+                if row is None:
+                    raise StoreCorrupt(f"{self.path}: seq {middle} is missing")
+                if int(row[0]) <= at:
+                    answer, low = middle, middle + 1
+                else:
+                    high = middle - 1
+            return answer
+        except sqlite3.Error as error:
+            raise _translate(error, f"reading {self.path}") from error

@@ -1,0 +1,77 @@
+"""The storage contract every backend implements, and the errors it may raise.
+
+The interface is deliberately narrow: append a batch, read after a position, know the head.
+Everything else (validation, ordering, the fold) happens above it, in the single writer. A
+backend translates its driver's exceptions into the errors below at its edge, so nothing above
+the store ever imports a database driver.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from vm_registry.domain.events import Event
+
+GENESIS_HASH = bytes(32)
+
+
+class StoreError(Exception):
+    """Base of storage failures."""
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot write right now (disk full, read-only, I/O error, locked). Nothing of
+    the failed batch was written; the caller may retry later."""
+
+
+class StoreCorrupt(StoreError):
+    """The stored log cannot be trusted (undecodable row, broken chain, gap)."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event the writer decided on, before the store gives it a seq."""
+
+    type: str
+    vm_id: str
+    at: int
+    actor: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class EventQuery:
+    after: int = 0
+    limit: int = 100
+    vm_id: str | None = None
+    types: tuple[str, ...] | None = None
+    since: int | None = None  # epoch ms, inclusive
+    until: int | None = None  # epoch ms, inclusive
+    upto: int | None = None  # highest seq to include
+
+
+class EventStore(Protocol):
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    @property
+    def head(self) -> int:
+        """Seq of the last committed event (0 for an empty log)."""
+
+    @property
+    def first_seq(self) -> int:
+        """Seq of the oldest event still held; anything before it was compacted away."""
+
+    async def append(self, batch: Sequence[NewEvent]) -> list[Event]:
+        """Durably append `batch` in one transaction, assigning consecutive seqs."""
+
+    async def read(self, query: EventQuery) -> list[Event]: ...
+
+    def scan(self, after: int = 0, upto: int | None = None) -> AsyncIterator[list[Event]]:
+        """Every event after `after` in seq order, in large chunks (for replay)."""
+
+    async def seq_at_time(self, at: int) -> int:
+        """The last seq whose event happened at or before `at` (0 if none)."""

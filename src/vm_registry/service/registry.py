@@ -1,0 +1,89 @@
+"""The registry as the API sees it: commands go to the writer, queries read the projection.
+
+Staleness is judged here, not in the fold, because it depends on the clock. A running VM is
+stale when the reaper has recorded `vm.stale`, or when nothing touched it for `stale_after`
+seconds. Time before the server started does not count: while the registry was down, agents
+could not reach it, so after a restart every VM gets a full window to check in.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from vm_registry.domain import commands as cmd
+from vm_registry.domain.fold import State
+from vm_registry.domain.model import Entry
+from vm_registry.persistence.store import EventStore
+from vm_registry.service.writer import Outcome, Writer
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class Registry:
+    def __init__(
+        self,
+        store: EventStore,
+        state: State,
+        writer: Writer,
+        *,
+        stale_after: float,
+        clock: Callable[[], int] = wall_clock_ms,
+    ) -> None:
+        self.store = store
+        self.state = state
+        self.writer = writer
+        self.stale_after_ms = int(stale_after * 1000)
+        self.clock = clock
+        self.started_at = clock()
+        # Set by the mass-expiry guard while it holds: staleness is then suspended.
+        self.staleness_suspended = False
+
+    # -- commands --------------------------------------------------------------------------
+
+    async def execute(self, command: cmd.Command, actor: dict[str, Any]) -> Outcome:
+        return await self.writer.submit(command, actor)
+
+    # -- queries ---------------------------------------------------------------------------
+
+    @property
+    def revision(self) -> int:
+        return self.state.revision
+
+    def get(self, vm_id: str) -> Entry | None:
+        return self.state.entries.get(vm_id)
+
+    def quiet_since(self, entry: Entry) -> int:
+        return max(entry.last_seen, self.started_at)
+
+    def is_stale(self, entry: Entry, now: int | None = None) -> bool:
+        if entry.status != "running":
+            return False
+        if entry.stale:
+            return True
+        if self.staleness_suspended:
+            return False
+        moment = self.clock() if now is None else now
+        return moment - self.quiet_since(entry) > self.stale_after_ms
+
+    def entries(self, role: str | None = None, status: str | None = None) -> list[Entry]:
+        """Newest registration first. `status=running` leaves out stale VMs."""
+        source: Iterable[str]
+        entries = self.state.entries
+        if role is not None:
+            source = reversed(self.state.by_role[role])
+            found: Iterable[Entry] = (entries[vm_id] for vm_id in source)
+        else:
+            found = reversed(entries.values())
+        if status is None:
+            return list(found)
+        if status != "running":
+            return [e for e in found if e.status == status]
+        now = self.clock()
+        return [e for e in found if e.status == "running" and not self.is_stale(e, now)]
+
+    def discover(self, role: str) -> list[Entry]:
+        return self.entries(role=role, status="running")

@@ -1,0 +1,37 @@
+"""Server settings. Each has a command-line flag and an environment twin; the flag wins."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    db: Path = Path("data/registry.db")
+    host: str = "127.0.0.1"
+    port: int = 3000
+    stale_after: float = 300.0
+    # NORMAL survives a crash of the server; FULL also survives a power cut (docs/architecture.md).
+    synchronous: str = "NORMAL"
+    # The bearer token from VERS_AUTH_TOKEN; None leaves the API open (with a warning).
+    auth_token: str | None = None
+    max_body_bytes: int = 1024 * 1024
+    # Change feed.
+    keepalive_seconds: float = 15.0
+    retry_ms: int = 2000
+    max_subscribers: int = 1000
+    subscriber_queue: int = 1024
+    bookmark_after_seconds: float = 5.0
+    # Staleness reaper and its mass-expiry guard.
+    reap_interval: float | None = None  # default: a tenth of stale_after, at most 5 s
+    guard_enabled: bool = True
+    guard_share: float = 0.5
+    guard_min_fleet: int = 10
+    guard_max_seconds: float | None = None  # default: 3 stale windows
+    # Snapshots.
+    snapshot_every: int = 10_000
+    # Self-registration.
+    self_id: str | None = None
+    self_name: str = "infra"
+    self_address: str | None = None
