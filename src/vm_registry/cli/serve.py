@@ -60,7 +60,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 
 def run(args: argparse.Namespace) -> int:
-    import uvicorn
+    from vm_registry.cli.server import GracefulServer
 
     from vm_registry.api.app import create_app
 
@@ -73,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
         flush=True,
     )
+    import uvicorn
+
     config = uvicorn.Config(
         create_app(settings),
         host=settings.host,
@@ -82,5 +84,5 @@ def run(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=3,
         server_header=False,
     )
-    uvicorn.Server(config).run()
+    GracefulServer(config).run()
     return 0

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.server import ServerProcess
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "registry.db"
+
+
+@pytest.fixture
+def server(db_path: Path) -> Iterator[ServerProcess]:
+    proc = ServerProcess(db_path).start()
+    try:
+        yield proc
+    finally:
+        proc.kill()
+
+
+@pytest.fixture
+def client(server: ServerProcess) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, timeout=10) as http:
+        yield http
+
+
+def vm(vm_id: str = "vm-1", **overrides: object) -> dict[str, object]:
+    """A valid registration body, as agents send it."""
+    body: dict[str, object] = {
+        "id": vm_id,
+        "name": f"{vm_id}-name",
+        "role": "worker",
+        "address": f"{vm_id}.vm.vers.sh",
+        "registeredBy": "orchestrator",
+    }
+    body.update(overrides)
+    return body
