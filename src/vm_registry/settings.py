@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from vm_registry.service.reaper import GuardPolicy
+
 
 @dataclass(frozen=True, slots=True)
 class Settings:
@@ -21,7 +23,7 @@ class Settings:
     keepalive_seconds: float = 15.0
     retry_ms: int = 2000
     max_subscribers: int = 1000
-    subscriber_queue: int = 1024
+    feed_tail: int = 20_000  # recent events kept in memory for subscribers
     bookmark_after_seconds: float = 5.0
     # Staleness reaper and its mass-expiry guard.
     reap_interval: float | None = None  # default: a tenth of stale_after, at most 5 s
@@ -35,3 +37,21 @@ class Settings:
     self_id: str | None = None
     self_name: str = "infra"
     self_address: str | None = None
+
+    @property
+    def effective_reap_interval(self) -> float:
+        if self.reap_interval is not None:
+            return self.reap_interval
+        return min(self.stale_after / 10, 5.0)
+
+    @property
+    def guard_policy(self) -> GuardPolicy:
+        hold = (
+            self.guard_max_seconds if self.guard_max_seconds is not None else 3 * self.stale_after
+        )
+        return GuardPolicy(
+            enabled=self.guard_enabled,
+            share=self.guard_share,
+            min_fleet=self.guard_min_fleet,
+            max_hold_ms=int(hold * 1000),
+        )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from functools import partial
 
 from litestar import Litestar
 from litestar.datastructures import State as AppState
@@ -18,11 +18,13 @@ from litestar.openapi import OpenAPIConfig
 
 from vm_registry.api import errors
 from vm_registry.api.auth import Principal, Tokens, auth_middleware
-from vm_registry.api.routes import health, vms
-from vm_registry.domain.events import Event
+from vm_registry.api.routes import health, stream, vms
 from vm_registry.domain.fold import State
+from vm_registry.feed.broker import Broker
 from vm_registry.persistence.sqlite import SqliteEventStore
 from vm_registry.service.bootstrap import replay
+from vm_registry.service.history import state_at
+from vm_registry.service.reaper import Reaper
 from vm_registry.service.registry import Registry, wall_clock_ms
 from vm_registry.service.writer import Writer
 from vm_registry.settings import Settings
@@ -50,17 +52,22 @@ def create_app(settings: Settings) -> Litestar:
         await store.open()
         try:
             state = await replay(store, State())
-            subscribers: list[Any] = []
-
-            def publish(events: list[Event]) -> None:
-                for deliver in subscribers:
-                    deliver(events)
-
-            writer = Writer(store, state, wall_clock_ms, publish)
+            broker = Broker(
+                store,
+                partial(state_at, store),
+                head=store.head,
+                tail_capacity=settings.feed_tail,
+                max_subscribers=settings.max_subscribers,
+            )
+            writer = Writer(store, state, wall_clock_ms, broker.publish)
             registry = Registry(store, state, writer, stale_after=settings.stale_after)
+            reaper = Reaper(registry, settings.effective_reap_interval, settings.guard_policy)
+            app.state.settings = settings
             app.state.registry = registry
-            app.state.subscribers = subscribers
+            app.state.broker = broker
+            app.state.reaper = reaper
             writer.start()
+            reaper.start()
             if not tokens.enabled:
                 log.warning(
                     "VERS_AUTH_TOKEN is not set: the API is open to anyone who can reach it"
@@ -69,12 +76,13 @@ def create_app(settings: Settings) -> Litestar:
             try:
                 yield
             finally:
+                await reaper.stop()
                 await writer.stop()
         finally:
             await store.close()
 
     return Litestar(
-        route_handlers=[*health.ROUTES, *vms.ROUTES],
+        route_handlers=[*health.ROUTES, *vms.ROUTES, *stream.ROUTES],
         dependencies={"registry": Provide(provide_registry, sync_to_thread=False)},
         exception_handlers=errors.HANDLERS,
         middleware=[auth_middleware(tokens)],

@@ -60,9 +60,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vm_registry.cli.server import GracefulServer
-
     from vm_registry.api.app import create_app
+    from vm_registry.cli.server import GracefulServer
 
     settings = settings_from(args)
     level = args.log_level.upper()

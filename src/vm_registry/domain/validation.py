@@ -20,6 +20,9 @@ MAX_METADATA_DEPTH: Final = 32
 REGISTER_REQUIRED: Final = ("id", "name", "role", "address", "registeredBy")
 REGISTER_OPTIONAL: Final = ("status", "services", "metadata")
 UPDATABLE: Final = ("name", "status", "address", "services", "metadata")
+# Fields a registration sets once: an update naming one of them is refused as "not updatable",
+# which tells the client more than "not a known field".
+FIXED: Final = ("id", "role", "registeredBy")
 SERVER_MANAGED: Final = ("registeredAt", "lastSeen", "revision", "stale")
 SERVICE_FIELDS: Final = ("name", "port", "healthPath")
 
@@ -164,7 +167,7 @@ def update(body: Any) -> JsonObject:
     for key in body:
         if key in SERVER_MANAGED:
             raise Invalid(f"{key} is set by the server and cannot be sent")
-        if key in REGISTER_REQUIRED:
+        if key in FIXED:
             raise Invalid(f"{key} is not updatable")
         if key not in UPDATABLE:
             raise Invalid(f"{key} is not a known field of an update")

@@ -30,15 +30,17 @@ from vm_registry.persistence.store import EventStore, NewEvent, StoreError
 
 log = logging.getLogger("vm_registry.writer")
 
-Publisher = Callable[[list[Event]], None]
+Publisher = Callable[[list["Outcome"]], None]
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """A committed command: its event, and the entry right after it (None once deregistered)."""
+    """A committed command: its event, the entry right after it (None once deregistered), and
+    the VM's role (kept after deregistration, so feeds filtered by role still see it go)."""
 
     event: Event
     entry: Entry | None
+    role: str
 
 
 @dataclass(slots=True)
@@ -47,6 +49,7 @@ class _Pending:
     actor: dict[str, Any]
     future: asyncio.Future[Outcome]
     entry: Entry | None = None
+    role: str = ""
 
 
 class Writer:
@@ -130,6 +133,7 @@ class Writer:
             seq += 1
             provisional = Event(seq, decision.type, vm_id, at, pending.actor, decision.data)
             overlay[vm_id] = pending.entry = evolve(entry, provisional)
+            pending.role = (pending.entry or entry).role  # type: ignore[union-attr]
             accepted.append(pending)
             new_events.append(NewEvent(decision.type, vm_id, at, pending.actor, decision.data))
         if not new_events:
@@ -144,9 +148,16 @@ class Writer:
                         Unavailable(f"the event log is unavailable: {error}")
                     )
             return
+        outcomes = [
+            Outcome(event, pending.entry, pending.role)
+            for pending, event in zip(accepted, events, strict=True)
+        ]
         for event in events:
             apply(self.state, event)
-        self.publish(events)
-        for pending, event in zip(accepted, events, strict=True):
+        try:
+            self.publish(outcomes)
+        except Exception:  # the batch is durable: a feed problem must not fail the writes
+            log.exception("publishing committed events failed")
+        for pending, outcome in zip(accepted, outcomes, strict=True):
             if not pending.future.done():
-                pending.future.set_result(Outcome(event, pending.entry))
+                pending.future.set_result(outcome)

@@ -16,6 +16,8 @@ async def health(registry: Registry) -> Response[bytes]:
         "vms": len(registry.state.entries),
         "stalenessSuspended": registry.staleness_suspended,
     }
+    if registry.staleness_suspended:
+        body["warning"] = "mass expiry suspected: staleness is suspended until heartbeats resume"
     return wire.json(body)
 
 

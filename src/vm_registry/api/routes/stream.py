@@ -1,0 +1,124 @@
+"""`GET /registry/stream`: the change feed as Server-Sent Events, through sse-starlette.
+
+Everything that can fail (bad resume point, compacted history, subscriber cap) is checked
+before the stream opens, so a client gets a plain JSON error instead of a broken stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from litestar import Request, asgi
+from litestar.types import Receive, Scope, Send
+from sse_starlette import EventSourceResponse
+
+from vm_registry.api import requests as rq
+from vm_registry.api import wire
+from vm_registry.domain.errors import Invalid
+from vm_registry.domain.events import EVENT_TYPES
+from vm_registry.domain.model import ROLES
+from vm_registry.domain.validation import vm_id as valid_vm_id
+from vm_registry.feed import frames
+from vm_registry.feed.broker import Broker, Subscription
+from vm_registry.feed.filters import FeedFilter
+from vm_registry.service.registry import Registry
+from vm_registry.settings import Settings
+
+AnyRequest = Request[Any, Any, Any]
+
+
+def _resume_point(request: AnyRequest) -> int | None:
+    header = request.headers.get("last-event-id")
+    # EventSource resends the URL it was opened with, so a reconnect carries both the
+    # original ?after= and a newer Last-Event-ID: the header is the newer one and wins.
+    if header is not None and header.strip():
+        text = header.strip()
+        if not text.isdigit() or not text.isascii():
+            raise Invalid(f"Last-Event-ID must be a non-negative integer seq, not {header!r}")
+        return int(text)
+    return rq.query_int(request, "after")
+
+
+def _filter(request: AnyRequest) -> FeedFilter:
+    role = rq.query_choice(request, "role", ROLES)
+    vm = request.query_params.get("vm")
+    types: frozenset[str] | None = None
+    raw_types = request.query_params.get("types")
+    if raw_types is not None:
+        names = [name.strip() for name in raw_types.split(",") if name.strip()]
+        for name in names:
+            if name not in EVENT_TYPES:
+                raise Invalid(
+                    f"query parameter types has unknown type {name!r}; "
+                    f"known: {', '.join(EVENT_TYPES)}"
+                )
+        if not names:
+            raise Invalid("query parameter types must list at least one event type")
+        types = frozenset(names)
+    return FeedFilter(role, None if vm is None else valid_vm_id(vm, "query parameter vm"), types)
+
+
+def _snapshot_wanted(request: AnyRequest) -> bool:
+    value = request.query_params.get("snapshot", "false").lower()
+    if value not in ("true", "false", "1", "0"):
+        raise Invalid("query parameter snapshot must be true or false")
+    return value in ("true", "1")
+
+
+async def _stream(
+    subscription: Subscription, opening: bytes, bookmark_after: float
+) -> AsyncIterator[bytes]:
+    try:
+        yield opening
+        async for chunk in subscription.chunks(bookmark_after):
+            yield chunk
+    finally:
+        subscription.close()
+
+
+@asgi("/registry/stream", copy_scope=False)
+async def stream(scope: Scope, receive: Receive, send: Send) -> None:
+    request: AnyRequest = Request(scope, receive)
+    if request.method not in ("GET", "HEAD"):
+        refusal = wire.error(f"method {request.method} is not allowed on {request.url.path}", 405)
+        await refusal.to_asgi_response(request.app, request)(scope, receive, send)
+        return
+    state = request.app.state
+    registry: Registry = state.registry
+    broker: Broker = state.broker
+    settings: Settings = state.settings
+    feed_filter = _filter(request)
+    after = _resume_point(request)
+    snapshot = _snapshot_wanted(request)
+    head = registry.revision
+    if after is not None and after > head:
+        raise Invalid(f"resume point {after} is beyond the head of the log ({head})")
+
+    opening = frames.retry(settings.retry_ms)
+    if snapshot and after is None:
+        # Read the projection and subscribe in the same tick: no write can slip between.
+        vms = [e for e in registry.entries() if feed_filter.admits_entry(e)]
+        now = registry.clock()
+        body = {
+            "revision": head,
+            "vms": [wire.entry(e, registry.is_stale(e, now)) for e in vms],
+        }
+        opening += frames.message("snapshot", body, head)
+    subscription = broker.subscribe(head if after is None else after, feed_filter)
+    response = EventSourceResponse(
+        _stream(subscription, opening, settings.bookmark_after_seconds),
+        ping=settings.keepalive_seconds,
+        headers={
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",
+            wire.REVISION_HEADER: str(head),
+        },
+    )
+    try:
+        await response(scope, receive, send)  # type: ignore[arg-type,unused-ignore]
+    finally:
+        subscription.close()
+
+
+ROUTES = [stream]

@@ -1,0 +1,357 @@
+"""`vm-registry register | list | get | update | deregister | heartbeat | discover | events |
+history | watch`: the client library, one command per method.
+
+Flags mirror the JSON fields in kebab-case. Every command prints a readable table, or with
+`--json` the server's own JSON shapes (`watch --json` writes one object a line, flushed as it
+arrives, so it can be piped into `jq` or a line reader). A refusal prints the server's message on
+stderr, prefixed with what kind of refusal it was, and exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from vm_registry.client import config
+from vm_registry.client.errors import (
+    Conflict,
+    Forbidden,
+    Gone,
+    Invalid,
+    NotFound,
+    RegistryError,
+    Unauthorized,
+    Unavailable,
+    Unreachable,
+)
+from vm_registry.client.models import ROLES, STATUSES, Entry, Event, Service, Snapshot
+from vm_registry.client.sync import RegistryClient
+
+Output = tuple[Any, str]  # (the JSON body, the table text)
+Command = Callable[[RegistryClient, argparse.Namespace], Output]
+
+_KINDS: tuple[tuple[type[RegistryError], str], ...] = (
+    (NotFound, "not found"),
+    (Conflict, "conflict"),
+    (Invalid, "invalid"),
+    (Unauthorized, "unauthorized"),
+    (Forbidden, "forbidden"),
+    (Gone, "gone"),
+    (Unreachable, "unreachable"),
+    (Unavailable, "unavailable"),
+)
+
+
+def fail(error: RegistryError) -> int:
+    kind = next((label for cls, label in _KINDS if isinstance(error, cls)), "error")
+    print(f"vm-registry: {kind}: {error}", file=sys.stderr, flush=True)
+    return 1
+
+
+def connection_flags() -> argparse.ArgumentParser:
+    flags = argparse.ArgumentParser(add_help=False)
+    flags.add_argument("--url", help="registry base URL (VERS_INFRA_URL)")
+    flags.add_argument("--token", help="bearer token (VERS_AUTH_TOKEN)")
+    return flags
+
+
+def _output_flags() -> argparse.ArgumentParser:
+    flags = argparse.ArgumentParser(add_help=False, parents=[connection_flags()])
+    flags.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    return flags
+
+
+def _metadata(text: str) -> dict[str, Any]:
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError as e:
+        raise argparse.ArgumentTypeError(f"not valid JSON: {e}") from e
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("must be a JSON object")
+    return value
+
+
+def _service(text: str) -> Service:
+    try:
+        return Service.parse(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from e
+
+
+def _vm_id(args: argparse.Namespace) -> str:
+    vm_id = getattr(args, "vm_id", None) or config.vm_id(args.id)
+    if vm_id is None:
+        raise SystemExit(f"vm-registry {args.command}: give a VM id, or set VERS_VM_ID")
+    return vm_id
+
+
+# Rendering ---------------------------------------------------------------------------------
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
+    lines = [headers, *rows]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
+        for line in lines
+    )
+
+
+def age(moment: datetime, now: datetime | None = None) -> str:
+    seconds = int(((now or datetime.now(UTC)) - moment).total_seconds())
+    if seconds < 0:
+        seconds = 0
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit} ago"
+    return f"{seconds}s ago"
+
+
+def _status(entry: Entry) -> str:
+    return f"{entry.status} (stale)" if entry.stale else entry.status
+
+
+def entries_table(entries: Sequence[Entry]) -> str:
+    if not entries:
+        return "no VMs"
+    rows = [
+        [e.id, e.name, e.role, _status(e), e.address, age(e.last_seen), str(e.revision or "")]
+        for e in entries
+    ]
+    headers = ["ID", "NAME", "ROLE", "STATUS", "ADDRESS", "LAST SEEN", "REV"]
+    return table(headers, rows)
+
+
+def entry_text(entry: Entry) -> str:
+    services = ", ".join(f"{s.name}:{s.port}{s.health_path or ''}" for s in entry.services or ())
+    fields = [
+        ("id", entry.id),
+        ("name", entry.name),
+        ("role", entry.role),
+        ("status", _status(entry)),
+        ("address", entry.address),
+        ("services", services or "-"),
+        ("metadata", orjson.dumps(entry.metadata).decode() if entry.metadata else "-"),
+        ("registered by", entry.registered_by),
+        ("registered at", entry.to_wire()["registeredAt"]),
+        ("last seen", f"{entry.to_wire()['lastSeen']} ({age(entry.last_seen)})"),
+        ("revision", str(entry.revision)),
+    ]
+    return "\n".join(f"{name + ':':<15}{value}" for name, value in fields)
+
+
+def event_row(event: Event) -> list[str]:
+    data = orjson.dumps(event.data).decode() if event.data else ""
+    return [str(event.seq), event.to_wire()["at"], event.type, event.vm_id, data]
+
+
+def events_table(events: Sequence[Event]) -> str:
+    if not events:
+        return "no events"
+    return table(["SEQ", "AT", "TYPE", "VM", "DATA"], [event_row(e) for e in events])
+
+
+# Commands ----------------------------------------------------------------------------------
+
+
+def _register(client: RegistryClient, args: argparse.Namespace) -> Output:
+    vm_id = _vm_id(args)
+    entry = client.register(
+        vm_id,
+        args.name or vm_id,
+        config.role(args.role),
+        args.address or f"{vm_id}.vm.vers.sh",
+        args.registered_by,
+        status=args.status,
+        services=args.service,
+        metadata=args.metadata,
+    )
+    return entry.to_wire(), entry_text(entry)
+
+
+def _list(client: RegistryClient, args: argparse.Namespace) -> Output:
+    listing = client.list(role=args.role, status=args.status)
+    return listing.to_wire(), entries_table(listing)
+
+
+def _get(client: RegistryClient, args: argparse.Namespace) -> Output:
+    entry = client.get(_vm_id(args))
+    return entry.to_wire(), entry_text(entry)
+
+
+def _update(client: RegistryClient, args: argparse.Namespace) -> Output:
+    entry = client.update(
+        _vm_id(args),
+        name=args.name,
+        status=args.status,
+        address=args.address,
+        services=args.service,
+        metadata=args.metadata,
+    )
+    return entry.to_wire(), entry_text(entry)
+
+
+def _deregister(client: RegistryClient, args: argparse.Namespace) -> Output:
+    vm_id = _vm_id(args)
+    client.deregister(vm_id)
+    return {"deleted": True, "id": vm_id}, f"deregistered {vm_id}"
+
+
+def _heartbeat(client: RegistryClient, args: argparse.Namespace) -> Output:
+    beat = client.heartbeat(_vm_id(args))
+    body = beat.to_wire()
+    return body, f"heartbeat {beat.id} at {body['lastSeen']}"
+
+
+def _discover(client: RegistryClient, args: argparse.Namespace) -> Output:
+    listing = client.discover(args.discover_role)
+    return listing.to_wire(), entries_table(listing)
+
+
+def _events(client: RegistryClient, args: argparse.Namespace) -> Output:
+    events = client.events(
+        after=args.after,
+        limit=args.limit,
+        vm=args.vm,
+        type=args.type,
+        since=args.since,
+        until=args.until,
+    )
+    return {"events": [e.to_wire() for e in events], "count": len(events)}, events_table(events)
+
+
+def _history(client: RegistryClient, args: argparse.Namespace) -> Output:
+    events = client.history(_vm_id(args))
+    return {"events": [e.to_wire() for e in events], "count": len(events)}, events_table(events)
+
+
+def _runner(command: Command) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        try:
+            with RegistryClient(args.url, args.token) as client:
+                body, text = command(client, args)
+        except RegistryError as e:
+            return fail(e)
+        print(orjson.dumps(body).decode() if args.json else text, flush=True)
+        return 0
+
+    return run
+
+
+def _watch(args: argparse.Namespace) -> int:
+    # SIGTERM ends a watch as cleanly as Ctrl-C does: it is how supervisors stop it.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    types = [t for t in (args.types or "").split(",") if t] or None
+    try:
+        with RegistryClient(args.url, args.token) as client:
+            stream = client.watch(
+                role=args.role,
+                vm=args.vm,
+                types=types,
+                after=args.after,
+                snapshot=args.snapshot,
+                max_delay=args.max_delay,
+            )
+            for item in stream:
+                print(_watch_line(item, args.json), flush=True)
+    except RegistryError as e:
+        return fail(e)
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def _watch_line(item: Event | Snapshot, as_json: bool) -> str:
+    if isinstance(item, Snapshot):
+        if as_json:
+            return orjson.dumps({"type": "snapshot", **item.to_wire()}).decode()
+        return f"snapshot at revision {item.revision}:\n{entries_table(item.vms)}"
+    if as_json:
+        return orjson.dumps(item.to_wire()).decode()
+    return "  ".join(cell for cell in event_row(item) if cell)
+
+
+# Parsers -----------------------------------------------------------------------------------
+
+
+def _add_id(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("vm_id", nargs="?", metavar="ID", help="the VM id (VERS_VM_ID)")
+    parser.add_argument("--id", help="the VM id, as a flag (VERS_VM_ID)")
+
+
+def _add_entry_fields(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--name")
+    parser.add_argument("--status", choices=STATUSES)
+    parser.add_argument("--address")
+    parser.add_argument(
+        "--service",
+        action="append",
+        type=_service,
+        metavar="NAME:PORT[:HEALTHPATH]",
+        help="a service the VM offers; repeat for several",
+    )
+    parser.add_argument("--metadata", type=_metadata, metavar="JSON", help="a JSON object")
+
+
+def register(subparsers: Any) -> None:
+    out = _output_flags()
+
+    def add(name: str, help: str, command: Command) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = subparsers.add_parser(
+            name, parents=[out], help=help, description=help[0].upper() + help[1:] + "."
+        )
+        parser.set_defaults(func=_runner(command))
+        return parser
+
+    p = add("register", "register a VM", _register)
+    p.add_argument("--id", help="the VM id (VERS_VM_ID)")
+    p.add_argument("--role", choices=ROLES, help="the VM's role (VERS_AGENT_ROLE, else worker)")
+    p.add_argument("--registered-by", default="cli", help="who registers it (default: cli)")
+    _add_entry_fields(p)
+    p.set_defaults(vm_id=None)
+
+    p = add("list", "list registered VMs, newest first", _list)
+    p.add_argument("--role", choices=ROLES)
+    p.add_argument("--status", choices=STATUSES, help="running leaves out stale VMs")
+
+    _add_id(add("get", "show one VM", _get))
+
+    p = add("update", "change a VM's name, status, address, services or metadata", _update)
+    _add_id(p)
+    _add_entry_fields(p)
+
+    _add_id(add("deregister", "remove a VM from the registry", _deregister))
+    _add_id(add("heartbeat", "tell the registry a VM is alive", _heartbeat))
+
+    p = add("discover", "find the running, fresh VMs of a role", _discover)
+    p.add_argument("discover_role", metavar="ROLE", choices=ROLES)
+
+    p = add("events", "page through the event log", _events)
+    p.add_argument("--after", type=int, metavar="SEQ")
+    p.add_argument("--limit", type=int)
+    p.add_argument("--vm", metavar="ID")
+    p.add_argument("--type", metavar="TYPE")
+    p.add_argument("--since", metavar="ISO-TIME")
+    p.add_argument("--until", metavar="ISO-TIME")
+
+    _add_id(add("history", "every event of one VM id, across re-registrations", _history))
+
+    p = subparsers.add_parser(
+        "watch",
+        parents=[out],
+        help="follow changes live, reconnecting as needed",
+        description="Follow changes live; reconnects and resumes across server restarts.",
+    )
+    p.add_argument("--role", choices=ROLES)
+    p.add_argument("--vm", metavar="ID")
+    p.add_argument("--types", metavar="TYPE,...", help="comma list of event types")
+    p.add_argument("--after", type=int, metavar="SEQ", help="start after this seq")
+    p.add_argument("--snapshot", action="store_true", help="start with the current fleet")
+    p.add_argument("--max-delay", type=float, default=5.0, help=argparse.SUPPRESS)
+    p.set_defaults(func=_watch)

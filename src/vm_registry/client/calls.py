@@ -1,0 +1,198 @@
+"""Each API call as a value: what to send, and how to read the answer.
+
+Building requests and reading responses is pure, so the sync and the async client share all of
+it and differ only in how they move bytes. Reading an error response always yields a typed
+`RegistryError` with the server's own message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+from urllib.parse import quote
+
+import httpx
+import orjson
+
+from vm_registry.client.errors import ProtocolError, for_status
+from vm_registry.client.models import (
+    Entry,
+    Event,
+    Heartbeat,
+    JsonObject,
+    Listing,
+    Registration,
+    ServiceLike,
+    format_time,
+    services_to_wire,
+)
+
+T = TypeVar("T")
+
+REVISION_HEADER = "X-Registry-Revision"
+
+Params = dict[str, str | int]
+
+
+@dataclass(frozen=True, slots=True)
+class Call(Generic[T]):
+    method: str
+    path: str
+    read: Callable[[Any, httpx.Headers], T]
+    params: Params = field(default_factory=dict)
+    body: JsonObject | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def content(self) -> bytes | None:
+        return None if self.body is None else orjson.dumps(self.body)
+
+    def result(self, response: httpx.Response) -> T:
+        body = decode(response)
+        if response.is_error:
+            raise for_status(response.status_code, body, _fallback(response))
+        if body is None:
+            raise ProtocolError(
+                f"{self.method} {self.path} answered {response.status_code} without a JSON body",
+                response.status_code,
+            )
+        try:
+            return self.read(body, response.headers)
+        except (KeyError, TypeError, ValueError) as e:
+            raise ProtocolError(
+                f"{self.method} {self.path} answered a body this client cannot read: {e!r}",
+                response.status_code,
+            ) from e
+
+
+def decode(response: httpx.Response) -> Any:
+    try:
+        return orjson.loads(response.content) if response.content else None
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _fallback(response: httpx.Response) -> str:
+    text = response.text.strip()[:200]
+    return text or f"HTTP {response.status_code} {response.reason_phrase}".strip()
+
+
+def segment(value: str) -> str:
+    return quote(value, safe="")
+
+
+def _revision(headers: httpx.Headers) -> int | None:
+    raw = headers.get(REVISION_HEADER)
+    return int(raw) if raw is not None and raw.isdigit() else None
+
+
+def _listing(body: Any, headers: httpx.Headers) -> Listing:
+    return Listing(tuple(Entry.from_wire(v) for v in body["vms"]), _revision(headers))
+
+
+def _entry(body: Any, _: httpx.Headers) -> Entry:
+    return Entry.from_wire(body)
+
+
+def _events(body: Any, _: httpx.Headers) -> list[Event]:
+    return [Event.from_wire(e) for e in body["events"]]
+
+
+def _nothing(_: Any, __: httpx.Headers) -> None:
+    return None
+
+
+def _time(value: datetime | str) -> str:
+    return format_time(value) if isinstance(value, datetime) else value
+
+
+def register(registration: Registration) -> Call[Entry]:
+    return Call("POST", "/registry/vms", _entry, body=registration.to_wire())
+
+
+def list_vms(role: str | None = None, status: str | None = None) -> Call[Listing]:
+    params: Params = {}
+    if role is not None:
+        params["role"] = role
+    if status is not None:
+        params["status"] = status
+    return Call("GET", "/registry/vms", _listing, params=params)
+
+
+def get(vm_id: str) -> Call[Entry]:
+    return Call("GET", f"/registry/vms/{segment(vm_id)}", _entry)
+
+
+def update(
+    vm_id: str,
+    *,
+    name: str | None = None,
+    status: str | None = None,
+    address: str | None = None,
+    services: Sequence[ServiceLike] | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    if_revision: int | None = None,
+) -> Call[Entry]:
+    body: JsonObject = {}
+    if name is not None:
+        body["name"] = name
+    if status is not None:
+        body["status"] = status
+    if address is not None:
+        body["address"] = address
+    if services is not None:
+        body["services"] = services_to_wire(services)
+    if metadata is not None:
+        body["metadata"] = dict(metadata)
+    headers = {} if if_revision is None else {"If-Match": f'"{if_revision}"'}
+    return Call("PATCH", f"/registry/vms/{segment(vm_id)}", _entry, body=body, headers=headers)
+
+
+def deregister(vm_id: str) -> Call[None]:
+    return Call("DELETE", f"/registry/vms/{segment(vm_id)}", _nothing)
+
+
+def heartbeat(vm_id: str) -> Call[Heartbeat]:
+    return Call(
+        "POST",
+        f"/registry/vms/{segment(vm_id)}/heartbeat",
+        lambda body, _: Heartbeat.from_wire(body),
+    )
+
+
+def discover(role: str) -> Call[Listing]:
+    return Call("GET", f"/registry/discover/{segment(role)}", _listing)
+
+
+def events(
+    *,
+    after: int | None = None,
+    limit: int | None = None,
+    vm: str | None = None,
+    type: str | None = None,
+    since: datetime | str | None = None,
+    until: datetime | str | None = None,
+) -> Call[list[Event]]:
+    params: Params = {}
+    if after is not None:
+        params["after"] = after
+    if limit is not None:
+        params["limit"] = limit
+    if vm is not None:
+        params["vm"] = vm
+    if type is not None:
+        params["type"] = type
+    if since is not None:
+        params["since"] = _time(since)
+    if until is not None:
+        params["until"] = _time(until)
+    return Call("GET", "/registry/events", _events, params=params)
+
+
+def history(vm_id: str) -> Call[list[Event]]:
+    return Call("GET", f"/registry/vms/{segment(vm_id)}/history", _events)
+
+
+def health() -> Call[JsonObject]:
+    return Call("GET", "/health", lambda body, _: dict(body))

@@ -1,0 +1,292 @@
+"""Typed values for what the registry sends and accepts.
+
+The wire is camelCase JSON with ISO 8601 timestamps; these are snake_case dataclasses with aware
+`datetime`s. `from_wire` and `to_wire` are exact inverses for everything the server sends, and
+fields this client does not know yet are kept in `extra` rather than dropped, so a newer server
+never loses data on its way through an older client (the CLI's `--json` relies on this).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final, Literal, overload
+
+Role = Literal["infra", "lieutenant", "worker", "golden", "custom"]
+Status = Literal["running", "paused", "stopped"]
+
+ROLES: Final = ("infra", "lieutenant", "worker", "golden", "custom")
+STATUSES: Final = ("running", "paused", "stopped")
+EVENT_TYPES: Final = (
+    "vm.registered",
+    "vm.updated",
+    "vm.heartbeat",
+    "vm.deregistered",
+    "vm.stale",
+)
+
+JsonObject = dict[str, Any]
+
+
+def parse_time(text: str) -> datetime:
+    value = text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
+    parsed = datetime.fromisoformat(value)
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+
+
+def format_time(moment: datetime) -> str:
+    """As JavaScript's `toISOString()` writes it, which is what the registry sends."""
+    utc = moment.astimezone(UTC)
+    return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    name: str
+    port: int
+    health_path: str | None = None
+
+    @classmethod
+    def from_wire(cls, body: Mapping[str, Any]) -> Service:
+        return cls(name=body["name"], port=body["port"], health_path=body.get("healthPath"))
+
+    @classmethod
+    def parse(cls, text: str) -> Service:
+        """`name:port[:healthPath]`, the CLI's `--service` form."""
+        name, sep, rest = text.partition(":")
+        port, _, health = rest.partition(":")
+        if not name or not sep or not port.isdigit():
+            raise ValueError(f"service {text!r} is not name:port[:healthPath]")
+        return cls(name=name, port=int(port), health_path=health or None)
+
+    def to_wire(self) -> JsonObject:
+        body: JsonObject = {"name": self.name, "port": self.port}
+        if self.health_path is not None:
+            body["healthPath"] = self.health_path
+        return body
+
+
+ServiceLike = Service | Mapping[str, Any]
+
+
+def services_to_wire(services: Sequence[ServiceLike]) -> list[JsonObject]:
+    return [s.to_wire() if isinstance(s, Service) else dict(s) for s in services]
+
+
+_ENTRY_FIELDS: Final = frozenset(
+    (
+        "id",
+        "name",
+        "role",
+        "status",
+        "address",
+        "services",
+        "metadata",
+        "registeredBy",
+        "registeredAt",
+        "lastSeen",
+        "revision",
+        "stale",
+    )
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    id: str
+    name: str
+    role: str
+    status: str
+    address: str
+    registered_by: str
+    registered_at: datetime
+    last_seen: datetime
+    revision: int | None = None
+    stale: bool = False
+    services: tuple[Service, ...] | None = None
+    metadata: JsonObject | None = None
+    extra: JsonObject = field(default_factory=dict)
+
+    @classmethod
+    def from_wire(cls, body: Mapping[str, Any]) -> Entry:
+        services = body.get("services")
+        return cls(
+            id=body["id"],
+            name=body["name"],
+            role=body["role"],
+            status=body["status"],
+            address=body["address"],
+            registered_by=body["registeredBy"],
+            registered_at=parse_time(body["registeredAt"]),
+            last_seen=parse_time(body["lastSeen"]),
+            revision=body.get("revision"),
+            stale=bool(body.get("stale", False)),
+            services=None if services is None else tuple(Service.from_wire(s) for s in services),
+            metadata=body.get("metadata"),
+            extra={k: v for k, v in body.items() if k not in _ENTRY_FIELDS},
+        )
+
+    def to_wire(self) -> JsonObject:
+        body: JsonObject = {
+            "id": self.id,
+            "name": self.name,
+            "role": self.role,
+            "status": self.status,
+            "address": self.address,
+        }
+        if self.services is not None:
+            body["services"] = [s.to_wire() for s in self.services]
+        if self.metadata is not None:
+            body["metadata"] = self.metadata
+        body["registeredBy"] = self.registered_by
+        body["registeredAt"] = format_time(self.registered_at)
+        body["lastSeen"] = format_time(self.last_seen)
+        if self.revision is not None:
+            body["revision"] = self.revision
+        body["stale"] = self.stale
+        body.update(self.extra)
+        return body
+
+    def registration(self) -> Registration:
+        """What would register this entry again, as it is now."""
+        return Registration(
+            id=self.id,
+            name=self.name,
+            role=self.role,
+            address=self.address,
+            registered_by=self.registered_by,
+            status=self.status,
+            services=self.services,
+            metadata=self.metadata,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """The request body of a registration, kept so it can be replayed after the entry is lost."""
+
+    id: str
+    name: str
+    role: str
+    address: str
+    registered_by: str
+    status: str | None = None
+    services: Sequence[ServiceLike] | None = None
+    metadata: Mapping[str, Any] | None = None
+
+    def to_wire(self) -> JsonObject:
+        body: JsonObject = {
+            "id": self.id,
+            "name": self.name,
+            "role": self.role,
+            "address": self.address,
+            "registeredBy": self.registered_by,
+        }
+        if self.status is not None:
+            body["status"] = self.status
+        if self.services is not None:
+            body["services"] = services_to_wire(self.services)
+        if self.metadata is not None:
+            body["metadata"] = dict(self.metadata)
+        return body
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    seq: int
+    type: str
+    vm_id: str
+    at: datetime
+    actor: JsonObject = field(default_factory=dict)
+    data: JsonObject = field(default_factory=dict)
+    # The entry after the event, on the change feed only; None after a deregistration.
+    vm: Entry | None = None
+    extra: JsonObject = field(default_factory=dict)
+
+    @classmethod
+    def from_wire(cls, body: Mapping[str, Any]) -> Event:
+        vm = body.get("vm")
+        known = ("seq", "type", "vmId", "at", "actor", "data", "vm")
+        return cls(
+            seq=body["seq"],
+            type=body["type"],
+            vm_id=body["vmId"],
+            at=parse_time(body["at"]),
+            actor=body.get("actor") or {},
+            data=body.get("data") or {},
+            vm=None if vm is None else Entry.from_wire(vm),
+            extra={k: v for k, v in body.items() if k not in known},
+        )
+
+    def to_wire(self) -> JsonObject:
+        body: JsonObject = {
+            "seq": self.seq,
+            "type": self.type,
+            "vmId": self.vm_id,
+            "at": format_time(self.at),
+            "actor": self.actor,
+            "data": self.data,
+        }
+        body.update(self.extra)
+        if self.vm is not None or "vm" in self.extra:
+            body["vm"] = None if self.vm is None else self.vm.to_wire()
+        return body
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The first item of `watch(snapshot=True)`: the fleet (as filtered) at `revision`.
+
+    It comes again, whole, if the watch had to re-list, so a mirror replaces its state with it.
+    """
+
+    revision: int
+    vms: tuple[Entry, ...]
+
+    @classmethod
+    def from_wire(cls, body: Mapping[str, Any]) -> Snapshot:
+        return cls(revision=body["revision"], vms=tuple(Entry.from_wire(v) for v in body["vms"]))
+
+    def to_wire(self) -> JsonObject:
+        return {"revision": self.revision, "vms": [v.to_wire() for v in self.vms]}
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    id: str
+    last_seen: datetime
+
+    @classmethod
+    def from_wire(cls, body: Mapping[str, Any]) -> Heartbeat:
+        return cls(id=body["id"], last_seen=parse_time(body["lastSeen"]))
+
+    def to_wire(self) -> JsonObject:
+        return {"id": self.id, "lastSeen": format_time(self.last_seen)}
+
+
+@dataclass(frozen=True, slots=True)
+class Listing(Sequence[Entry]):
+    """A list of entries with the revision it shows (`X-Registry-Revision`), for list-then-watch."""
+
+    vms: tuple[Entry, ...]
+    revision: int | None = None
+
+    @overload
+    def __getitem__(self, index: int) -> Entry: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Entry]: ...
+    def __getitem__(self, index: int | slice) -> Entry | Sequence[Entry]:
+        return self.vms[index]
+
+    def __len__(self) -> int:
+        return len(self.vms)
+
+    def __iter__(self) -> Iterator[Entry]:
+        return iter(self.vms)
+
+    def to_wire(self) -> JsonObject:
+        return {"vms": [v.to_wire() for v in self.vms], "count": len(self.vms)}
+
+
+WatchItem = Event | Snapshot

@@ -1,0 +1,167 @@
+"""The blocking client. Each method is one request on a keep-alive connection pool."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import httpx
+
+from vm_registry.client import calls
+from vm_registry.client.base import DEFAULT_TIMEOUT, ClientBase
+from vm_registry.client.models import (
+    Entry,
+    Event,
+    Heartbeat,
+    JsonObject,
+    Listing,
+    Registration,
+    ServiceLike,
+    WatchItem,
+)
+from vm_registry.client.watch import MAX_DELAY, READ_TIMEOUT, Cursor, WatchQuery, watch_sync
+
+T = TypeVar("T")
+
+
+class RegistryClient(ClientBase):
+    def __init__(
+        self,
+        base_url: str | None = None,
+        token: str | None = None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        super().__init__(base_url, token, timeout=timeout)
+        self._http = httpx.Client(transport=transport, **self._http_options())
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _send(self, call: calls.Call[T]) -> T:
+        headers = dict(call.headers)
+        if call.body is not None:
+            headers["Content-Type"] = "application/json"
+        try:
+            response = self._http.request(
+                call.method,
+                call.path,
+                params=call.params or None,
+                content=call.content(),
+                headers=headers,
+            )
+        except httpx.TransportError as e:
+            raise self._unreachable(e) from e
+        return call.result(response)
+
+    def register(
+        self,
+        id: str,
+        name: str,
+        role: str,
+        address: str,
+        registered_by: str,
+        *,
+        status: str | None = None,
+        services: Sequence[ServiceLike] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> Entry:
+        registration = Registration(
+            id, name, role, address, registered_by, status, services, metadata
+        )
+        return self.register_from(registration)
+
+    def register_from(self, registration: Registration) -> Entry:
+        entry = self._send(calls.register(registration))
+        self._registrations[entry.id] = registration
+        return entry
+
+    def list(self, role: str | None = None, status: str | None = None) -> Listing:
+        return self._send(calls.list_vms(role, status))
+
+    def get(self, id: str) -> Entry:
+        return self._send(calls.get(id))
+
+    def update(
+        self,
+        id: str,
+        *,
+        name: str | None = None,
+        status: str | None = None,
+        address: str | None = None,
+        services: Sequence[ServiceLike] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        if_revision: int | None = None,
+    ) -> Entry:
+        call = calls.update(
+            id,
+            name=name,
+            status=status,
+            address=address,
+            services=services,
+            metadata=metadata,
+            if_revision=if_revision,
+        )
+        return self._send(call)
+
+    def deregister(self, id: str) -> None:
+        self._send(calls.deregister(id))
+
+    def heartbeat(self, id: str) -> Heartbeat:
+        return self._send(calls.heartbeat(id))
+
+    def discover(self, role: str) -> Listing:
+        return self._send(calls.discover(role))
+
+    def events(
+        self,
+        *,
+        after: int | None = None,
+        limit: int | None = None,
+        vm: str | None = None,
+        type: str | None = None,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+    ) -> builtins.list[Event]:
+        call = calls.events(after=after, limit=limit, vm=vm, type=type, since=since, until=until)
+        return self._send(call)
+
+    def history(self, id: str) -> builtins.list[Event]:
+        return self._send(calls.history(id))
+
+    def health(self) -> JsonObject:
+        return self._send(calls.health())
+
+    def watch(
+        self,
+        *,
+        role: str | None = None,
+        vm: str | None = None,
+        types: Sequence[str] | None = None,
+        after: int | None = None,
+        snapshot: bool = False,
+        max_delay: float = MAX_DELAY,
+        read_timeout: float | None = READ_TIMEOUT,
+    ) -> Iterator[WatchItem]:
+        """Every change from `after` (or from now), for ever, across reconnects.
+
+        With `snapshot=True` the first item is a `Snapshot` of the (filtered) fleet, then the
+        events that follow it. Close the iterator (or leave a `for` loop) to stop watching.
+        """
+        cursor = Cursor(WatchQuery(role, vm, types, snapshot), after, max_delay)
+        return watch_sync(self._http, cursor, read_timeout)

@@ -1,0 +1,1 @@
+"""The change feed: committed events fanned out to SSE subscribers, with exact resume."""

@@ -1,0 +1,31 @@
+"""What a subscriber asked to see. The snapshot honours `role` and `vm`; events all three."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vm_registry.domain.model import Entry
+from vm_registry.feed.tail import FeedItem
+
+
+@dataclass(frozen=True, slots=True)
+class FeedFilter:
+    role: str | None = None
+    vm_id: str | None = None
+    types: frozenset[str] | None = None
+
+    @property
+    def narrows(self) -> bool:
+        return self.role is not None or self.vm_id is not None or self.types is not None
+
+    def admits(self, item: FeedItem) -> bool:
+        if self.vm_id is not None and item.event.vm_id != self.vm_id:
+            return False
+        if self.role is not None and item.role != self.role:
+            return False
+        return self.types is None or item.event.type in self.types
+
+    def admits_entry(self, entry: Entry) -> bool:
+        if self.vm_id is not None and entry.id != self.vm_id:
+            return False
+        return self.role is None or entry.role == self.role

@@ -1,0 +1,135 @@
+"""The reaper: records `vm.stale` once per silent episode, with a mass-expiry guard.
+
+Every `interval` it looks for running VMs that nothing has touched for `stale_after` (counting
+from server start at the earliest, which gives every VM a full window after a restart) and asks
+the writer to mark them stale. The command carries the revision the reaper saw, so a heartbeat
+that lands first wins and the command is dropped.
+
+Mass expiry: if more than `share` of a running fleet of at least `min_fleet` VMs would be stale
+within one stale window, the likelier culprit is the registry or its network, not the agents
+(Eureka's self-preservation). The guard then suspends staleness: `discover` keeps the last known
+fleet and no `vm.stale` is written. Unlike Eureka it cannot hold forever: it ends when heartbeats
+flow again, or after `max_hold` seconds, after which silent VMs go stale normally and the guard
+stays off for one stale window so that this expiry does not trip it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from dataclasses import dataclass
+
+from vm_registry.domain.commands import MarkStale
+from vm_registry.domain.errors import RegistryError
+from vm_registry.domain.model import Entry
+from vm_registry.service.registry import Registry
+
+log = logging.getLogger("vm_registry.reaper")
+
+REAPER_ACTOR = {"system": "reaper"}
+
+
+@dataclass(frozen=True, slots=True)
+class GuardPolicy:
+    enabled: bool = True
+    share: float = 0.5
+    min_fleet: int = 10
+    max_hold_ms: int = 900_000
+
+
+class Reaper:
+    def __init__(self, registry: Registry, interval: float, policy: GuardPolicy) -> None:
+        self.registry = registry
+        self.interval = interval
+        self.policy = policy
+        self._task: asyncio.Task[None] | None = None
+        self._recent: deque[int] = deque()  # when recent vm.stale events were recorded
+        self._held_since: int | None = None
+        self._cooldown_until = 0
+
+    @property
+    def holding(self) -> bool:
+        return self._held_since is not None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="vm-registry-reaper")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("reaper tick failed")
+
+    def overdue(self, now: int) -> tuple[list[Entry], int]:
+        """Running VMs past the window but not yet marked, and the size of the running fleet."""
+        registry = self.registry
+        limit = registry.stale_after_ms
+        fleet = 0
+        found: list[Entry] = []
+        for entry in registry.state.entries.values():
+            if entry.status != "running":
+                continue
+            fleet += 1
+            if not entry.stale and now - registry.quiet_since(entry) > limit:
+                found.append(entry)
+        return found, fleet
+
+    async def tick(self) -> None:
+        registry = self.registry
+        now = registry.clock()
+        window = registry.stale_after_ms
+        while self._recent and self._recent[0] < now - window:
+            self._recent.popleft()
+        overdue, fleet = self.overdue(now)
+        if self._guard_trips(len(overdue), fleet, now):
+            return
+        for entry in overdue:
+            try:
+                await registry.execute(MarkStale(entry.id, entry.revision), REAPER_ACTOR)
+            except RegistryError:
+                continue  # touched meanwhile, or the log is unavailable: try next tick
+            self._recent.append(now)
+
+    def _guard_trips(self, overdue: int, fleet: int, now: int) -> bool:
+        policy = self.policy
+        expiring = overdue + len(self._recent)
+        tripped = (
+            policy.enabled
+            and now >= self._cooldown_until
+            and overdue > 0
+            and fleet >= policy.min_fleet
+            and expiring > policy.share * fleet
+        )
+        if self._held_since is None:
+            if tripped:
+                self._held_since = now
+                self.registry.staleness_suspended = True
+                log.warning(
+                    "mass expiry suspected: %d of %d running VMs went silent within one stale "
+                    "window; staleness is suspended until heartbeats resume",
+                    expiring,
+                    fleet,
+                )
+            return tripped
+        if not tripped:
+            self._release("heartbeats resumed")
+            return False
+        if now - self._held_since >= policy.max_hold_ms:
+            self._release("the guard's time limit passed")
+            self._cooldown_until = now + self.registry.stale_after_ms
+            return False
+        return True
+
+    def _release(self, why: str) -> None:
+        self._held_since = None
+        self.registry.staleness_suspended = False
+        log.warning("mass-expiry guard released: %s", why)
