@@ -43,6 +43,67 @@ def register(subparsers: Any) -> None:
         help="normal survives a crash of the server; full also survives power loss",
     )
     parser.add_argument("--log-level", default=os.environ.get("VM_REGISTRY_LOG_LEVEL", "info"))
+    feed = parser.add_argument_group("change feed")
+    feed.add_argument(
+        "--keepalive",
+        type=float,
+        default=_env_float("VM_REGISTRY_KEEPALIVE", 15.0),
+        metavar="SECONDS",
+        help="comment line on idle streams (VM_REGISTRY_KEEPALIVE)",
+    )
+    feed.add_argument(
+        "--max-subscribers",
+        type=int,
+        default=int(_env_float("VM_REGISTRY_MAX_SUBSCRIBERS", 1000)),
+        help="concurrent streams before 503 (VM_REGISTRY_MAX_SUBSCRIBERS)",
+    )
+    feed.add_argument(
+        "--feed-tail",
+        type=int,
+        default=int(_env_float("VM_REGISTRY_FEED_TAIL", 20_000)),
+        help="recent events kept in memory; older resumes read the log (VM_REGISTRY_FEED_TAIL)",
+    )
+    feed.add_argument(
+        "--bookmark-after",
+        type=float,
+        default=_env_float("VM_REGISTRY_BOOKMARK_AFTER", 5.0),
+        metavar="SECONDS",
+        help="quiet time before a filtered stream gets a bookmark (VM_REGISTRY_BOOKMARK_AFTER)",
+    )
+    guard = parser.add_argument_group("mass-expiry guard")
+    guard.add_argument(
+        "--no-expiry-guard",
+        dest="guard_enabled",
+        action="store_false",
+        default=os.environ.get("VM_REGISTRY_EXPIRY_GUARD", "on").lower() not in ("off", "0"),
+        help="let any number of VMs go stale at once (VM_REGISTRY_EXPIRY_GUARD=off)",
+    )
+    guard.add_argument(
+        "--guard-share",
+        type=float,
+        default=_env_float("VM_REGISTRY_GUARD_SHARE", 0.5),
+        help="share of the running fleet going silent that trips the guard",
+    )
+    guard.add_argument(
+        "--guard-min-fleet",
+        type=int,
+        default=int(_env_float("VM_REGISTRY_GUARD_MIN_FLEET", 10)),
+        help="smallest running fleet the guard protects",
+    )
+    guard.add_argument(
+        "--guard-max-hold",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="longest the guard holds (default: three stale windows)",
+    )
+    guard.add_argument(
+        "--reap-interval",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="how often to look for stale VMs (default: stale-after / 10, at most 5 s)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -56,6 +117,15 @@ def settings_from(args: argparse.Namespace) -> Settings:
         stale_after=args.stale_after,
         synchronous=args.synchronous.upper(),
         auth_token=os.environ.get("VERS_AUTH_TOKEN") or None,
+        keepalive_seconds=args.keepalive,
+        max_subscribers=args.max_subscribers,
+        feed_tail=args.feed_tail,
+        bookmark_after_seconds=args.bookmark_after,
+        guard_enabled=args.guard_enabled,
+        guard_share=args.guard_share,
+        guard_min_fleet=args.guard_min_fleet,
+        guard_max_seconds=args.guard_max_hold,
+        reap_interval=args.reap_interval,
     )
 
 
