@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from functools import partial
 
 from litestar import Litestar
 from litestar.datastructures import State as AppState
@@ -18,15 +17,14 @@ from litestar.openapi import OpenAPIConfig
 
 from vm_registry.api import errors
 from vm_registry.api.auth import Principal, Tokens, auth_middleware
-from vm_registry.api.routes import health, stream, vms
-from vm_registry.domain.fold import State
+from vm_registry.api.routes import health, history, stream, vms
 from vm_registry.feed.broker import Broker
 from vm_registry.persistence.sqlite import SqliteEventStore
-from vm_registry.service.bootstrap import replay
-from vm_registry.service.history import state_at
+from vm_registry.service.history import TimeMachine
 from vm_registry.service.reaper import Reaper
 from vm_registry.service.registry import Registry, wall_clock_ms
-from vm_registry.service.writer import Writer
+from vm_registry.service.snapshots import Snapshotter, load_state
+from vm_registry.service.writer import Outcome, Writer
 from vm_registry.settings import Settings
 
 log = logging.getLogger("vm_registry")
@@ -43,6 +41,11 @@ def provide_registry(state: AppState) -> Registry:
     return registry
 
 
+def provide_history(state: AppState) -> TimeMachine:
+    history: TimeMachine = state.history
+    return history
+
+
 def create_app(settings: Settings) -> Litestar:
     tokens = _tokens(settings)
 
@@ -51,20 +54,28 @@ def create_app(settings: Settings) -> Litestar:
         store = SqliteEventStore(settings.db, synchronous=settings.synchronous)
         await store.open()
         try:
-            state = await replay(store, State())
+            state = await load_state(store)
+            history = TimeMachine(store, state)
             broker = Broker(
                 store,
-                partial(state_at, store),
+                history.state_at,
                 head=store.head,
                 tail_capacity=settings.feed_tail,
                 max_subscribers=settings.max_subscribers,
             )
-            writer = Writer(store, state, wall_clock_ms, broker.publish)
+            snapshotter = Snapshotter(store, state, settings.snapshot_every, state.revision)
+
+            def publish(outcomes: list[Outcome]) -> None:
+                broker.publish(outcomes)
+                snapshotter.observe(outcomes)
+
+            writer = Writer(store, state, wall_clock_ms, publish)
             registry = Registry(store, state, writer, stale_after=settings.stale_after)
             reaper = Reaper(registry, settings.effective_reap_interval, settings.guard_policy)
             app.state.settings = settings
             app.state.registry = registry
             app.state.broker = broker
+            app.state.history = history
             app.state.reaper = reaper
             writer.start()
             reaper.start()
@@ -78,12 +89,16 @@ def create_app(settings: Settings) -> Litestar:
             finally:
                 await reaper.stop()
                 await writer.stop()
+                await snapshotter.final()
         finally:
             await store.close()
 
     return Litestar(
-        route_handlers=[*health.ROUTES, *vms.ROUTES, *stream.ROUTES],
-        dependencies={"registry": Provide(provide_registry, sync_to_thread=False)},
+        route_handlers=[*health.ROUTES, *vms.ROUTES, *history.ROUTES, *stream.ROUTES],
+        dependencies={
+            "registry": Provide(provide_registry, sync_to_thread=False),
+            "history": Provide(provide_history, sync_to_thread=False),
+        },
         exception_handlers=errors.HANDLERS,
         middleware=[auth_middleware(tokens)],
         lifespan=[lifespan],

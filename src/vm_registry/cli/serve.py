@@ -43,6 +43,13 @@ def register(subparsers: Any) -> None:
         help="normal survives a crash of the server; full also survives power loss",
     )
     parser.add_argument("--log-level", default=os.environ.get("VM_REGISTRY_LOG_LEVEL", "info"))
+    parser.add_argument(
+        "--snapshot-every",
+        type=int,
+        default=int(_env_float("VM_REGISTRY_SNAPSHOT_EVERY", 10_000)),
+        metavar="EVENTS",
+        help="snapshot the projection every N events; 0 disables (VM_REGISTRY_SNAPSHOT_EVERY)",
+    )
     feed = parser.add_argument_group("change feed")
     feed.add_argument(
         "--keepalive",
@@ -126,6 +133,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         guard_min_fleet=args.guard_min_fleet,
         guard_max_seconds=args.guard_max_hold,
         reap_interval=args.reap_interval,
+        snapshot_every=args.snapshot_every,
     )
 
 

@@ -18,9 +18,11 @@ WAL on every commit and survives power loss too.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import sqlite3
+import zlib
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any, Final
@@ -36,34 +38,19 @@ from vm_registry.domain.events import (
     decode_data,
     encode_data,
 )
+from vm_registry.persistence.sqlite_schema import SCHEMA_VERSION, upgrade_script
 from vm_registry.persistence.store import (
     GENESIS_HASH,
     EventQuery,
     NewEvent,
+    SnapshotInfo,
     StoreCorrupt,
     StoreError,
     StoreUnavailable,
 )
 
-SCHEMA_VERSION: Final = 1
 SCAN_CHUNK: Final = 20_000
 SYNCHRONOUS_MODES: Final = ("NORMAL", "FULL")
-
-_SCHEMA: Final = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS vms (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
-CREATE TABLE IF NOT EXISTS actors (id INTEGER PRIMARY KEY, body BLOB NOT NULL UNIQUE);
-CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY,
-    type INTEGER NOT NULL,
-    vm INTEGER NOT NULL,
-    at INTEGER NOT NULL,
-    actor INTEGER NOT NULL,
-    data BLOB,
-    hash BLOB NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_by_vm ON events (vm, seq);
-"""
 
 _SELECT: Final = "SELECT seq, type, vm, at, actor, data FROM events"
 
@@ -98,6 +85,11 @@ class SqliteEventStore:
         self._vm_names: dict[int, str] = {}
         self._actor_ids: dict[bytes, int] = {}
         self._actor_bodies: dict[int, dict[str, Any]] = {}
+        # Transactions span several awaits on the one writer connection; this keeps a
+        # snapshot write from landing inside an append's transaction.
+        self._tx_lock = asyncio.Lock()
+        self._last_vm = 0
+        self._last_actor = 0
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -134,7 +126,7 @@ class SqliteEventStore:
                 f"{self.path} has schema version {version}; this release knows {SCHEMA_VERSION}"
             )
         if version < SCHEMA_VERSION:
-            await conn.executescript(_SCHEMA + f"PRAGMA user_version = {SCHEMA_VERSION};")
+            await conn.executescript(upgrade_script(version))
 
     async def close(self) -> None:
         for conn in (self._writer, self._reader):
@@ -174,6 +166,14 @@ class SqliteEventStore:
         if last is None:
             self._head, self._last_hash = floor, GENESIS_HASH
             self._first_seq = floor + 1
+            if floor:  # compacted down to nothing: the chain continues from the cut
+                async with conn.execute(
+                    "SELECT chain FROM snapshots WHERE seq = ?", (floor,)
+                ) as cur:
+                    at_cut = await cur.fetchone()
+                if at_cut is None:
+                    raise StoreCorrupt(f"{self.path}: no snapshot at the compaction point {floor}")
+                self._last_hash = bytes(at_cut[0])
         else:
             self._head, self._last_hash = int(last[0]), bytes(last[1])
             self._first_seq = int(first[0]) if first and first[0] is not None else floor + 1
@@ -184,10 +184,12 @@ class SqliteEventStore:
             for key, name in await cur.fetchall():
                 self._vm_ids[name] = key
                 self._vm_names[key] = name
+                self._last_vm = max(self._last_vm, key)
         async with conn.execute("SELECT id, body FROM actors") as cur:
             for key, body in await cur.fetchall():
                 self._actor_ids[bytes(body)] = key
                 self._actor_bodies[key] = orjson.loads(body)
+                self._last_actor = max(self._last_actor, key)
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -198,8 +200,8 @@ class SqliteEventStore:
             return []
         new_vms: dict[str, int] = {}
         new_actors: dict[bytes, int] = {}
-        next_vm = max(self._vm_names, default=0) + 1
-        next_actor = max(self._actor_bodies, default=0) + 1
+        next_vm = self._last_vm + 1
+        next_actor = self._last_actor + 1
         events: list[Event] = []
         rows: list[tuple[int, int, int, int, int, bytes | None, bytes]] = []
         seq, chain = self._head, self._last_hash
@@ -222,23 +224,8 @@ class SqliteEventStore:
             events.append(event)
         conn = self._writer
         try:
-            await conn.execute("BEGIN IMMEDIATE")
-            try:
-                if new_vms:
-                    await conn.executemany(
-                        "INSERT INTO vms (id, name) VALUES (?, ?)",
-                        [(key, name) for name, key in new_vms.items()],
-                    )
-                if new_actors:
-                    await conn.executemany(
-                        "INSERT INTO actors (id, body) VALUES (?, ?)",
-                        [(key, body) for body, key in new_actors.items()],
-                    )
-                await conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
-                await conn.execute("COMMIT")
-            except BaseException:
-                await self._rollback()
-                raise
+            async with self._tx_lock:
+                await self._append_rows(conn, new_vms, new_actors, rows)
         except sqlite3.Error as error:
             raise _translate(error, f"appending to {self.path}") from error
         # Only now, with the batch durable, does the in-memory position move.
@@ -248,8 +235,34 @@ class SqliteEventStore:
         for body, key in new_actors.items():
             self._actor_ids[body] = key
             self._actor_bodies[key] = orjson.loads(body)
+        self._last_vm, self._last_actor = next_vm - 1, next_actor - 1
         self._head, self._last_hash = seq, chain
         return events
+
+    async def _append_rows(
+        self,
+        conn: aiosqlite.Connection,
+        new_vms: dict[str, int],
+        new_actors: dict[bytes, int],
+        rows: list[tuple[int, int, int, int, int, bytes | None, bytes]],
+    ) -> None:
+        await conn.execute("BEGIN IMMEDIATE")
+        try:
+            if new_vms:
+                await conn.executemany(
+                    "INSERT INTO vms (id, name) VALUES (?, ?)",
+                    [(key, name) for name, key in new_vms.items()],
+                )
+            if new_actors:
+                await conn.executemany(
+                    "INSERT INTO actors (id, body) VALUES (?, ?)",
+                    [(key, body) for body, key in new_actors.items()],
+                )
+            await conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            await conn.execute("COMMIT")
+        except BaseException:
+            await self._rollback()
+            raise
 
     async def _rollback(self) -> None:
         assert self._writer is not None
@@ -275,7 +288,7 @@ class SqliteEventStore:
         except KeyError:
             raise
         except (ValueError, TypeError) as error:
-            raise StoreCorrupt(f"event {seq} in {self.path} does not decode: {error}") from error
+            raise StoreCorrupt(f"event {seq} does not decode: {error}", seq) from error
 
     async def _decode_rows(self, rows: Sequence[Any]) -> list[Event]:
         try:
@@ -358,7 +371,7 @@ class SqliteEventStore:
                 async with conn.execute("SELECT at FROM events WHERE seq = ?", (middle,)) as cur:
                     row = await cur.fetchone()
                 if row is None:
-                    raise StoreCorrupt(f"{self.path}: seq {middle} is missing")
+                    raise StoreCorrupt(f"{self.path}: seq {middle} is missing", middle)
                 if int(row[0]) <= at:
                     answer, low = middle, middle + 1
                 else:
@@ -366,3 +379,130 @@ class SqliteEventStore:
             return answer
         except sqlite3.Error as error:
             raise _translate(error, f"reading {self.path}") from error
+
+    # -- verification, snapshots and compaction --------------------------------------------
+
+    async def scan_hashes(
+        self, after: int = 0, upto: int | None = None
+    ) -> AsyncIterator[list[tuple[Event, bytes]]]:
+        position = after
+        limit_seq = upto if upto is not None else (1 << 62)
+        while True:
+            try:
+                async with self._conn().execute(
+                    "SELECT seq, type, vm, at, actor, data, hash FROM events "
+                    "WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+                    (position, limit_seq, SCAN_CHUNK),
+                ) as cursor:
+                    rows = list(await cursor.fetchall())
+            except sqlite3.Error as error:
+                raise _translate(error, f"reading {self.path}") from error
+            if not rows:
+                return
+            events = await self._decode_rows([row[:6] for row in rows])
+            yield [(event, bytes(row[6])) for event, row in zip(events, rows, strict=True)]
+            position = events[-1].seq
+            if len(rows) < SCAN_CHUNK:
+                return
+
+    async def hash_at(self, seq: int) -> bytes | None:
+        try:
+            async with self._conn().execute("SELECT hash FROM events WHERE seq = ?", (seq,)) as cur:
+                row = await cur.fetchone()
+        except sqlite3.Error as error:
+            raise _translate(error, f"reading {self.path}") from error
+        return None if row is None else bytes(row[0])
+
+    async def vm_known(self, vm_id: str) -> bool:
+        if vm_id not in self._vm_ids:
+            await self._refresh_interns()
+        return vm_id in self._vm_ids
+
+    async def refresh_first_seq(self) -> int:
+        try:
+            await self._load_position_floor()
+        except sqlite3.Error as error:
+            raise _translate(error, f"reading {self.path}") from error
+        return self._first_seq
+
+    async def _load_position_floor(self) -> None:
+        conn = self._conn()
+        async with conn.execute("SELECT value FROM meta WHERE key = 'compacted_through'") as cur:
+            compacted = await cur.fetchone()
+        if compacted is not None:
+            self._first_seq = max(self._first_seq, int(compacted[0]) + 1)
+
+    async def save_snapshot(self, seq: int, chain: bytes, canonical: bytes) -> None:
+        if self._writer is None:
+            raise StoreUnavailable(f"{self.path} is open read-only")
+        # zlib releases the GIL, so compressing a large fleet does not stall the event loop.
+        body = await asyncio.to_thread(zlib.compress, canonical, 1)
+        digest = hashlib.sha256(canonical).digest()
+        conn = self._writer
+        try:
+            async with self._tx_lock:
+                await conn.execute(
+                    "INSERT OR REPLACE INTO snapshots (seq, chain, digest, body) VALUES (?,?,?,?)",
+                    (seq, chain, digest, body),
+                )
+        except sqlite3.Error as error:
+            raise _translate(error, f"writing a snapshot to {self.path}") from error
+
+    async def snapshots(self) -> list[SnapshotInfo]:
+        try:
+            async with self._conn().execute(
+                "SELECT seq, chain, digest FROM snapshots ORDER BY seq DESC"
+            ) as cur:
+                rows = await cur.fetchall()
+        except sqlite3.Error as error:
+            raise _translate(error, f"reading {self.path}") from error
+        return [SnapshotInfo(int(seq), bytes(chain), bytes(dig)) for seq, chain, dig in rows]
+
+    async def snapshot_body(self, seq: int) -> bytes:
+        try:
+            async with self._conn().execute(
+                "SELECT body FROM snapshots WHERE seq = ?", (seq,)
+            ) as cur:
+                row = await cur.fetchone()
+        except sqlite3.Error as error:
+            raise _translate(error, f"reading {self.path}") from error
+        if row is None:
+            raise StoreCorrupt(f"no snapshot at seq {seq}", seq)
+        try:
+            return await asyncio.to_thread(zlib.decompress, bytes(row[0]))
+        except zlib.error as error:
+            raise StoreCorrupt(
+                f"snapshot at seq {seq} does not decompress: {error}", seq
+            ) from error
+
+    async def compact(self, cut: int, chain: bytes, canonical: bytes) -> int:
+        if self._writer is None:
+            raise StoreUnavailable(f"{self.path} is open read-only")
+        body = await asyncio.to_thread(zlib.compress, canonical, 1)
+        digest = hashlib.sha256(canonical).digest()
+        conn = self._writer
+        try:
+            async with self._tx_lock:
+                await conn.execute("BEGIN IMMEDIATE")
+                try:
+                    await conn.execute(
+                        "INSERT OR REPLACE INTO snapshots (seq, chain, digest, body) "
+                        "VALUES (?, ?, ?, ?)",
+                        (cut, chain, digest, body),
+                    )
+                    cursor = await conn.execute("DELETE FROM events WHERE seq <= ?", (cut,))
+                    dropped = cursor.rowcount
+                    # Snapshots before the cut can no longer be checked against a refold.
+                    await conn.execute("DELETE FROM snapshots WHERE seq < ?", (cut,))
+                    await conn.execute(
+                        "INSERT OR REPLACE INTO meta (key, value) VALUES ('compacted_through', ?)",
+                        (str(cut),),
+                    )
+                    await conn.execute("COMMIT")
+                except BaseException:
+                    await self._rollback()
+                    raise
+        except sqlite3.Error as error:
+            raise _translate(error, f"compacting {self.path}") from error
+        self._first_seq = max(self._first_seq, cut + 1)
+        return int(dropped)

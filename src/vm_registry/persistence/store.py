@@ -29,6 +29,17 @@ class StoreUnavailable(StoreError):
 class StoreCorrupt(StoreError):
     """The stored log cannot be trusted (undecodable row, broken chain, gap)."""
 
+    def __init__(self, message: str, seq: int | None = None) -> None:
+        super().__init__(message)
+        self.seq = seq
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotInfo:
+    seq: int
+    chain: bytes  # the hash chain's value at `seq`, so the chain stays checkable after compaction
+    digest: bytes  # sha256 of the snapshot's canonical bytes
+
 
 @dataclass(frozen=True, slots=True)
 class NewEvent:
@@ -65,6 +76,10 @@ class EventStore(Protocol):
     def first_seq(self) -> int:
         """Seq of the oldest event still held; anything before it was compacted away."""
 
+    @property
+    def last_hash(self) -> bytes:
+        """The hash chain's value at `head`."""
+
     async def append(self, batch: Sequence[NewEvent]) -> list[Event]:
         """Durably append `batch` in one transaction, assigning consecutive seqs."""
 
@@ -75,3 +90,27 @@ class EventStore(Protocol):
 
     async def seq_at_time(self, at: int) -> int:
         """The last seq whose event happened at or before `at` (0 if none)."""
+
+    def scan_hashes(
+        self, after: int = 0, upto: int | None = None
+    ) -> AsyncIterator[list[tuple[Event, bytes]]]:
+        """Like `scan`, with each event's stored chain hash (for verification)."""
+
+    async def hash_at(self, seq: int) -> bytes | None: ...
+
+    async def vm_known(self, vm_id: str) -> bool:
+        """Whether the id ever appeared in the log, compacted history included."""
+
+    async def refresh_first_seq(self) -> int:
+        """Re-read the compaction point, which another process may have moved."""
+
+    async def save_snapshot(self, seq: int, chain: bytes, canonical: bytes) -> None: ...
+
+    async def snapshots(self) -> list[SnapshotInfo]:
+        """Every stored snapshot, newest first."""
+
+    async def snapshot_body(self, seq: int) -> bytes:
+        """The canonical bytes of the snapshot at `seq`."""
+
+    async def compact(self, cut: int, chain: bytes, canonical: bytes) -> int:
+        """Store a snapshot at `cut`, then drop every event up to it. Returns events dropped."""

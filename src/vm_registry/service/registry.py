@@ -69,19 +69,25 @@ class Registry:
         moment = self.clock() if now is None else now
         return moment - self.quiet_since(entry) > self.stale_after_ms
 
-    def entries(self, role: str | None = None, status: str | None = None) -> list[Entry]:
-        """Newest registration first. `status=running` leaves out stale VMs."""
-        source: Iterable[str]
-        entries = self.state.entries
+    def entries(
+        self, role: str | None = None, status: str | None = None, state: State | None = None
+    ) -> list[Entry]:
+        """Newest registration first. `status=running` leaves out stale VMs. For a past
+        `state` (time travel) only staleness recorded in the log counts: the clock then is
+        not the clock now."""
+        source = self.state if state is None else state
+        entries = source.entries
+        found: Iterable[Entry]
         if role is not None:
-            source = reversed(self.state.by_role[role])
-            found: Iterable[Entry] = (entries[vm_id] for vm_id in source)
+            found = (entries[vm_id] for vm_id in reversed(source.by_role[role]))
         else:
             found = reversed(entries.values())
         if status is None:
             return list(found)
         if status != "running":
             return [e for e in found if e.status == status]
+        if state is not None:
+            return [e for e in found if e.status == "running" and not e.stale]
         now = self.clock()
         return [e for e in found if e.status == "running" and not self.is_stale(e, now)]
 

@@ -10,8 +10,10 @@ from vm_registry.api import requests as rq
 from vm_registry.api import wire
 from vm_registry.domain import commands as cmd
 from vm_registry.domain import validation
-from vm_registry.domain.errors import NotFound
+from vm_registry.domain.clock import parse_iso
+from vm_registry.domain.errors import Invalid, NotFound
 from vm_registry.domain.model import ROLES, STATUSES, Entry
+from vm_registry.service.history import TimeMachine
 from vm_registry.service.registry import Registry
 
 AnyRequest = Request[Any, Any, Any]
@@ -22,13 +24,30 @@ def _entry_response(registry: Registry, entry: Entry, status_code: int = 200) ->
     return wire.json(wire.entry(entry, registry.is_stale(entry)), status_code, headers)
 
 
-def _list_response(registry: Registry, entries: list[Entry]) -> Response[bytes]:
+def _list_response(
+    registry: Registry, entries: list[Entry], past: int | None = None
+) -> Response[bytes]:
     now = registry.clock()
-    body = {
-        "vms": [wire.entry(e, registry.is_stale(e, now)) for e in entries],
-        "count": len(entries),
-    }
-    return wire.json(body, headers={wire.REVISION_HEADER: str(registry.revision)})
+    vms = [
+        wire.entry(e, e.stale if past is not None else registry.is_stale(e, now)) for e in entries
+    ]
+    revision = registry.revision if past is None else past
+    return wire.json({"vms": vms, "count": len(vms)}, headers={wire.REVISION_HEADER: str(revision)})
+
+
+async def _past_point(request: AnyRequest, registry: Registry, history: TimeMachine) -> int | None:
+    """`?at=<seq>` or `?asOf=<ISO time>`: the seq to travel to, or None for now."""
+    at = rq.query_int(request, "at")
+    as_of = request.query_params.get("asOf")
+    if at is not None and as_of is not None:
+        raise Invalid("give either at or asOf, not both")
+    if as_of is not None:
+        try:
+            moment = parse_iso(as_of)
+        except ValueError:
+            raise Invalid(f"asOf={as_of!r} is not an ISO 8601 time") from None
+        return await history.seq_as_of(moment, registry.clock())
+    return at
 
 
 @post("/registry/vms", status_code=201)
@@ -41,14 +60,29 @@ async def register(request: AnyRequest, registry: Registry) -> Response[bytes]:
 
 
 @get("/registry/vms")
-async def list_vms(request: AnyRequest, registry: Registry) -> Response[bytes]:
+async def list_vms(
+    request: AnyRequest, registry: Registry, history: TimeMachine
+) -> Response[bytes]:
     role = rq.query_choice(request, "role", ROLES)
     status = rq.query_choice(request, "status", STATUSES)
-    return _list_response(registry, registry.entries(role=role, status=status))
+    past = await _past_point(request, registry, history)
+    if past is None:
+        return _list_response(registry, registry.entries(role=role, status=status))
+    state = await history.state_at(past)
+    return _list_response(registry, registry.entries(role, status, state), past)
 
 
 @get("/registry/vms/{vm_id:str}")
-async def get_vm(vm_id: str, registry: Registry) -> Response[bytes]:
+async def get_vm(
+    vm_id: str, request: AnyRequest, registry: Registry, history: TimeMachine
+) -> Response[bytes]:
+    past = await _past_point(request, registry, history)
+    if past is not None:
+        entry = (await history.state_at(past)).entries.get(vm_id)
+        if entry is None:
+            raise NotFound(f"VM {vm_id!r} was not registered at seq {past}")
+        headers = {wire.REVISION_HEADER: str(past), "ETag": f'"{entry.revision}"'}
+        return wire.json(wire.entry(entry, entry.stale), headers=headers)
     entry = registry.get(vm_id)
     if entry is None:
         raise NotFound(f"VM {vm_id!r} is not registered")

@@ -1,0 +1,97 @@
+"""`/registry/events` and `/registry/vms/{id}/history`: the log, for auditors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, get
+
+from vm_registry.api import requests as rq
+from vm_registry.api import wire
+from vm_registry.domain.clock import parse_iso
+from vm_registry.domain.errors import Gone, Invalid, NotFound
+from vm_registry.domain.events import EVENT_TYPES
+from vm_registry.domain.validation import vm_id as valid_vm_id
+from vm_registry.persistence.store import EventQuery
+from vm_registry.service.registry import Registry
+
+AnyRequest = Request[Any, Any, Any]
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+
+
+def _time(request: AnyRequest, name: str) -> int | None:
+    value = request.query_params.get(name)
+    if value is None:
+        return None
+    try:
+        return parse_iso(value)
+    except ValueError:
+        raise Invalid(f"query parameter {name}={value!r} is not an ISO 8601 time") from None
+
+
+def _types(request: AnyRequest) -> tuple[str, ...] | None:
+    raw = request.query_params.get("type")
+    if raw is None:
+        return None
+    names = tuple(name.strip() for name in raw.split(",") if name.strip())
+    for name in names:
+        if name not in EVENT_TYPES:
+            raise Invalid(f"query parameter type has unknown type {name!r}")
+    if not names:
+        raise Invalid("query parameter type must name an event type")
+    return names
+
+
+async def _start(request: AnyRequest, registry: Registry) -> int:
+    first = await registry.store.refresh_first_seq()
+    after = rq.query_int(request, "after")
+    if after is None:
+        return first - 1
+    if after < first - 1:
+        raise Gone(
+            f"events up to seq {first - 1} were compacted; page from after={first - 1} "
+            "or use the compaction archive"
+        )
+    return after
+
+
+def _page(events: list[Any], registry: Registry) -> Response[bytes]:
+    body: dict[str, Any] = {"events": [e.to_wire() for e in events], "count": len(events)}
+    if events:
+        body["next"] = events[-1].seq
+    return wire.json(body, headers={wire.REVISION_HEADER: str(registry.revision)})
+
+
+@get("/registry/events")
+async def list_events(request: AnyRequest, registry: Registry) -> Response[bytes]:
+    limit = rq.query_int(request, "limit", minimum=1)
+    if limit is not None and limit > MAX_LIMIT:
+        raise Invalid(f"query parameter limit must be at most {MAX_LIMIT}")
+    vm = request.query_params.get("vm")
+    query = EventQuery(
+        after=await _start(request, registry),
+        limit=limit or DEFAULT_LIMIT,
+        vm_id=None if vm is None else valid_vm_id(vm, "query parameter vm"),
+        types=_types(request),
+        since=_time(request, "since"),
+        until=_time(request, "until"),
+    )
+    return _page(await registry.store.read(query), registry)
+
+
+@get("/registry/vms/{vm_id:str}/history")
+async def vm_history(vm_id: str, request: AnyRequest, registry: Registry) -> Response[bytes]:
+    if not await registry.store.vm_known(vm_id):
+        raise NotFound(f"VM {vm_id!r} was never registered")
+    limit = rq.query_int(request, "limit", minimum=1)
+    query = EventQuery(
+        after=await _start(request, registry),
+        limit=limit or (1 << 62),
+        vm_id=vm_id,
+    )
+    return _page(await registry.store.read(query), registry)
+
+
+ROUTES = [list_events, vm_history]

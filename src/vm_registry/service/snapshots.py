@@ -1,0 +1,99 @@
+"""Snapshots of the projection: taken every N events and on clean shutdown, loaded at startup.
+
+A snapshot is only trusted after three checks: its bytes match its digest, it decodes, and the
+chain hash it recorded matches the log at its seq (unless that event was compacted away). One
+that fails any check is skipped with a warning for an older one, or a full replay: startup
+never trusts a corrupt snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from vm_registry.domain import snapshot
+from vm_registry.domain.fold import State
+from vm_registry.persistence.store import EventStore, SnapshotInfo, StoreCorrupt, StoreError
+from vm_registry.service.bootstrap import replay
+from vm_registry.service.writer import Outcome
+
+log = logging.getLogger("vm_registry.snapshots")
+
+
+async def load_verified(store: EventStore, info: SnapshotInfo) -> State:
+    """The snapshot's state, or StoreCorrupt saying why it cannot be trusted."""
+    canonical = await store.snapshot_body(info.seq)
+    if snapshot.digest(canonical) != info.digest:
+        raise StoreCorrupt(f"snapshot at seq {info.seq} does not match its digest", info.seq)
+    try:
+        state = snapshot.decode(canonical)
+    except ValueError as error:
+        raise StoreCorrupt(f"snapshot at seq {info.seq}: {error}", info.seq) from error
+    if state.revision != info.seq:
+        raise StoreCorrupt(f"snapshot at seq {info.seq} claims revision {state.revision}", info.seq)
+    stored = await store.hash_at(info.seq)
+    if stored is None and info.seq >= store.first_seq:
+        raise StoreCorrupt(f"snapshot at seq {info.seq} is beyond the log", info.seq)
+    if stored is not None and stored != info.chain:
+        raise StoreCorrupt(f"snapshot at seq {info.seq} disagrees with the hash chain", info.seq)
+    return state
+
+
+async def newest_valid(store: EventStore, upto: int | None = None) -> State | None:
+    for info in await store.snapshots():
+        if upto is not None and info.seq > upto:
+            continue
+        try:
+            return await load_verified(store, info)
+        except StoreCorrupt as error:
+            log.warning("ignoring snapshot: %s", error)
+    return None
+
+
+async def load_state(store: EventStore) -> State:
+    """Startup: the newest valid snapshot plus the tail of the log after it."""
+    base = await newest_valid(store)
+    if base is None:
+        if store.first_seq > 1:
+            raise StoreCorrupt(
+                f"the log was compacted through seq {store.first_seq - 1} and no valid snapshot "
+                "covers it; run `vm-registry verify` on the database"
+            )
+        base = State()
+    return await replay(store, base)
+
+
+class Snapshotter:
+    """Takes a snapshot every `every` events, in the background, off the write path."""
+
+    def __init__(self, store: EventStore, state: State, every: int, last_seq: int) -> None:
+        self.store = store
+        self.state = state
+        self.every = every
+        self.last_seq = last_seq
+        self._task: asyncio.Task[None] | None = None
+
+    def observe(self, outcomes: list[Outcome]) -> None:
+        if self.every <= 0 or self.state.revision - self.last_seq < self.every:
+            return
+        if self._task is not None and not self._task.done():
+            return
+        # Called right after a commit, before anything else can append: the store's chain
+        # value is exactly the one at `state.revision`.
+        self._task = asyncio.create_task(self._take(self.state.copy(), self.store.last_hash))
+
+    async def _take(self, state: State, chain: bytes) -> None:
+        try:
+            canonical = await asyncio.to_thread(snapshot.encode, state)
+            await self.store.save_snapshot(state.revision, chain, canonical)
+            self.last_seq = state.revision
+            log.info("snapshot written at seq %d (%d VMs)", state.revision, len(state.entries))
+        except StoreError as error:
+            log.warning("snapshot at seq %d failed: %s", state.revision, error)
+
+    async def final(self) -> None:
+        """On clean shutdown: wait for a snapshot in flight, then take one at the head."""
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self.state.revision > self.last_seq and self.every > 0:
+            await self._take(self.state.copy(), self.store.last_hash)
