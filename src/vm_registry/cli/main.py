@@ -9,7 +9,13 @@ from collections.abc import Sequence
 
 # Modules that contribute subcommands, each with `register(subparsers) -> None`. Every parser
 # sets `func`, which takes the parsed namespace and returns the process exit code.
-COMMAND_MODULES = ("vm_registry.cli.serve",)
+COMMAND_MODULES = (
+    "vm_registry.cli.serve",
+    "vm_registry.cli.audit",
+    "vm_registry.cli.client_commands",
+    "vm_registry.cli.agent",
+    "vm_registry.cli.mcp",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -276,17 +276,15 @@ class SqliteEventStore:
 
     def _decode(self, row: sqlite3.Row | tuple[Any, ...]) -> Event:
         seq, code, vm, at, actor, data = row
+        kind = CODE_TYPES.get(code)
+        if kind is None:
+            raise StoreCorrupt(f"event {seq} has an unknown type code {code!r}", seq)
+        # KeyError here means an intern row this connection has not seen yet (see below).
+        name, who = self._vm_names[vm], self._actor_bodies[actor]
+        if not isinstance(at, int):
+            raise StoreCorrupt(f"event {seq} has a non-integer time {at!r}", seq)
         try:
-            return Event(
-                seq,
-                CODE_TYPES[code],
-                self._vm_names[vm],
-                at,
-                self._actor_bodies[actor],
-                decode_data(data),
-            )
-        except KeyError:
-            raise
+            return Event(seq, kind, name, at, who, decode_data(data))
         except (ValueError, TypeError) as error:
             raise StoreCorrupt(f"event {seq} does not decode: {error}", seq) from error
 
@@ -296,10 +294,15 @@ class SqliteEventStore:
         except KeyError:
             # A row committed by the writer before our intern caches caught up.
             await self._refresh_interns()
+        events = []
+        for row in rows:
             try:
-                return [self._decode(row) for row in rows]
+                events.append(self._decode(row))
             except KeyError as error:
-                raise StoreCorrupt(f"{self.path}: dangling reference {error}") from error
+                raise StoreCorrupt(
+                    f"event {row[0]} refers to a missing VM or actor {error}", row[0]
+                ) from error
+        return events
 
     async def read(self, query: EventQuery) -> list[Event]:
         clauses = ["seq > ?"]

@@ -1,0 +1,1 @@
+"""Offline audit of a log: verify, replay, compact, and compaction archives."""

@@ -1,0 +1,217 @@
+"""`vm-registry verify | replay | compact`: offline audit of a log file.
+
+They open the database themselves (read-only for verify and replay), so they work on a copy,
+and on the live file while the server runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from vm_registry.api import wire
+from vm_registry.audit import archive
+from vm_registry.audit.compact import compact
+from vm_registry.audit.replay import point_for, state_at, vm_history
+from vm_registry.audit.verify import verify
+from vm_registry.domain.clock import parse_iso, to_iso
+from vm_registry.domain.errors import RegistryError
+from vm_registry.persistence.sqlite import SqliteEventStore
+from vm_registry.persistence.store import StoreError
+
+DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
+UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class ProgressBar:
+    """A one-line progress bar on a terminal's stderr; silent when piped."""
+
+    def __init__(self, total: int, label: str) -> None:
+        self.total = max(total, 1)
+        self.label = label
+        self.enabled = sys.stderr.isatty() and total > 50_000
+        self._last = 0.0
+
+    def __call__(self, done: int) -> None:
+        now = time.monotonic()
+        if not self.enabled or now - self._last < 0.1:
+            return
+        self._last = now
+        share = min(done / self.total, 1.0)
+        bar = "#" * int(share * 30)
+        sys.stderr.write(f"\r{self.label} [{bar:<30}] {done}/{self.total}")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\r" + " " * 79 + "\r")
+            sys.stderr.flush()
+
+
+def _db(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", type=Path, required=True, help="the registry's SQLite file")
+
+
+def register(subparsers: Any) -> None:
+    check = subparsers.add_parser(
+        "verify", help="check a log's hash chain, seqs, events and snapshots"
+    )
+    _db(check)
+    check.add_argument("--archive", type=Path, action="append", default=[],
+                       help="also check a compaction archive against the chain")  # fmt: skip
+    check.set_defaults(func=lambda args: asyncio.run(_verify(args)))
+
+    show = subparsers.add_parser("replay", help="print the registry as of any point in its log")
+    _db(show)
+    point = show.add_mutually_exclusive_group()
+    point.add_argument("--until", type=int, metavar="SEQ")
+    point.add_argument("--as-of", metavar="TIME", help="ISO 8601 time")
+    show.add_argument("--vm", metavar="ID", help="print this VM's history instead")
+    show.add_argument("--format", choices=("table", "json"), default=None,
+                      help="default: table on a terminal, json when piped")  # fmt: skip
+    show.set_defaults(func=lambda args: asyncio.run(_replay(args)))
+
+    shed = subparsers.add_parser("compact", help="drop history before a cut, keeping it verifiable")
+    _db(shed)
+    cut = shed.add_mutually_exclusive_group(required=True)
+    cut.add_argument("--before", type=int, metavar="SEQ", help="drop events with seq < SEQ")
+    cut.add_argument("--older-than", metavar="AGE", help="drop events older than e.g. 30d, 12h")
+    shed.add_argument("--archive", type=Path, metavar="FILE.jsonl.gz",
+                      help="export the dropped events here first")  # fmt: skip
+    shed.set_defaults(func=lambda args: asyncio.run(_compact(args)))
+
+
+def _fail(message: str, code: int = 1) -> int:
+    print(f"vm-registry: {message}", file=sys.stderr)
+    return code
+
+
+async def _open(path: Path, read_only: bool) -> SqliteEventStore:
+    if not path.exists():
+        raise StoreError(f"{path} does not exist")
+    store = SqliteEventStore(path, read_only=read_only)
+    await store.open()
+    return store
+
+
+async def _verify(args: argparse.Namespace) -> int:
+    try:
+        store = await _open(args.db, read_only=True)
+    except StoreError as error:
+        return _fail(str(error), 2)
+    try:
+        bar = ProgressBar(store.head, "verifying")
+        report = await verify(store, bar)
+        bar.close()
+        snapshots = {info.seq: info for info in await store.snapshots()}
+    except StoreError as error:
+        return _fail(f"cannot read {args.db}: {error}", 2)
+    finally:
+        await store.close()
+    if not report.ok:
+        return _fail(f"FAILED at seq {report.first_bad_seq}: {report.problem}")
+    for path in args.archive:
+        found = archive.check(path)
+        if found.problem is not None:
+            return _fail(f"archive {path} FAILED: {found.problem}")
+        closing = snapshots.get(found.last) if found.last is not None else None
+        if closing is not None and closing.chain != found.end_hash:
+            return _fail(f"archive {path} does not end where the log's chain continues")
+        print(f"archive {path}: events {found.first}..{found.last} verified")
+    print(f"ok: {report.events} events and {report.snapshots} snapshots verified "
+          f"through seq {report.head}")  # fmt: skip
+    return 0
+
+
+async def _replay(args: argparse.Namespace) -> int:
+    fmt = args.format or ("table" if sys.stdout.isatty() else "json")
+    try:
+        store = await _open(args.db, read_only=True)
+    except StoreError as error:
+        return _fail(str(error), 2)
+    try:
+        as_of = parse_iso(args.as_of) if args.as_of is not None else None
+        seq = await point_for(store, args.until, as_of)
+        if args.vm is not None:
+            events = await vm_history(store, args.vm, seq)
+            _print_history([e.to_wire() for e in events], fmt)
+            return 0
+        bar = ProgressBar(seq, "replaying")
+        state = await state_at(store, seq, bar)
+        bar.close()
+    except ValueError:
+        return _fail(f"--as-of {args.as_of!r} is not an ISO 8601 time", 2)
+    except RegistryError as error:
+        return _fail(error.message, 2)
+    except StoreError as error:
+        return _fail(f"cannot read {args.db}: {error}", 2)
+    finally:
+        await store.close()
+    vms = [wire.entry(e, e.stale) for e in reversed(state.entries.values())]
+    if fmt == "json":
+        sys.stdout.buffer.write(orjson.dumps({"revision": seq, "vms": vms}) + b"\n")
+    else:
+        _print_entries(vms, seq)
+    return 0
+
+
+def _print_entries(vms: list[dict[str, Any]], seq: int) -> None:
+    from vm_registry.cli.client_commands import table
+
+    rows = [[v["id"], v["name"], v["role"], v["status"] + (" (stale)" if v["stale"] else ""),
+             v["address"], v["lastSeen"]] for v in vms]  # fmt: skip
+    print(table(["ID", "NAME", "ROLE", "STATUS", "ADDRESS", "LAST SEEN"], rows))
+    print(f"{len(vms)} VMs as of seq {seq}")
+
+
+def _print_history(events: list[dict[str, Any]], fmt: str) -> None:
+    if fmt == "json":
+        sys.stdout.buffer.write(orjson.dumps({"events": events, "count": len(events)}) + b"\n")
+        return
+    from vm_registry.cli.client_commands import table
+
+    rows = [[str(e["seq"]), e["at"], e["type"], orjson.dumps(e["actor"]).decode(),
+             orjson.dumps(e["data"]).decode()[:60]] for e in events]  # fmt: skip
+    print(table(["SEQ", "AT", "TYPE", "ACTOR", "DATA"], rows))
+
+
+def _age_cut_ms(age: str) -> int:
+    match = DURATION.match(age.strip())
+    if match is None:
+        raise ValueError(f"--older-than {age!r} must look like 30d, 12h, 45m or 90s")
+    seconds = float(match.group(1)) * UNIT_SECONDS[match.group(2)]
+    return time.time_ns() // 1_000_000 - int(seconds * 1000)
+
+
+async def _compact(args: argparse.Namespace) -> int:
+    try:
+        cut_time = _age_cut_ms(args.older_than) if args.older_than else None
+    except ValueError as error:
+        return _fail(str(error), 2)
+    try:
+        store = await _open(args.db, read_only=False)
+    except StoreError as error:
+        return _fail(str(error), 2)
+    try:
+        if cut_time is not None:
+            cut = await store.seq_at_time(cut_time)
+            print(f"events before {to_iso(cut_time)} end at seq {cut}")
+        else:
+            cut = args.before - 1
+        result = await compact(store, cut, args.archive)
+    except RegistryError as error:
+        return _fail(error.message, 2)
+    except StoreError as error:
+        return _fail(f"cannot compact {args.db}: {error}", 2)
+    finally:
+        await store.close()
+    archived = f", {result.archived} archived to {args.archive}" if args.archive else ""
+    print(f"compacted through seq {result.cut}: {result.dropped} events dropped{archived}")
+    return 0
