@@ -46,8 +46,12 @@ class ServerProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 20.0) -> ServerProcess:
-        env = {**os.environ, **self.env}
-        env.pop("VERS_AUTH_TOKEN", None) if "VERS_AUTH_TOKEN" not in self.env else None
+        # The server reads these from the environment; a developer's shell must not leak them
+        # into tests that did not ask for them.
+        inherited = {
+            k: v for k, v in os.environ.items() if k not in ("VERS_AUTH_TOKEN", "VERS_VM_ID")
+        }
+        env = {**inherited, **self.env}
         command = [
             sys.executable, "-m", "vm_registry.cli.main", "serve",
             "--port", str(self.port), "--db", str(self.db), *self.args,

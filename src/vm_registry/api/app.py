@@ -23,6 +23,7 @@ from vm_registry.persistence.sqlite import SqliteEventStore
 from vm_registry.service.history import TimeMachine
 from vm_registry.service.reaper import Reaper
 from vm_registry.service.registry import Registry, wall_clock_ms
+from vm_registry.service.self_registration import Identity, SelfRegistration
 from vm_registry.service.snapshots import Snapshotter, load_state
 from vm_registry.service.writer import Outcome, Writer
 from vm_registry.settings import Settings
@@ -39,6 +40,19 @@ def _tokens(settings: Settings) -> Tokens:
 def provide_registry(state: AppState) -> Registry:
     registry: Registry = state.registry
     return registry
+
+
+def _self_registration(settings: Settings, registry: Registry) -> SelfRegistration | None:
+    if not settings.self_id:
+        return None
+    identity = Identity(
+        vm_id=settings.self_id,
+        name=settings.self_name,
+        address=settings.self_address or f"{settings.self_id}.vm.vers.sh",
+        port=settings.port,
+    )
+    # Heartbeat well inside the stale window, and at least as often as agents are told to.
+    return SelfRegistration(registry, identity, interval=min(settings.stale_after / 3, 60.0))
 
 
 def provide_history(state: AppState) -> TimeMachine:
@@ -79,6 +93,9 @@ def create_app(settings: Settings) -> Litestar:
             app.state.reaper = reaper
             writer.start()
             reaper.start()
+            me = _self_registration(settings, registry)
+            if me is not None:
+                await me.start()
             if not tokens.enabled:
                 log.warning(
                     "VERS_AUTH_TOKEN is not set: the API is open to anyone who can reach it"
@@ -88,6 +105,8 @@ def create_app(settings: Settings) -> Litestar:
                 yield
             finally:
                 await reaper.stop()
+                if me is not None:
+                    await me.stop()
                 await writer.stop()
                 await snapshotter.final()
         finally:

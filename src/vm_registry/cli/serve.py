@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,23 @@ def register(subparsers: Any) -> None:
         default=int(_env_float("VM_REGISTRY_SNAPSHOT_EVERY", 10_000)),
         metavar="EVENTS",
         help="snapshot the projection every N events; 0 disables (VM_REGISTRY_SNAPSHOT_EVERY)",
+    )
+    me = parser.add_argument_group("self-registration")
+    me.add_argument(
+        "--self-register",
+        action="store_true",
+        help="register this server as an infra VM (implied when VERS_VM_ID is set)",
+    )
+    me.add_argument(
+        "--self-id",
+        default=os.environ.get("VERS_VM_ID") or None,
+        help="the id to register under (VERS_VM_ID; default: the hostname)",
+    )
+    me.add_argument("--self-name", default=os.environ.get("VM_REGISTRY_SELF_NAME") or "infra")
+    me.add_argument(
+        "--self-address",
+        default=os.environ.get("VM_REGISTRY_SELF_ADDRESS") or None,
+        help="default: <id>.vm.vers.sh",
     )
     feed = parser.add_argument_group("change feed")
     feed.add_argument(
@@ -134,6 +152,9 @@ def settings_from(args: argparse.Namespace) -> Settings:
         guard_max_seconds=args.guard_max_hold,
         reap_interval=args.reap_interval,
         snapshot_every=args.snapshot_every,
+        self_id=args.self_id or (socket.gethostname() if args.self_register else None),
+        self_name=args.self_name,
+        self_address=args.self_address,
     )
 
 
