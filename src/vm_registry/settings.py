@@ -18,6 +18,9 @@ class Settings:
     synchronous: str = "NORMAL"
     # The bearer token from VERS_AUTH_TOKEN; None leaves the API open (with a warning).
     auth_token: str | None = None
+    tokens_file: Path | None = None  # scoped tokens (TOML), see api/auth.py
+    tokens_env: str | None = None  # VM_REGISTRY_TOKENS
+    cors_origins: tuple[str, ...] = ()  # no CORS unless configured
     max_body_bytes: int = 1024 * 1024
     # Change feed.
     keepalive_seconds: float = 15.0

@@ -11,12 +11,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from litestar import Litestar
+from litestar.config.cors import CORSConfig
 from litestar.datastructures import State as AppState
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
 from vm_registry.api import errors
-from vm_registry.api.auth import Principal, Tokens, auth_middleware
+from vm_registry.api.auth import auth_middleware, load_tokens
+from vm_registry.api.headers import security_headers
 from vm_registry.api.routes import health, history, stream, vms
 from vm_registry.feed.broker import Broker
 from vm_registry.persistence.sqlite import SqliteEventStore
@@ -29,12 +31,6 @@ from vm_registry.service.writer import Outcome, Writer
 from vm_registry.settings import Settings
 
 log = logging.getLogger("vm_registry")
-
-
-def _tokens(settings: Settings) -> Tokens:
-    if settings.auth_token:
-        return Tokens({settings.auth_token: Principal("admin", "admin")})
-    return Tokens({})
 
 
 def provide_registry(state: AppState) -> Registry:
@@ -61,7 +57,7 @@ def provide_history(state: AppState) -> TimeMachine:
 
 
 def create_app(settings: Settings) -> Litestar:
-    tokens = _tokens(settings)
+    tokens = load_tokens(settings.auth_token, settings.tokens_file, settings.tokens_env)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -119,7 +115,11 @@ def create_app(settings: Settings) -> Litestar:
             "history": Provide(provide_history, sync_to_thread=False),
         },
         exception_handlers=errors.HANDLERS,
-        middleware=[auth_middleware(tokens)],
+        # Outermost first: every response, a 401 included, carries the security headers.
+        middleware=[security_headers, auth_middleware(tokens)],
+        cors_config=CORSConfig(allow_origins=list(settings.cors_origins))
+        if settings.cors_origins
+        else None,
         lifespan=[lifespan],
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(title="vm-registry", version="0.1.0"),

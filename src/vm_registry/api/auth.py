@@ -8,7 +8,10 @@ only see the `Principal` (a token *name* and its scope).
 from __future__ import annotations
 
 import hmac
+import os
+import tomllib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -27,6 +30,51 @@ class Principal:
 
 
 ANONYMOUS = Principal("anonymous", "admin")
+
+
+SCOPES = ("admin", "agent", "read")
+
+
+class TokenConfigError(ValueError):
+    """The token configuration is unusable; the server refuses to start rather than guess."""
+
+
+def load_tokens(
+    admin_token: str | None, tokens_file: Path | None, tokens_env: str | None
+) -> Tokens:
+    """`VERS_AUTH_TOKEN` alone is one admin token, as today. Scoped tokens come from a TOML
+    file (`[[token]]` tables with `name`, `scope`, and `secret` or `secret_env`) or from
+    `VM_REGISTRY_TOKENS="name:scope:secret;..."`."""
+    found: dict[str, Principal] = {}
+
+    def add(name: str, scope: str, secret: str, where: str) -> None:
+        if scope not in SCOPES:
+            raise TokenConfigError(f"{where}: scope {scope!r} must be one of {', '.join(SCOPES)}")
+        if len(secret) < 8:
+            raise TokenConfigError(f"{where}: the secret of token {name!r} is too short")
+        if secret in found:
+            raise TokenConfigError(f"{where}: two tokens share one secret")
+        found[secret] = Principal(name, scope)
+
+    if admin_token:
+        found[admin_token] = Principal("admin", "admin")
+    if tokens_file is not None:
+        try:
+            config = tomllib.loads(tokens_file.read_text())
+        except (OSError, tomllib.TOMLDecodeError) as error:
+            raise TokenConfigError(f"{tokens_file}: {error}") from error
+        for index, item in enumerate(config.get("token", [])):
+            where = f"{tokens_file} token #{index + 1}"
+            secret = item.get("secret") or os.environ.get(item.get("secret_env", ""), "")
+            if not isinstance(item.get("name"), str) or not secret:
+                raise TokenConfigError(f"{where}: needs a name and a secret or secret_env")
+            add(item["name"], str(item.get("scope", "")), str(secret), where)
+    if tokens_env:
+        for index, part in enumerate(p for p in tokens_env.split(";") if p.strip()):
+            name, _, rest = part.strip().partition(":")
+            scope, _, secret = rest.partition(":")
+            add(name, scope, secret, f"VM_REGISTRY_TOKENS entry #{index + 1}")
+    return Tokens(found)
 
 
 class Tokens:

@@ -9,7 +9,7 @@ import orjson
 from litestar import Request
 
 from vm_registry.api.auth import ANONYMOUS, Principal
-from vm_registry.domain.errors import Invalid
+from vm_registry.domain.errors import Forbidden, Invalid
 
 MAX_USER_AGENT = 200
 
@@ -40,8 +40,18 @@ def actor(request: Request[Any, Any, Any]) -> dict[str, Any]:
         who["userAgent"] = agent[:MAX_USER_AGENT]
     found = principal(request)
     if found is not ANONYMOUS:
-        who["token"] = found.name
+        who["token"] = found.name  # the token's name, never the token
+        who["scope"] = found.scope
     return who
+
+
+def writer(request: Request[Any, Any, Any]) -> str | None:
+    """Check the caller may write. Returns the agent token's name when its writes are limited
+    to the VMs it registered, None when they are not."""
+    found = principal(request)
+    if found.scope == "read":
+        raise Forbidden(f"token {found.name!r} is read-only")
+    return found.name if found.scope == "agent" else None
 
 
 def query_choice(request: Request[Any, Any, Any], name: str, allowed: Sequence[str]) -> str | None:

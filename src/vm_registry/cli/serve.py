@@ -51,6 +51,21 @@ def register(subparsers: Any) -> None:
         metavar="EVENTS",
         help="snapshot the projection every N events; 0 disables (VM_REGISTRY_SNAPSHOT_EVERY)",
     )
+    parser.add_argument(
+        "--tokens",
+        type=Path,
+        default=Path(os.environ["VM_REGISTRY_TOKENS_FILE"])
+        if os.environ.get("VM_REGISTRY_TOKENS_FILE")
+        else None,
+        metavar="FILE.toml",
+        help="scoped tokens: admin, agent, read (VM_REGISTRY_TOKENS_FILE); see docs/security.md",
+    )
+    parser.add_argument(
+        "--cors-origin",
+        action="append",
+        default=[o for o in os.environ.get("VM_REGISTRY_CORS_ORIGINS", "").split(",") if o],
+        help="let browsers from this origin call the API (repeatable; VM_REGISTRY_CORS_ORIGINS)",
+    )
     me = parser.add_argument_group("self-registration")
     me.add_argument(
         "--self-register",
@@ -142,6 +157,9 @@ def settings_from(args: argparse.Namespace) -> Settings:
         stale_after=args.stale_after,
         synchronous=args.synchronous.upper(),
         auth_token=os.environ.get("VERS_AUTH_TOKEN") or None,
+        tokens_file=args.tokens,
+        tokens_env=os.environ.get("VM_REGISTRY_TOKENS") or None,
+        cors_origins=tuple(args.cors_origin),
         keepalive_seconds=args.keepalive,
         max_subscribers=args.max_subscribers,
         feed_tail=args.feed_tail,
@@ -160,6 +178,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 def run(args: argparse.Namespace) -> int:
     from vm_registry.api.app import create_app
+    from vm_registry.api.auth import TokenConfigError
     from vm_registry.cli.server import GracefulServer
 
     settings = settings_from(args)
@@ -173,8 +192,13 @@ def run(args: argparse.Namespace) -> int:
     )
     import uvicorn
 
+    try:
+        app = create_app(settings)
+    except TokenConfigError as error:
+        print(f"vm-registry serve: {error}", file=sys.stderr)
+        return 2
     config = uvicorn.Config(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         log_level=args.log_level.lower(),

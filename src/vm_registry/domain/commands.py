@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vm_registry.domain import events as ev
-from vm_registry.domain.errors import Conflict, NotFound, PreconditionFailed
+from vm_registry.domain.errors import Conflict, Forbidden, NotFound, PreconditionFailed
 from vm_registry.domain.model import Entry
 
 
@@ -22,17 +22,20 @@ class Update:
     vm_id: str
     data: dict[str, Any]  # validated changes
     if_match: int | None = None
+    agent: str | None = None  # set when a scoped agent token asks: it must own the VM
 
 
 @dataclass(frozen=True, slots=True)
 class Heartbeat:
     vm_id: str
+    agent: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Deregister:
     vm_id: str
     if_match: int | None = None
+    agent: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +62,11 @@ def _existing(entry: Entry | None, vm_id: str) -> Entry:
     return entry
 
 
+def _check_owner(entry: Entry, agent: str | None) -> None:
+    if agent is not None and entry.owner != agent:
+        raise Forbidden(f"VM {entry.id!r} was not registered by token {agent!r}")
+
+
 def _check_revision(entry: Entry, expected: int | None) -> None:
     if expected is not None and entry.revision != expected:
         raise PreconditionFailed(
@@ -68,7 +76,7 @@ def _check_revision(entry: Entry, expected: int | None) -> None:
 
 def decide(entry: Entry | None, command: Command) -> Decision:
     if isinstance(command, Heartbeat):
-        _existing(entry, command.vm_id)
+        _check_owner(_existing(entry, command.vm_id), command.agent)
         return Decision(ev.HEARTBEAT)
     if isinstance(command, Register):
         if entry is not None:
@@ -76,10 +84,12 @@ def decide(entry: Entry | None, command: Command) -> Decision:
         return Decision(ev.REGISTERED, command.data)
     if isinstance(command, Update):
         current = _existing(entry, command.vm_id)
+        _check_owner(current, command.agent)
         _check_revision(current, command.if_match)
         return Decision(ev.UPDATED, command.data)
     if isinstance(command, Deregister):
         current = _existing(entry, command.vm_id)
+        _check_owner(current, command.agent)
         _check_revision(current, command.if_match)
         return Decision(ev.DEREGISTERED)
     if isinstance(command, MarkStale):

@@ -69,6 +69,7 @@ def evolve(entry: Entry | None, event: Event) -> Entry | None:
             last_seen=event.at,
             revision=event.seq,
             created_seq=event.seq,
+            owner=event.actor.get("token") if event.actor.get("scope") == "agent" else None,
         )
     if kind == ev.UPDATED:
         assert entry is not None

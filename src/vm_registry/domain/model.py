@@ -23,6 +23,7 @@ class Entry:
         "last_seen",
         "metadata",
         "name",
+        "owner",
         "registered_at",
         "registered_by",
         "revision",
@@ -48,6 +49,7 @@ class Entry:
         revision: int,
         created_seq: int,
         stale: bool = False,
+        owner: str | None = None,
     ) -> None:
         self.id = id
         self.name = name
@@ -64,6 +66,9 @@ class Entry:
         # first" even when two registrations share a millisecond.
         self.created_seq = created_seq
         self.stale = stale
+        # Name of the scoped `agent` token that registered this VM, if any: only that token
+        # may change it (admins may change anything).
+        self.owner = owner
 
     def replace(self, **changes: Any) -> Entry:
         fields = {name: getattr(self, name) for name in self.__slots__}

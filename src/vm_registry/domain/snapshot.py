@@ -32,6 +32,7 @@ _FIELDS: Final = (
     "revision",
     "created_seq",
     "stale",
+    "owner",
 )
 
 

@@ -52,6 +52,7 @@ async def _past_point(request: AnyRequest, registry: Registry, history: TimeMach
 
 @post("/registry/vms", status_code=201)
 async def register(request: AnyRequest, registry: Registry) -> Response[bytes]:
+    rq.writer(request)
     data = validation.registration(await rq.json_body(request))
     vm_id = data.pop("id")
     outcome = await registry.execute(cmd.Register(vm_id, data), rq.actor(request))
@@ -91,8 +92,9 @@ async def get_vm(
 
 @patch("/registry/vms/{vm_id:str}")
 async def update_vm(vm_id: str, request: AnyRequest, registry: Registry) -> Response[bytes]:
+    agent = rq.writer(request)
     changes = validation.update(await rq.json_body(request))
-    command = cmd.Update(vm_id, changes, if_match=rq.if_match(request))
+    command = cmd.Update(vm_id, changes, if_match=rq.if_match(request), agent=agent)
     outcome = await registry.execute(command, rq.actor(request))
     assert outcome.entry is not None
     return _entry_response(registry, outcome.entry)
@@ -100,7 +102,8 @@ async def update_vm(vm_id: str, request: AnyRequest, registry: Registry) -> Resp
 
 @delete("/registry/vms/{vm_id:str}", status_code=200)
 async def deregister_vm(vm_id: str, request: AnyRequest, registry: Registry) -> Response[bytes]:
-    command = cmd.Deregister(vm_id, if_match=rq.if_match(request))
+    agent = rq.writer(request)
+    command = cmd.Deregister(vm_id, if_match=rq.if_match(request), agent=agent)
     outcome = await registry.execute(command, rq.actor(request))
     body = {"deleted": True, "id": vm_id, "revision": outcome.event.seq}
     return wire.json(body, headers={wire.REVISION_HEADER: str(outcome.event.seq)})
@@ -108,7 +111,8 @@ async def deregister_vm(vm_id: str, request: AnyRequest, registry: Registry) -> 
 
 @post("/registry/vms/{vm_id:str}/heartbeat", status_code=200)
 async def heartbeat(vm_id: str, request: AnyRequest, registry: Registry) -> Response[bytes]:
-    outcome = await registry.execute(cmd.Heartbeat(vm_id), rq.actor(request))
+    agent = rq.writer(request)
+    outcome = await registry.execute(cmd.Heartbeat(vm_id, agent=agent), rq.actor(request))
     assert outcome.entry is not None
     body = {
         "id": vm_id,
