@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-test
 SERVE_STAMP := $(VENV)/.installed
 
-.PHONY: serve test lint bench clean
+.PHONY: serve test lint bench fuzz soak clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,13 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/pytest -q
+
+# Longer hostile-input and load runs, outside the default suite.
+fuzz: $(STAMP)
+	VM_REGISTRY_FUZZ_EXAMPLES=2000 $(BIN)/pytest -q tests/hostile
+
+soak: $(STAMP)
+	VM_REGISTRY_SOAK_SECONDS=30 $(BIN)/pytest -q -m slow tests/faults
 
 # Benchmarks: see ops/bench/README.md. ARGS is passed through, e.g. make bench ARGS="--url http://127.0.0.1:3000".
 bench: $(STAMP)
