@@ -6,8 +6,7 @@ holds only the fields the event set, so a heartbeat carries nothing but its id a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import orjson
 
@@ -25,15 +24,18 @@ EVENT_TYPES: Final = (REGISTERED, UPDATED, HEARTBEAT, DEREGISTERED, STALE)
 TYPE_CODES: Final = {REGISTERED: 1, UPDATED: 2, HEARTBEAT: 3, DEREGISTERED: 4, STALE: 5}
 CODE_TYPES: Final = {code: name for name, code in TYPE_CODES.items()}
 
+_EMPTY: dict[str, Any] = {}
 
-@dataclass(frozen=True, slots=True)
-class Event:
+
+class Event(NamedTuple):
+    # A NamedTuple rather than a frozen dataclass: as immutable, and over twice as fast to
+    # build, which matters when startup replays a million of them.
     seq: int
     type: str
     vm_id: str
     at: int  # epoch milliseconds, from the writer's clock
-    actor: dict[str, Any] = field(default_factory=dict)
-    data: dict[str, Any] = field(default_factory=dict)
+    actor: dict[str, Any] = _EMPTY  # never mutated, so one shared empty default is safe
+    data: dict[str, Any] = _EMPTY
 
     def to_wire(self) -> dict[str, Any]:
         return {

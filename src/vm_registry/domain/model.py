@@ -35,7 +35,6 @@ class Entry:
 
     def __init__(
         self,
-        *,
         id: str,
         name: str,
         role: str,
@@ -69,6 +68,14 @@ class Entry:
         # Name of the scoped `agent` token that registered this VM, if any: only that token
         # may change it (admins may change anything).
         self.owner = owner
+
+    def touched(self, at: int, seq: int) -> Entry:
+        """This entry after a heartbeat: the fold's hottest path, so no generic copying."""
+        return Entry(
+            self.id, self.name, self.role, self.status, self.address, self.services,
+            self.metadata, self.registered_by, self.registered_at, at, seq, self.created_seq,
+            False, self.owner,
+        )  # fmt: skip
 
     def replace(self, **changes: Any) -> Entry:
         fields = {name: getattr(self, name) for name in self.__slots__}
