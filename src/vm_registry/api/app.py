@@ -16,7 +16,7 @@ from litestar.datastructures import State as AppState
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
-from vm_registry.api import errors
+from vm_registry.api import errors, wire
 from vm_registry.api.auth import auth_middleware, load_tokens
 from vm_registry.api.headers import security_headers
 from vm_registry.api.routes import health, history, stream, vms
@@ -56,6 +56,11 @@ def provide_history(state: AppState) -> TimeMachine:
     return history
 
 
+def provide_renderer(state: AppState) -> wire.EntryRenderer:
+    renderer: wire.EntryRenderer = state.renderer
+    return renderer
+
+
 def create_app(settings: Settings) -> Litestar:
     tokens = load_tokens(settings.auth_token, settings.tokens_file, settings.tokens_env)
 
@@ -86,6 +91,7 @@ def create_app(settings: Settings) -> Litestar:
             app.state.registry = registry
             app.state.broker = broker
             app.state.history = history
+            app.state.renderer = wire.EntryRenderer()
             app.state.reaper = reaper
             writer.start()
             reaper.start()
@@ -113,6 +119,7 @@ def create_app(settings: Settings) -> Litestar:
         dependencies={
             "registry": Provide(provide_registry, sync_to_thread=False),
             "history": Provide(provide_history, sync_to_thread=False),
+            "renderer": Provide(provide_renderer, sync_to_thread=False),
         },
         exception_handlers=errors.HANDLERS,
         # Outermost first: every response, a 401 included, carries the security headers.

@@ -53,3 +53,42 @@ def error(
     message: str, status_code: int, headers: Mapping[str, str] | None = None
 ) -> Response[bytes]:
     return json({"error": message}, status_code, headers)
+
+
+class EntryRenderer:
+    """Encodes each version of an entry to JSON once, and lists by joining those bytes.
+
+    Entries are immutable, so a cached encoding is valid for as long as the projection still
+    holds that very object. Only the fresh (not stale) rendering is cached: staleness can change
+    with the clock alone, and stale entries are few.
+    """
+
+    def __init__(self) -> None:
+        self._cache: dict[str, tuple[Entry, bytes]] = {}
+
+    def encode(self, item: Entry, stale: bool) -> bytes:
+        if stale:
+            return orjson.dumps(entry(item, True))
+        hit = self._cache.get(item.id)
+        if hit is not None and hit[0] is item:
+            return hit[1]
+        raw = orjson.dumps(entry(item, False))
+        self._cache[item.id] = (item, raw)
+        return raw
+
+    def list_body(self, items: list[Entry], stale: list[bool], live: Mapping[str, Entry]) -> bytes:
+        if len(self._cache) > 2 * len(live) + 1024:  # forget deregistered ids now and then
+            self._cache = {k: v for k, v in self._cache.items() if k in live}
+        parts = [self.encode(item, flag) for item, flag in zip(items, stale, strict=True)]
+        return b'{"vms":[' + b",".join(parts) + b'],"count":%d}' % len(parts)
+
+
+def raw_json(
+    body: bytes, status_code: int = 200, headers: Mapping[str, str] | None = None
+) -> Response[bytes]:
+    return Response(
+        content=body,
+        status_code=status_code,
+        media_type=MediaType.JSON,
+        headers=dict(headers or {}),
+    )

@@ -7,15 +7,23 @@ Milliseconds are the unit on disk and in the fold because they are exact, compac
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
+from functools import lru_cache
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+@lru_cache(maxsize=8192)
+def _second(seconds: int) -> str:
+    # Rendering a timestamp is on every response's path; events cluster in time, so the
+    # seconds part repeats and is cached.
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+
+
 def to_iso(ms: int) -> str:
     seconds, millis = divmod(ms, 1000)
-    stamp = datetime.fromtimestamp(seconds, UTC)
-    return f"{stamp:%Y-%m-%dT%H:%M:%S}.{millis:03d}Z"
+    return f"{_second(seconds)}.{millis:03d}Z"
 
 
 def parse_iso(text: str) -> int:

@@ -19,20 +19,28 @@ from vm_registry.service.registry import Registry
 AnyRequest = Request[Any, Any, Any]
 
 
-def _entry_response(registry: Registry, entry: Entry, status_code: int = 200) -> Response[bytes]:
+def _entry_response(
+    registry: Registry, renderer: wire.EntryRenderer, entry: Entry, status_code: int = 200
+) -> Response[bytes]:
     headers = {wire.REVISION_HEADER: str(registry.revision), "ETag": f'"{entry.revision}"'}
-    return wire.json(wire.entry(entry, registry.is_stale(entry)), status_code, headers)
+    return wire.raw_json(renderer.encode(entry, registry.is_stale(entry)), status_code, headers)
 
 
 def _list_response(
-    registry: Registry, entries: list[Entry], past: int | None = None
+    registry: Registry,
+    renderer: wire.EntryRenderer,
+    entries: list[Entry],
+    past: int | None = None,
 ) -> Response[bytes]:
-    now = registry.clock()
-    vms = [
-        wire.entry(e, e.stale if past is not None else registry.is_stale(e, now)) for e in entries
-    ]
-    revision = registry.revision if past is None else past
-    return wire.json({"vms": vms, "count": len(vms)}, headers={wire.REVISION_HEADER: str(revision)})
+    if past is None:
+        now = registry.clock()
+        stale = [registry.is_stale(e, now) for e in entries]
+        revision = registry.revision
+    else:  # the past's staleness is what the log recorded; the clock now says nothing of it
+        stale = [e.stale for e in entries]
+        revision = past
+    body = renderer.list_body(entries, stale, registry.state.entries)
+    return wire.raw_json(body, headers={wire.REVISION_HEADER: str(revision)})
 
 
 async def _past_point(request: AnyRequest, registry: Registry, history: TimeMachine) -> int | None:
@@ -51,31 +59,37 @@ async def _past_point(request: AnyRequest, registry: Registry, history: TimeMach
 
 
 @post("/registry/vms", status_code=201)
-async def register(request: AnyRequest, registry: Registry) -> Response[bytes]:
+async def register(
+    request: AnyRequest, registry: Registry, renderer: wire.EntryRenderer
+) -> Response[bytes]:
     rq.writer(request)
     data = validation.registration(await rq.json_body(request))
     vm_id = data.pop("id")
     outcome = await registry.execute(cmd.Register(vm_id, data), rq.actor(request))
     assert outcome.entry is not None
-    return _entry_response(registry, outcome.entry, 201)
+    return _entry_response(registry, renderer, outcome.entry, 201)
 
 
 @get("/registry/vms")
 async def list_vms(
-    request: AnyRequest, registry: Registry, history: TimeMachine
+    request: AnyRequest, registry: Registry, history: TimeMachine, renderer: wire.EntryRenderer
 ) -> Response[bytes]:
     role = rq.query_choice(request, "role", ROLES)
     status = rq.query_choice(request, "status", STATUSES)
     past = await _past_point(request, registry, history)
     if past is None:
-        return _list_response(registry, registry.entries(role=role, status=status))
+        return _list_response(registry, renderer, registry.entries(role=role, status=status))
     state = await history.state_at(past)
-    return _list_response(registry, registry.entries(role, status, state), past)
+    return _list_response(registry, renderer, registry.entries(role, status, state), past)
 
 
 @get("/registry/vms/{vm_id:str}")
 async def get_vm(
-    vm_id: str, request: AnyRequest, registry: Registry, history: TimeMachine
+    vm_id: str,
+    request: AnyRequest,
+    registry: Registry,
+    history: TimeMachine,
+    renderer: wire.EntryRenderer,
 ) -> Response[bytes]:
     past = await _past_point(request, registry, history)
     if past is not None:
@@ -87,17 +101,19 @@ async def get_vm(
     entry = registry.get(vm_id)
     if entry is None:
         raise NotFound(f"VM {vm_id!r} is not registered")
-    return _entry_response(registry, entry)
+    return _entry_response(registry, renderer, entry)
 
 
 @patch("/registry/vms/{vm_id:str}")
-async def update_vm(vm_id: str, request: AnyRequest, registry: Registry) -> Response[bytes]:
+async def update_vm(
+    vm_id: str, request: AnyRequest, registry: Registry, renderer: wire.EntryRenderer
+) -> Response[bytes]:
     agent = rq.writer(request)
     changes = validation.update(await rq.json_body(request))
     command = cmd.Update(vm_id, changes, if_match=rq.if_match(request), agent=agent)
     outcome = await registry.execute(command, rq.actor(request))
     assert outcome.entry is not None
-    return _entry_response(registry, outcome.entry)
+    return _entry_response(registry, renderer, outcome.entry)
 
 
 @delete("/registry/vms/{vm_id:str}", status_code=200)
@@ -123,9 +139,9 @@ async def heartbeat(vm_id: str, request: AnyRequest, registry: Registry) -> Resp
 
 
 @get("/registry/discover/{role:str}")
-async def discover(role: str, registry: Registry) -> Response[bytes]:
+async def discover(role: str, registry: Registry, renderer: wire.EntryRenderer) -> Response[bytes]:
     validation.role(role, where="role in the path")
-    return _list_response(registry, registry.discover(role))
+    return _list_response(registry, renderer, registry.discover(role))
 
 
 ROUTES = [register, list_vms, get_vm, update_vm, deregister_vm, heartbeat, discover]
