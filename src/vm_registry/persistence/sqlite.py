@@ -101,7 +101,9 @@ class SqliteEventStore:
                 await self._reader.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._writer = await aiosqlite.connect(self.path, isolation_level=None)
+                # The sqlite3 module opens "BEGIN IMMEDIATE" by itself before the first write,
+                # which saves a round trip to aiosqlite's thread per group commit.
+                self._writer = await aiosqlite.connect(self.path, isolation_level="IMMEDIATE")
                 await self._configure(self._writer)
                 await self._migrate(self._writer)
                 self._reader = await aiosqlite.connect(self.path, isolation_level=None)
@@ -246,7 +248,6 @@ class SqliteEventStore:
         new_actors: dict[bytes, int],
         rows: list[tuple[int, int, int, int, int, bytes | None, bytes]],
     ) -> None:
-        await conn.execute("BEGIN IMMEDIATE")
         try:
             if new_vms:
                 await conn.executemany(
@@ -259,7 +260,7 @@ class SqliteEventStore:
                     [(key, body) for body, key in new_actors.items()],
                 )
             await conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
-            await conn.execute("COMMIT")
+            await conn.commit()
         except BaseException:
             await self._rollback()
             raise
@@ -444,10 +445,16 @@ class SqliteEventStore:
         conn = self._writer
         try:
             async with self._tx_lock:
-                await conn.execute(
-                    "INSERT OR REPLACE INTO snapshots (seq, chain, digest, body) VALUES (?,?,?,?)",
-                    (seq, chain, digest, body),
-                )
+                try:
+                    await conn.execute(
+                        "INSERT OR REPLACE INTO snapshots (seq, chain, digest, body) "
+                        "VALUES (?, ?, ?, ?)",
+                        (seq, chain, digest, body),
+                    )
+                    await conn.commit()
+                except BaseException:
+                    await self._rollback()
+                    raise
         except sqlite3.Error as error:
             raise _translate(error, f"writing a snapshot to {self.path}") from error
 
@@ -501,7 +508,7 @@ class SqliteEventStore:
                         "INSERT OR REPLACE INTO meta (key, value) VALUES ('compacted_through', ?)",
                         (str(cut),),
                     )
-                    await conn.execute("COMMIT")
+                    await conn.commit()
                 except BaseException:
                     await self._rollback()
                     raise
