@@ -46,7 +46,15 @@ async def verify(store: EventStore, progress: Progress | None = None) -> Report:
     if first > 1:
         base = snapshots.get(first - 1)
         if base is None:
-            return report.fail(first - 1, f"no snapshot at the compaction point {first - 1}")
+            # Either the snapshot left by a compaction is gone, or events were deleted: the
+            # newest snapshot below (an earlier cut) tells where the unexplained hole starts.
+            below = [seq for seq in snapshots if seq < first - 1]
+            hole = max(below) + 1 if below else 1
+            return report.fail(
+                hole,
+                f"seqs {hole}..{first - 1} are missing and no snapshot at seq {first - 1} "
+                "stands in for them",
+            )
         try:
             state = await load_verified(store, base)
         except StoreCorrupt as error:

@@ -47,6 +47,8 @@ FORWARDED: Final = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1
 HOPELESS: Final = (Invalid, Unauthorized, Forbidden)
 RETRY_CAP: Final = 30.0
 STOP_ATTEMPTS: Final = 3
+# The exit code must not wait long on a registry that hangs.
+STOP_BUDGET: Final = 10.0
 
 
 class Presence:
@@ -77,6 +79,11 @@ class Presence:
             try:
                 await self.announce()
                 break
+            except asyncio.CancelledError:
+                # The work ended while a registration was in flight; it may have landed, so
+                # stop() should mark it (a 404 then is fine).
+                self.registered = True
+                raise
             except HOPELESS as e:
                 log.error("the registry refused %s: %s; giving up", self.registration.id, e)
                 return
@@ -92,6 +99,13 @@ class Presence:
     async def stop(self) -> None:
         if not self.registered:
             return
+        try:
+            async with asyncio.timeout(STOP_BUDGET):
+                await self._mark_stopped()
+        except TimeoutError:
+            log.warning("gave up marking %s stopped", self.registration.id)
+
+    async def _mark_stopped(self) -> None:
         for attempt in range(STOP_ATTEMPTS):
             try:
                 await self.client.update(self.registration.id, status="stopped")

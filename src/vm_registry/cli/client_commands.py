@@ -273,7 +273,7 @@ def _watch_line(item: Event | Snapshot, as_json: bool) -> str:
             return orjson.dumps({"type": "snapshot", **item.to_wire()}).decode()
         return f"snapshot at revision {item.revision}:\n{entries_table(item.vms)}"
     if as_json:
-        return orjson.dumps(item.to_wire()).decode()
+        return orjson.dumps(item.to_wire(with_vm=True)).decode()
     return "  ".join(cell for cell in event_row(item) if cell)
 
 

@@ -103,6 +103,11 @@ def _nothing(_: Any, __: httpx.Headers) -> None:
     return None
 
 
+def _if_match(revision: int | None) -> dict[str, str]:
+    # Optimistic concurrency: the server refuses (412) if the entry changed since `revision`.
+    return {} if revision is None else {"If-Match": f'"{revision}"'}
+
+
 def _time(value: datetime | str) -> str:
     return format_time(value) if isinstance(value, datetime) else value
 
@@ -145,12 +150,14 @@ def update(
         body["services"] = services_to_wire(services)
     if metadata is not None:
         body["metadata"] = dict(metadata)
-    headers = {} if if_revision is None else {"If-Match": f'"{if_revision}"'}
-    return Call("PATCH", f"/registry/vms/{segment(vm_id)}", _entry, body=body, headers=headers)
+    path = f"/registry/vms/{segment(vm_id)}"
+    return Call("PATCH", path, _entry, body=body, headers=_if_match(if_revision))
 
 
-def deregister(vm_id: str) -> Call[None]:
-    return Call("DELETE", f"/registry/vms/{segment(vm_id)}", _nothing)
+def deregister(vm_id: str, if_revision: int | None = None) -> Call[None]:
+    return Call(
+        "DELETE", f"/registry/vms/{segment(vm_id)}", _nothing, headers=_if_match(if_revision)
+    )
 
 
 def heartbeat(vm_id: str) -> Call[Heartbeat]:

@@ -113,6 +113,7 @@ class Heartbeater:
         try:
             client.heartbeat(self.id)
             self.beats += 1
+            log.debug("heartbeat %s", self.id)
         except NotFound:
             registration = self._lost()
             if registration is not None:
@@ -159,6 +160,7 @@ class Heartbeater:
         try:
             await client.heartbeat(self.id)
             self.beats += 1
+            log.debug("heartbeat %s", self.id)
         except NotFound:
             registration = self._lost()
             if registration is not None:

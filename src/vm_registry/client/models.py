@@ -219,7 +219,8 @@ class Event:
             extra={k: v for k, v in body.items() if k not in known},
         )
 
-    def to_wire(self) -> JsonObject:
+    def to_wire(self, with_vm: bool = False) -> JsonObject:
+        """The event as the log serves it; `with_vm` adds `vm` as the change feed sends it."""
         body: JsonObject = {
             "seq": self.seq,
             "type": self.type,
@@ -229,7 +230,7 @@ class Event:
             "data": self.data,
         }
         body.update(self.extra)
-        if self.vm is not None or "vm" in self.extra:
+        if with_vm:
             body["vm"] = None if self.vm is None else self.vm.to_wire()
         return body
 
@@ -256,13 +257,18 @@ class Snapshot:
 class Heartbeat:
     id: str
     last_seen: datetime
+    # The seq of the heartbeat's event, when the server says it.
+    revision: int | None = None
 
     @classmethod
     def from_wire(cls, body: Mapping[str, Any]) -> Heartbeat:
-        return cls(id=body["id"], last_seen=parse_time(body["lastSeen"]))
+        return cls(body["id"], parse_time(body["lastSeen"]), body.get("revision"))
 
     def to_wire(self) -> JsonObject:
-        return {"id": self.id, "lastSeen": format_time(self.last_seen)}
+        body: JsonObject = {"id": self.id, "lastSeen": format_time(self.last_seen)}
+        if self.revision is not None:
+            body["revision"] = self.revision
+        return body
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -119,8 +119,8 @@ class RegistryClient(ClientBase):
         )
         return self._send(call)
 
-    def deregister(self, id: str) -> None:
-        self._send(calls.deregister(id))
+    def deregister(self, id: str, *, if_revision: int | None = None) -> None:
+        self._send(calls.deregister(id, if_revision))
 
     def heartbeat(self, id: str) -> Heartbeat:
         return self._send(calls.heartbeat(id))
@@ -157,11 +157,12 @@ class RegistryClient(ClientBase):
         snapshot: bool = False,
         max_delay: float = MAX_DELAY,
         read_timeout: float | None = READ_TIMEOUT,
-    ) -> Iterator[WatchItem]:
+    ) -> Generator[WatchItem, None, None]:
         """Every change from `after` (or from now), for ever, across reconnects.
 
-        With `snapshot=True` the first item is a `Snapshot` of the (filtered) fleet, then the
-        events that follow it. Close the iterator (or leave a `for` loop) to stop watching.
+        With `snapshot=True` (and no `after`) the first item is a `Snapshot` of the (filtered)
+        fleet, then the events that follow it; after a 410 another `Snapshot` replaces it.
+        Close the iterator (or leave a `for` loop) to stop watching.
         """
         cursor = Cursor(WatchQuery(role, vm, types, snapshot), after, max_delay)
         return watch_sync(self._http, cursor, read_timeout)

@@ -18,7 +18,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncGenerator, Generator, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -26,7 +26,7 @@ import httpx
 import orjson
 from httpx_sse import EventSource, ServerSentEvent, SSEError
 
-from vm_registry.client.calls import Params, decode
+from vm_registry.client.calls import REVISION_HEADER, Params, decode
 from vm_registry.client.errors import Gone, ProtocolError, for_status
 from vm_registry.client.models import Event, Snapshot, WatchItem
 
@@ -83,17 +83,21 @@ class Cursor:
         if message.retry is not None:
             self.hint = message.retry / 1000
         kind = message.event
-        if kind == "bookmark":
-            self._advance(message.id)
-            return None
-        if kind == "snapshot":
-            snapshot = Snapshot.from_wire(orjson.loads(message.data))
-            self.position = snapshot.revision
-            return snapshot
-        if kind == "message" or not message.data:
-            # Keepalives, and the empty dispatches an SSE parser makes after them.
-            return None
-        event = Event.from_wire(orjson.loads(message.data))
+        try:
+            if kind == "bookmark":
+                self._advance(message.id)
+                return None
+            if kind == "snapshot":
+                snapshot = Snapshot.from_wire(orjson.loads(message.data))
+                self.position = snapshot.revision
+                return snapshot
+            if not kind.startswith("vm.") or not message.data:
+                # Keepalives, the empty dispatches an SSE parser makes after them, and message
+                # kinds a newer server may add.
+                return None
+            event = Event.from_wire(orjson.loads(message.data))
+        except (KeyError, TypeError, ValueError) as e:
+            raise ProtocolError(f"unreadable {kind!r} message on the change feed: {e!r}") from e
         if self.position is not None and event.seq <= self.position:
             return None
         self.position = event.seq
@@ -103,8 +107,16 @@ class Cursor:
         if raw.isdigit() and (self.position is None or int(raw) > self.position):
             self.position = int(raw)
 
-    def connected(self) -> None:
+    def opened(self, response: httpx.Response) -> None:
         self.failures = 0
+        if self.position is None and not self.query.snapshot:
+            # The stream starts at the head, which the server names in this header. Taking it
+            # as the resume point at once means a drop before the first event still resumes
+            # exactly there. (A snapshot watch waits for its snapshot instead: resuming without
+            # one would leave the caller with no fleet to apply events to.)
+            revision = response.headers.get(REVISION_HEADER, "")
+            if revision.isdigit():
+                self.position = int(revision)
 
     def failed(self, reason: object) -> None:
         self.failures += 1
@@ -151,7 +163,7 @@ def _timeout(read_timeout: float | None) -> httpx.Timeout:
 
 def watch_sync(
     http: httpx.Client, cursor: Cursor, read_timeout: float | None = READ_TIMEOUT
-) -> Iterator[WatchItem]:
+) -> Generator[WatchItem, None, None]:
     while True:
         try:
             with http.stream(
@@ -165,7 +177,7 @@ def watch_sync(
                     response.read()
                     cursor.refused(response)
                 else:
-                    cursor.connected()
+                    cursor.opened(response)
                     for message in EventSource(response).iter_sse():
                         item = cursor.accept(message)
                         if item is not None:
@@ -180,7 +192,7 @@ def watch_sync(
 
 async def watch_async(
     http: httpx.AsyncClient, cursor: Cursor, read_timeout: float | None = READ_TIMEOUT
-) -> AsyncIterator[WatchItem]:
+) -> AsyncGenerator[WatchItem, None]:
     while True:
         try:
             async with http.stream(
@@ -194,7 +206,7 @@ async def watch_async(
                     await response.aread()
                     cursor.refused(response)
                 else:
-                    cursor.connected()
+                    cursor.opened(response)
                     async for message in EventSource(response).aiter_sse():
                         item = cursor.accept(message)
                         if item is not None:

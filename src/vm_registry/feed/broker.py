@@ -9,6 +9,7 @@ repeat an event, however many writes land meanwhile.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -21,6 +22,8 @@ from vm_registry.persistence.store import EventStore
 from vm_registry.service.writer import Outcome
 
 StateAt = Callable[[int], Awaitable[State]]
+
+log = logging.getLogger("vm_registry.feed")
 
 
 class Broker:
@@ -65,6 +68,13 @@ class Subscription:
         self.cursor = cursor
         self.filter = feed_filter
         self._closed = False
+        self._stopping = False
+        self.sent = cursor  # id of the last frame sent; behind the cursor when events were hidden
+
+    def stop(self) -> None:
+        """End `chunks()` at its next turn, as on server shutdown."""
+        self._stopping = True
+        self.broker.tail.wake()
 
     def close(self) -> None:
         if not self._closed:
@@ -72,34 +82,45 @@ class Subscription:
             self.broker._release()
 
     async def chunks(self, bookmark_after: float) -> AsyncIterator[bytes]:
-        """SSE bytes for everything after the cursor, forever; each chunk is a batch."""
+        """SSE bytes for everything after the cursor, forever; each chunk is a batch.
+
+        A bookmark is due when the cursor has moved past the last id sent (the filter hid the
+        events since) and nothing was sent for `bookmark_after` seconds; it never repeats an id.
+        """
         tail = self.broker.tail
-        hidden = False  # events were filtered out since the last frame sent
         last_sent = time.monotonic()
+        live = False  # has read from the tail: a later replay means it fell behind
         try:
-            while True:
+            while not self._stopping:
                 if not tail.covers(self.cursor):
+                    if live:
+                        # Worth an operator's attention: a consumer too slow for the feed.
+                        log.info(
+                            "a subscriber fell %d events behind the live tail; "
+                            "replaying from the log after seq %d",
+                            tail.head - self.cursor,
+                            self.cursor,
+                        )
                     async for chunk in self._catch_up(tail.first_seq - 1):
                         last_sent = time.monotonic()
-                        hidden = False
                         yield chunk
-                    hidden = self.filter.narrows
+                        if self._stopping:
+                            return
                     continue
+                live = True
                 items = tail.after(self.cursor)
                 if items:
-                    out = [item.frame for item in items if self.filter.admits(item)]
+                    admitted = [item for item in items if self.filter.admits(item)]
                     self.cursor = items[-1].seq
-                    if out:
-                        hidden = len(out) < len(items)
+                    if admitted:
+                        self.sent = admitted[-1].seq
                         last_sent = time.monotonic()
-                        yield b"".join(out)
-                    else:
-                        hidden = True
+                        yield b"".join(item.frame for item in admitted)
                     continue
-                if hidden:
+                if self.cursor > self.sent:
                     due = last_sent + bookmark_after - time.monotonic()
                     if due <= 0:
-                        hidden = False
+                        self.sent = self.cursor
                         last_sent = time.monotonic()
                         yield frames.bookmark(self.cursor)
                         continue
@@ -111,9 +132,10 @@ class Subscription:
 
     async def _catch_up(self, upto: int) -> AsyncIterator[bytes]:
         """Replay from the log up to `upto`, folding to know each VM after each event."""
-        state = await self.broker.state_at(self.cursor)
+        # A private copy: the fold below moves it forward, and the state may be shared.
+        state = (await self.broker.state_at(self.cursor)).copy()
         async for events in self.broker.store.scan(after=self.cursor, upto=upto):
-            out: list[bytes] = []
+            out: list[FeedItem] = []
             for event in events:
                 before = state.entries.get(event.vm_id)
                 apply(state, event)
@@ -121,7 +143,8 @@ class Subscription:
                 owner = after if after is not None else before
                 item = FeedItem(event, after, owner.role if owner is not None else "")
                 if self.filter.admits(item):
-                    out.append(item.frame)
+                    out.append(item)
             self.cursor = events[-1].seq
             if out:
-                yield b"".join(out)
+                self.sent = out[-1].seq
+                yield b"".join(item.frame for item in out)

@@ -14,10 +14,6 @@ class FeedFilter:
     vm_id: str | None = None
     types: frozenset[str] | None = None
 
-    @property
-    def narrows(self) -> bool:
-        return self.role is not None or self.vm_id is not None or self.types is not None
-
     def admits(self, item: FeedItem) -> bool:
         if self.vm_id is not None and item.event.vm_id != self.vm_id:
             return False

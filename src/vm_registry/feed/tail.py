@@ -57,6 +57,10 @@ class Tail:
         for item in items:
             self._items.append(item)
             self.head = item.seq
+        self.wake()
+
+    def wake(self) -> None:
+        """Wake every waiting subscriber; those with nothing new simply wait again."""
         if self._changed is not None and not self._changed.done():
             self._changed.set_result(None)
         self._changed = None

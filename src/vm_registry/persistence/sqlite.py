@@ -55,10 +55,14 @@ SYNCHRONOUS_MODES: Final = ("NORMAL", "FULL")
 _SELECT: Final = "SELECT seq, type, vm, at, actor, data FROM events"
 
 
-def _translate(error: sqlite3.Error, doing: str) -> StoreError:
-    if isinstance(error, sqlite3.DatabaseError) and "malformed" in str(error):
-        return StoreCorrupt(f"{doing}: {error}")
-    return StoreUnavailable(f"{doing}: {error}")
+def _translate(error: sqlite3.Error, doing: str, path: Path) -> StoreError:
+    text = str(error)
+    if isinstance(error, sqlite3.DatabaseError) and (
+        "malformed" in text or "not a database" in text
+    ):
+        # Refusing is right, and the operator needs to know what to run next.
+        return StoreCorrupt(f"{doing}: {text}; check it with `vm-registry verify --db {path}`")
+    return StoreUnavailable(f"{doing}: {text}")
 
 
 class SqliteEventStore:
@@ -112,7 +116,7 @@ class SqliteEventStore:
             await self._refresh_interns()
         except sqlite3.Error as error:
             await self.close()
-            raise _translate(error, f"opening {self.path}") from error
+            raise _translate(error, f"opening {self.path}", self.path) from error
 
     async def _configure(self, conn: aiosqlite.Connection) -> None:
         await conn.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
@@ -229,7 +233,7 @@ class SqliteEventStore:
             async with self._tx_lock:
                 await self._append_rows(conn, new_vms, new_actors, rows)
         except sqlite3.Error as error:
-            raise _translate(error, f"appending to {self.path}") from error
+            raise _translate(error, f"appending to {self.path}", self.path) from error
         # Only now, with the batch durable, does the in-memory position move.
         for name, key in new_vms.items():
             self._vm_ids[name] = key
@@ -335,7 +339,7 @@ class SqliteEventStore:
             async with self._conn().execute(sql, params) as cursor:
                 rows = list(await cursor.fetchall())
         except sqlite3.Error as error:
-            raise _translate(error, f"reading {self.path}") from error
+            raise _translate(error, f"reading {self.path}", self.path) from error
         return await self._decode_rows(rows)
 
     async def scan(self, after: int = 0, upto: int | None = None) -> AsyncIterator[list[Event]]:
@@ -349,7 +353,7 @@ class SqliteEventStore:
                 ) as cursor:
                     rows = list(await cursor.fetchall())
             except sqlite3.Error as error:
-                raise _translate(error, f"reading {self.path}") from error
+                raise _translate(error, f"reading {self.path}", self.path) from error
             if not rows:
                 return
             chunk = await self._decode_rows(rows)
@@ -382,7 +386,7 @@ class SqliteEventStore:
                     high = middle - 1
             return answer
         except sqlite3.Error as error:
-            raise _translate(error, f"reading {self.path}") from error
+            raise _translate(error, f"reading {self.path}", self.path) from error
 
     # -- verification, snapshots and compaction --------------------------------------------
 
@@ -400,7 +404,7 @@ class SqliteEventStore:
                 ) as cursor:
                     rows = list(await cursor.fetchall())
             except sqlite3.Error as error:
-                raise _translate(error, f"reading {self.path}") from error
+                raise _translate(error, f"reading {self.path}", self.path) from error
             if not rows:
                 return
             events = await self._decode_rows([row[:6] for row in rows])
@@ -414,7 +418,7 @@ class SqliteEventStore:
             async with self._conn().execute("SELECT hash FROM events WHERE seq = ?", (seq,)) as cur:
                 row = await cur.fetchone()
         except sqlite3.Error as error:
-            raise _translate(error, f"reading {self.path}") from error
+            raise _translate(error, f"reading {self.path}", self.path) from error
         return None if row is None else bytes(row[0])
 
     async def vm_known(self, vm_id: str) -> bool:
@@ -426,7 +430,7 @@ class SqliteEventStore:
         try:
             await self._load_position_floor()
         except sqlite3.Error as error:
-            raise _translate(error, f"reading {self.path}") from error
+            raise _translate(error, f"reading {self.path}", self.path) from error
         return self._first_seq
 
     async def _load_position_floor(self) -> None:
@@ -456,7 +460,7 @@ class SqliteEventStore:
                     await self._rollback()
                     raise
         except sqlite3.Error as error:
-            raise _translate(error, f"writing a snapshot to {self.path}") from error
+            raise _translate(error, f"writing a snapshot to {self.path}", self.path) from error
 
     async def snapshots(self) -> list[SnapshotInfo]:
         try:
@@ -465,7 +469,7 @@ class SqliteEventStore:
             ) as cur:
                 rows = await cur.fetchall()
         except sqlite3.Error as error:
-            raise _translate(error, f"reading {self.path}") from error
+            raise _translate(error, f"reading {self.path}", self.path) from error
         return [SnapshotInfo(int(seq), bytes(chain), bytes(dig)) for seq, chain, dig in rows]
 
     async def snapshot_body(self, seq: int) -> bytes:
@@ -475,7 +479,7 @@ class SqliteEventStore:
             ) as cur:
                 row = await cur.fetchone()
         except sqlite3.Error as error:
-            raise _translate(error, f"reading {self.path}") from error
+            raise _translate(error, f"reading {self.path}", self.path) from error
         if row is None:
             raise StoreCorrupt(f"no snapshot at seq {seq}", seq)
         try:
@@ -513,6 +517,6 @@ class SqliteEventStore:
                     await self._rollback()
                     raise
         except sqlite3.Error as error:
-            raise _translate(error, f"compacting {self.path}") from error
+            raise _translate(error, f"compacting {self.path}", self.path) from error
         self._first_seq = max(self._first_seq, cut + 1)
         return int(dropped)

@@ -12,6 +12,10 @@ from vm_registry.domain.fold import State, apply
 from vm_registry.persistence.store import EventStore
 from vm_registry.service.snapshots import newest_valid
 
+# A cached base this close below the point asked for is folded forward rather than looking for
+# a newer snapshot.
+NEARBY = 1000
+
 
 class TimeMachine:
     def __init__(self, store: EventStore, live: State) -> None:
@@ -35,12 +39,24 @@ class TimeMachine:
         await self.check(seq)
         if seq == self.live.revision:
             return self.live
-        base = self._cached if self._cached is not None and self._cached.revision <= seq else None
-        if base is None or seq - base.revision > 1000:
+        # Nothing before the compaction point can be folded any more: a base older than it
+        # (such as one cached before another process compacted the log) would silently skip
+        # the dropped events.
+        floor = self.store.first_seq - 1
+        base = self._cached
+        if base is not None and not floor <= base.revision <= seq:
+            base = None
+        if base is None or seq - base.revision > NEARBY:
             snap = await newest_valid(self.store, upto=seq)
-            if snap is not None and (base is None or snap.revision > base.revision):
+            lowest = floor if base is None else base.revision + 1
+            if snap is not None and snap.revision >= lowest:
                 base = snap
         if base is None:
+            if floor > 0:
+                raise Gone(
+                    f"history before seq {floor + 1} was compacted and no valid snapshot "
+                    f"covers seq {seq}"
+                )
             base = State()
         self._cached = base
         state = base.copy()

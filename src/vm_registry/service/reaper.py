@@ -7,10 +7,14 @@ that lands first wins and the command is dropped.
 
 Mass expiry: if more than `share` of a running fleet of at least `min_fleet` VMs would be stale
 within one stale window, the likelier culprit is the registry or its network, not the agents
-(Eureka's self-preservation). The guard then suspends staleness: `discover` keeps the last known
-fleet and no `vm.stale` is written. Unlike Eureka it cannot hold forever: it ends when heartbeats
-flow again, or after `max_hold` seconds, after which silent VMs go stale normally and the guard
-stays off for one stale window so that this expiry does not trip it again.
+(Eureka's self-preservation). The count is the VMs marked within the last window, those overdue
+now, and those that will be overdue by the next tick: a fleet that went silent at one moment is
+judged as one, whatever the phase of the ticks, instead of losing its first members to
+staleness before the guard sees the rest. While the guard holds, staleness is suspended:
+`discover` keeps the last known fleet and no `vm.stale` is written. Unlike Eureka it cannot hold
+forever: it ends when heartbeats flow again, or after `max_hold` seconds, after which silent VMs
+go stale normally and the guard stays off for one stale window so that this expiry does not trip
+it again.
 """
 
 from __future__ import annotations
@@ -69,19 +73,26 @@ class Reaper:
             except Exception:
                 log.exception("reaper tick failed")
 
-    def overdue(self, now: int) -> tuple[list[Entry], int]:
-        """Running VMs past the window but not yet marked, and the size of the running fleet."""
+    def overdue(self, now: int) -> tuple[list[Entry], int, int]:
+        """Running VMs past the window but not yet marked, how many more will be past it by the
+        next tick, and the size of the running fleet."""
         registry = self.registry
         limit = registry.stale_after_ms
-        fleet = 0
+        soon_limit = limit - int(self.interval * 1000)
+        fleet = soon = 0
         found: list[Entry] = []
         for entry in registry.state.entries.values():
             if entry.status != "running":
                 continue
             fleet += 1
-            if not entry.stale and now - registry.quiet_since(entry) > limit:
+            if entry.stale:
+                continue
+            quiet = now - registry.quiet_since(entry)
+            if quiet > limit:
                 found.append(entry)
-        return found, fleet
+            elif quiet > soon_limit:
+                soon += 1
+        return found, soon, fleet
 
     async def tick(self) -> None:
         registry = self.registry
@@ -89,8 +100,8 @@ class Reaper:
         window = registry.stale_after_ms
         while self._recent and self._recent[0] < now - window:
             self._recent.popleft()
-        overdue, fleet = self.overdue(now)
-        if self._guard_trips(len(overdue), fleet, now):
+        overdue, soon, fleet = self.overdue(now)
+        if self._guard_trips(len(overdue), soon, fleet, now):
             return
         for entry in overdue:
             try:
@@ -99,9 +110,9 @@ class Reaper:
                 continue  # touched meanwhile, or the log is unavailable: try next tick
             self._recent.append(now)
 
-    def _guard_trips(self, overdue: int, fleet: int, now: int) -> bool:
+    def _guard_trips(self, overdue: int, soon: int, fleet: int, now: int) -> bool:
         policy = self.policy
-        expiring = overdue + len(self._recent)
+        expiring = overdue + soon + len(self._recent)
         tripped = (
             policy.enabled
             and now >= self._cooldown_until

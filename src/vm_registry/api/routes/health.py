@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from litestar import Response, get
+from typing import Any
+
+from litestar import Request, Response, get
 
 from vm_registry.api import wire
+from vm_registry.feed.broker import Broker
 from vm_registry.service.registry import Registry
 
 
 @get("/health")
-async def health(registry: Registry) -> Response[bytes]:
+async def health(request: Request[Any, Any, Any], registry: Registry) -> Response[bytes]:
+    broker: Broker = request.app.state.broker
     body = {
         "status": "ok",
         "revision": registry.revision,
         "vms": len(registry.state.entries),
+        "subscribers": broker.subscribers,
         "stalenessSuspended": registry.staleness_suspended,
     }
     if registry.staleness_suspended:

@@ -2,20 +2,30 @@
 
 Everything that can fail (bad resume point, compacted history, subscriber cap) is checked
 before the stream opens, so a client gets a plain JSON error instead of a broken stream.
+
+A stream ends in one of four ways: the client hangs up (sse-starlette cancels the generator, and
+the subscription is released); the server shuts down (sse-starlette sets `shutdown` and the
+subscription stops at its next turn, so the response ends with a proper last chunk instead of a
+cut connection); the log is compacted past a lagging subscriber (the stream ends, and the
+client's reconnect with its Last-Event-ID gets the 410); or the client stops reading, in which
+case nothing ends: the subscriber keeps only its cursor, and catches up when it reads again.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+import anyio
 from litestar import Request, asgi
 from litestar.types import Receive, Scope, Send
 from sse_starlette import EventSourceResponse
 
 from vm_registry.api import requests as rq
 from vm_registry.api import wire
-from vm_registry.domain.errors import Invalid
+from vm_registry.domain.errors import Gone, Invalid
 from vm_registry.domain.events import EVENT_TYPES
 from vm_registry.domain.model import ROLES
 from vm_registry.domain.validation import vm_id as valid_vm_id
@@ -26,6 +36,11 @@ from vm_registry.service.registry import Registry
 from vm_registry.settings import Settings
 
 AnyRequest = Request[Any, Any, Any]
+log = logging.getLogger("vm_registry.feed")
+
+# How long a stream gets to end by itself on shutdown before it is cancelled; well inside
+# uvicorn's graceful shutdown timeout.
+SHUTDOWN_GRACE_SECONDS = 1.0
 
 
 def _resume_point(request: AnyRequest) -> int | None:
@@ -67,13 +82,21 @@ def _snapshot_wanted(request: AnyRequest) -> bool:
 
 
 async def _stream(
-    subscription: Subscription, opening: bytes, bookmark_after: float
+    subscription: Subscription, opening: bytes, bookmark_after: float, shutdown: anyio.Event
 ) -> AsyncIterator[bytes]:
+    async def stop_on_shutdown() -> None:
+        await shutdown.wait()
+        subscription.stop()
+
+    stopper = asyncio.create_task(stop_on_shutdown())
     try:
         yield opening
         async for chunk in subscription.chunks(bookmark_after):
             yield chunk
+    except Gone as error:
+        log.warning("ending a stream that fell behind the compacted log: %s", error.message)
     finally:
+        stopper.cancel()
         subscription.close()
 
 
@@ -91,13 +114,16 @@ async def stream(scope: Scope, receive: Receive, send: Send) -> None:
     feed_filter = _filter(request)
     after = _resume_point(request)
     snapshot = _snapshot_wanted(request)
+    if after is not None:
+        # Another process (`vm-registry compact`) may have moved the start of the log.
+        await registry.store.refresh_first_seq()
+    # From here to subscribing, nothing awaits: no write can slip between.
     head = registry.revision
     if after is not None and after > head:
         raise Invalid(f"resume point {after} is beyond the head of the log ({head})")
 
     opening = frames.retry(settings.retry_ms)
     if snapshot and after is None:
-        # Read the projection and subscribe in the same tick: no write can slip between.
         vms = [e for e in registry.entries() if feed_filter.admits_entry(e)]
         now = registry.clock()
         body = {
@@ -106,9 +132,13 @@ async def stream(scope: Scope, receive: Receive, send: Send) -> None:
         }
         opening += frames.message("snapshot", body, head)
     subscription = broker.subscribe(head if after is None else after, feed_filter)
+    shutdown = anyio.Event()
     response = EventSourceResponse(
-        _stream(subscription, opening, settings.bookmark_after_seconds),
+        _stream(subscription, opening, settings.bookmark_after_seconds, shutdown),
         ping=settings.keepalive_seconds,
+        sep="\n",
+        shutdown_event=shutdown,
+        shutdown_grace_period=SHUTDOWN_GRACE_SECONDS,
         headers={
             "Cache-Control": "no-cache",
             "X-Accel-Buffering": "no",

@@ -1,0 +1,1 @@
+"""Operational tooling that is not part of the installed package: the benchmark suite."""

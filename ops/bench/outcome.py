@@ -1,0 +1,60 @@
+"""What a scenario reports: one `Outcome` per numbered scenario of the issue's table.
+
+Figures are medians over the runs. Where a scenario has a reference, `ratio` is the median of
+the per-run ratios (each run measures its reference right before the figure), which cancels
+most of the noise of a shared machine: a neighbour's load slows both sides of a pair alike.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+OK = "ok"
+SKIPPED = "skipped"
+NOT_BUILT = "not built"
+FAILED = "failed"
+
+
+@dataclass
+class Outcome:
+    number: int
+    title: str
+    target: str
+    status: str = OK
+    note: str = ""
+    figure: float | None = None
+    unit: str = ""
+    reference: float | None = None
+    reference_unit: str = ""
+    ratio: float | None = None
+    p50_ms: float | None = None
+    p99_ms: float | None = None
+    met: bool | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def skip(self, why: str, status: str = SKIPPED) -> Outcome:
+        self.status, self.note = status, why
+        return self
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def median(values: Sequence[float]) -> float:
+    return float(statistics.median(values)) if values else math.nan
+
+
+def percentile(ordered: Sequence[float], fraction: float) -> float:
+    """Nearest-rank percentile of an already sorted sequence."""
+    if not ordered:
+        return math.nan
+    rank = max(0, math.ceil(fraction * len(ordered)) - 1)
+    return float(ordered[min(rank, len(ordered) - 1)])
+
+
+def rounded(value: float, digits: int = 3) -> float:
+    return round(value, digits) if math.isfinite(value) else value

@@ -1,0 +1,181 @@
+"""The registry tools, as the agent-services extension names them, on the official MCP SDK.
+
+`registry_register`, `registry_list`, `registry_discover` and `registry_heartbeat` keep the names
+(and the camelCase argument names of the REST body) that agents already use; `registry_get`,
+`registry_update`, `registry_deregister` and `registry_history` complete the set. Each returns
+the server's JSON. A refusal from the registry becomes a tool error carrying the server's message,
+which the model can read and act on; it never ends the MCP process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from functools import wraps
+from typing import Annotated, Any, Literal, ParamSpec
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp_types import ToolAnnotations
+from pydantic import BaseModel, Field
+
+from vm_registry.client.aio import AsyncRegistryClient
+from vm_registry.client.errors import RegistryError
+from vm_registry.client.models import Service
+
+Role = Literal["infra", "lieutenant", "worker", "golden", "custom"]
+Status = Literal["running", "paused", "stopped"]
+JsonObject = dict[str, Any]
+
+P = ParamSpec("P")
+
+
+class ServiceInput(BaseModel):
+    name: Annotated[str, Field(description="Service name, e.g. 'pi-rpc' or 'board'.")]
+    port: Annotated[int, Field(ge=1, le=65535, description="TCP port the service listens on.")]
+    healthPath: Annotated[  # camelCase: the wire name agents know
+        str | None, Field(description="HTTP path that answers 200 when healthy, e.g. '/health'.")
+    ] = None
+
+    def service(self) -> Service:
+        return Service(self.name, self.port, self.healthPath)
+
+
+VmId = Annotated[str, Field(description="The Vers VM UUID the entry is registered under.")]
+RoleArg = Annotated[
+    Role,
+    Field(description="infra (board/feed/registry host), lieutenant, worker, golden or custom."),
+]
+Services = Annotated[
+    list[ServiceInput] | None, Field(description="Services the VM offers, with their ports.")
+]
+Metadata = Annotated[
+    JsonObject | None, Field(description="Free-form JSON object, e.g. {'task': '...'}.")
+]
+
+
+def _refusals_as_tool_errors(
+    tool: Callable[P, Awaitable[JsonObject]],
+) -> Callable[P, Awaitable[JsonObject]]:
+    @wraps(tool)
+    async def call(*args: P.args, **kwargs: P.kwargs) -> JsonObject:
+        try:
+            return await tool(*args, **kwargs)
+        except RegistryError as e:
+            raise ToolError(str(e)) from e
+
+    return call
+
+
+def build_server(client: AsyncRegistryClient) -> MCPServer:
+    server: MCPServer = MCPServer(
+        "vm-registry",
+        instructions=(
+            "Service discovery for Vers VMs. Register a VM after creating it, discover VMs by "
+            "role instead of hard-coding addresses (registry_discover), and heartbeat "
+            "(registry_heartbeat) every minute or two so it is not considered stale."
+        ),
+    )
+    read_only = ToolAnnotations(read_only_hint=True, idempotent_hint=True)
+
+    @server.tool()
+    @_refusals_as_tool_errors
+    async def registry_register(
+        id: VmId,
+        name: Annotated[str, Field(description="Readable name, e.g. 'billing-lt'.")],
+        role: RoleArg,
+        address: Annotated[str, Field(description="Hostname, usually '<id>.vm.vers.sh'.")],
+        registeredBy: Annotated[  # camelCase: the wire name agents know
+            str, Field(description="Who registers it, e.g. 'orchestrator' or 'self'.")
+        ],
+        services: Services = None,
+        metadata: Metadata = None,
+        status: Annotated[Status | None, Field(description="Defaults to running.")] = None,
+    ) -> JsonObject:
+        """Register a VM so other agents can discover it. Fails if the id is already
+        registered; then use registry_update instead."""
+        entry = await client.register(
+            id,
+            name,
+            role,
+            address,
+            registeredBy,
+            status=status,
+            services=None if services is None else [s.service() for s in services],
+            metadata=metadata,
+        )
+        return entry.to_wire()
+
+    @server.tool(annotations=read_only)
+    @_refusals_as_tool_errors
+    async def registry_list(
+        role: Annotated[Role | None, Field(description="Only VMs of this role.")] = None,
+        status: Annotated[
+            Status | None, Field(description="Only this status; 'running' leaves out stale VMs.")
+        ] = None,
+    ) -> JsonObject:
+        """List registered VMs, newest first, optionally filtered by role and status."""
+        return (await client.list(role=role, status=status)).to_wire()
+
+    @server.tool(annotations=read_only)
+    @_refusals_as_tool_errors
+    async def registry_discover(role: RoleArg) -> JsonObject:
+        """Find the running, non-stale VMs of a role. The preferred way to look things up,
+        e.g. role 'infra' to find the board and feed."""
+        return (await client.discover(role)).to_wire()
+
+    @server.tool()
+    @_refusals_as_tool_errors
+    async def registry_heartbeat(id: VmId) -> JsonObject:
+        """Tell the registry a VM is alive. Send one every minute or two."""
+        return (await client.heartbeat(id)).to_wire()
+
+    @server.tool(annotations=read_only)
+    @_refusals_as_tool_errors
+    async def registry_get(id: VmId) -> JsonObject:
+        """Show one VM's entry."""
+        return (await client.get(id)).to_wire()
+
+    @server.tool()
+    @_refusals_as_tool_errors
+    async def registry_update(
+        id: VmId,
+        name: Annotated[str | None, Field(description="New name.")] = None,
+        status: Annotated[Status | None, Field(description="New status.")] = None,
+        address: Annotated[str | None, Field(description="New address.")] = None,
+        services: Services = None,
+        metadata: Annotated[
+            JsonObject | None, Field(description="New metadata; replaces the old object.")
+        ] = None,
+    ) -> JsonObject:
+        """Change a VM's name, status, address, services or metadata. Role and id are fixed."""
+        entry = await client.update(
+            id,
+            name=name,
+            status=status,
+            address=address,
+            services=None if services is None else [s.service() for s in services],
+            metadata=metadata,
+        )
+        return entry.to_wire()
+
+    @server.tool(annotations=ToolAnnotations(destructive_hint=True, idempotent_hint=True))
+    @_refusals_as_tool_errors
+    async def registry_deregister(id: VmId) -> JsonObject:
+        """Remove a VM from the registry. It can be registered again afterwards."""
+        await client.deregister(id)
+        return {"deleted": True, "id": id}
+
+    @server.tool(annotations=read_only)
+    @_refusals_as_tool_errors
+    async def registry_history(id: VmId) -> JsonObject:
+        """Every recorded change of a VM id, oldest first, across re-registrations: who
+        registered, updated, heartbeated or removed it, and when."""
+        events = await client.history(id)
+        return {"events": [e.to_wire() for e in events], "count": len(events)}
+
+    return server
+
+
+async def serve_stdio(url: str | None = None, token: str | None = None) -> None:
+    async with AsyncRegistryClient(url, token) as client:
+        await build_server(client).run_stdio_async()

@@ -1,0 +1,142 @@
+"""Logs written in-process, straight through the store, for the audit tests.
+
+Events are made the way the writer makes them (each command decided against the entry so far,
+then evolved), so every log here is one the registry could really have written. Times come from
+the caller, so tests can ask for "the state as of" a known instant.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterable, Sequence
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+from vm_registry.domain import commands as cmd
+from vm_registry.domain import snapshot
+from vm_registry.domain.commands import decide
+from vm_registry.domain.events import Event
+from vm_registry.domain.fold import State, evolve, fold
+from vm_registry.domain.model import Entry
+from vm_registry.persistence.sqlite import SqliteEventStore
+from vm_registry.persistence.store import NewEvent
+
+T0 = 1_795_000_000_000  # 2026-11-19T08:26:40Z, in epoch ms
+STEP_MS = 1_000
+ACTOR = {"ip": "10.0.0.7", "userAgent": "vm-registry-agent/0.1"}
+
+
+def registration(vm_id: str, role: str = "worker", **extra: Any) -> cmd.Register:
+    data: dict[str, Any] = {
+        "name": f"{vm_id}-name",
+        "role": role,
+        "status": "running",
+        "address": f"{vm_id}.vm.vers.sh",
+        "registeredBy": "orchestrator",
+    }
+    data.update(extra)
+    return cmd.Register(vm_id, data)
+
+
+def events_of(commands: Iterable[cmd.Command], t0: int = T0, step_ms: int = STEP_MS) -> list[Event]:
+    """The events the writer would append for `commands`, one per `step_ms`, from `t0`."""
+    entries: dict[str, Entry] = {}
+    log: list[Event] = []
+    for command in commands:
+        current = entries.get(command.vm_id)
+        decision = decide(current, command)
+        at = t0 + len(log) * step_ms
+        event = Event(len(log) + 1, decision.type, command.vm_id, at, ACTOR, decision.data)
+        after = evolve(current, event)
+        if after is None:
+            entries.pop(command.vm_id, None)
+        else:
+            entries[command.vm_id] = after
+        log.append(event)
+    return log
+
+
+def fleet_story() -> list[cmd.Command]:
+    """Three dozen events of a small fleet: registrations, heartbeats, updates, a deregistration
+    and a re-registration under another role, a VM marked stale."""
+    story: list[cmd.Command] = [
+        registration("vm-a"),
+        registration("vm-b", role="infra"),
+        registration("vm-c", metadata={"zone": "fra-1", "gpu": True}),
+    ]
+    for _ in range(5):
+        story += [cmd.Heartbeat("vm-a"), cmd.Heartbeat("vm-b"), cmd.Heartbeat("vm-c")]
+    story += [
+        cmd.Update("vm-a", {"status": "paused"}),
+        cmd.Deregister("vm-b"),
+        registration("vm-d", role="lieutenant"),
+        registration("vm-b", role="golden"),
+    ]
+    for _ in range(4):
+        story += [cmd.Heartbeat("vm-b"), cmd.Heartbeat("vm-d"), cmd.Heartbeat("vm-c")]
+    story += [cmd.MarkStale("vm-c", revision=0), cmd.Update("vm-a", {"status": "running"})]
+    return _with_reaper_revisions(story)
+
+
+def _with_reaper_revisions(story: list[cmd.Command]) -> list[cmd.Command]:
+    # The reaper marks what it just saw: fill in each MarkStale's revision from the log so far.
+    done: list[cmd.Command] = []
+    for command in story:
+        if isinstance(command, cmd.MarkStale):
+            state = fold(events_of(done))
+            command = cmd.MarkStale(command.vm_id, state.entries[command.vm_id].revision)
+        done.append(command)
+    return done
+
+
+def state_at(log: Sequence[Event], seq: int) -> State:
+    return fold(log[:seq])
+
+
+def new_events(log: Iterable[Event]) -> list[NewEvent]:
+    return [NewEvent(e.type, e.vm_id, e.at, e.actor, e.data) for e in log]
+
+
+async def write(
+    path: Path, log: Sequence[Event], snapshots_at: Iterable[int] = (), batch: int = 7
+) -> None:
+    """Append `log` in group commits of `batch`, and store a true snapshot at each seq given."""
+    store = SqliteEventStore(path)
+    await store.open()
+    try:
+        for start in range(0, len(log), batch):
+            await store.append(new_events(log[start : start + batch]))
+        for seq in snapshots_at:
+            chain = await store.hash_at(seq)
+            assert chain is not None
+            await store.save_snapshot(seq, chain, snapshot.encode(state_at(log, seq)))
+    finally:
+        await store.close()
+
+
+def write_sync(path: Path, log: Sequence[Event], snapshots_at: Iterable[int] = ()) -> None:
+    asyncio.run(write(path, log, snapshots_at))
+
+
+def tamper(path: Path, sql: str, params: Sequence[Any] = ()) -> None:
+    """Change the file behind the registry's back, as an attacker or a bad disk would."""
+    with closing(sqlite3.connect(path)) as conn, conn:
+        changed = conn.execute(sql, params).rowcount
+    assert changed == 1, f"{sql} changed {changed} rows"
+
+
+def cell(path: Path, sql: str, params: Sequence[Any] = ()) -> Any:
+    with closing(sqlite3.connect(path)) as conn:
+        row = conn.execute(sql, params).fetchone()
+    assert row is not None
+    return row[0]
+
+
+def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """`vm-registry ARGS...` as a user runs it (stdout piped, so not a terminal)."""
+    command = [sys.executable, "-m", "vm_registry.cli.main", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.server import ServerProcess
+
+# One server for the stream tests that need no special setup. A small tail (50 events) makes
+# every resume from further back than that replay from the log, so that path is always tested.
+FEED_ARGS = ["--bookmark-after", "0.3", "--feed-tail", "50"]
+
+StartServer = Callable[..., ServerProcess]
+
+
+@pytest.fixture(scope="module")
+def feed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    proc = ServerProcess(tmp_path_factory.mktemp("feed") / "registry.db", args=FEED_ARGS).start()
+    try:
+        yield proc
+    finally:
+        proc.kill()
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator[StartServer]:
+    """Start servers with their own flags; every one is killed at the end of the test."""
+    started: list[ServerProcess] = []
+
+    def start(
+        *args: str, env: dict[str, str] | None = None, db: Path | None = None
+    ) -> ServerProcess:
+        proc = ServerProcess(db or tmp_path / "registry.db", args=list(args), env=env).start()
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        proc.kill()
+
+
+def async_client(url: str, **kwargs: object) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        base_url=url,
+        timeout=httpx.Timeout(10, read=30),
+        limits=httpx.Limits(max_connections=None, max_keepalive_connections=20),
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+async def http(feed_server: ServerProcess) -> AsyncIterator[httpx.AsyncClient]:
+    async with async_client(feed_server.url) as client:
+        yield client

@@ -1,0 +1,56 @@
+"""The real service (SQLite store, replay, single writer, registry) run in-process on a temp
+database, with a clock the test controls. It is what `serve` builds, minus HTTP."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from vm_registry.domain import commands as cmd
+from vm_registry.persistence.sqlite import SqliteEventStore
+from vm_registry.service.bootstrap import replay
+from vm_registry.service.registry import Registry
+from vm_registry.service.writer import Outcome, Writer
+
+ACTOR = {"ip": "127.0.0.1", "userAgent": "tests"}
+
+
+class FakeClock:
+    def __init__(self, now: int) -> None:
+        self.now = now
+
+    def __call__(self) -> int:
+        return self.now
+
+
+class Service:
+    def __init__(
+        self,
+        db: Path,
+        clock: FakeClock,
+        stale_after: float = 10.0,
+        store_class: type[SqliteEventStore] = SqliteEventStore,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.stale_after = stale_after
+        self.store_class = store_class
+        self.published: list[Any] = []
+
+    async def start(self) -> Service:
+        self.store = self.store_class(self.db)
+        await self.store.open()
+        state = await replay(self.store)
+        self.writer = Writer(self.store, state, self.clock, self.published.extend)
+        self.registry = Registry(
+            self.store, state, self.writer, stale_after=self.stale_after, clock=self.clock
+        )
+        self.writer.start()
+        return self
+
+    async def stop(self) -> None:
+        await self.writer.stop()
+        await self.store.close()
+
+    async def execute(self, command: cmd.Command) -> Outcome:
+        return await self.registry.execute(command, ACTOR)

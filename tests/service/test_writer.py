@@ -1,0 +1,137 @@
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from tests.domain.strategies import T0
+from tests.service.harness import FakeClock, Service
+from vm_registry.domain import commands as cmd
+from vm_registry.domain.errors import Conflict, NotFound, Unavailable
+from vm_registry.domain.events import Event
+from vm_registry.persistence.sqlite import SqliteEventStore
+from vm_registry.persistence.store import NewEvent, StoreUnavailable
+from vm_registry.service.bootstrap import replay
+
+DATA = {
+    "name": "billing",
+    "role": "lieutenant",
+    "status": "running",
+    "address": "a.vm.vers.sh",
+    "registeredBy": "orchestrator",
+}
+
+
+@pytest.fixture
+async def service(tmp_path: Path) -> AsyncIterator[Service]:
+    running = await Service(tmp_path / "registry.db", FakeClock(T0)).start()
+    try:
+        yield running
+    finally:
+        await running.stop()
+
+
+async def replayed(db: Path) -> object:
+    reader = SqliteEventStore(db, read_only=True)
+    await reader.open()
+    try:
+        return await replay(reader)
+    finally:
+        await reader.close()
+
+
+async def test_concurrent_registrations_of_one_id_give_exactly_one_success(
+    service: Service,
+) -> None:
+    attempts = [
+        service.execute(cmd.Register("vm-1", {**DATA, "name": f"attempt-{i}"})) for i in range(50)
+    ]
+    answers = await asyncio.gather(*attempts, return_exceptions=True)
+    winners = [a for a in answers if not isinstance(a, BaseException)]
+    assert len(winners) == 1
+    assert all(isinstance(a, Conflict) for a in answers if a is not winners[0])
+    entry = service.registry.get("vm-1")
+    assert entry is not None
+    assert entry.name == winners[0].entry.name  # type: ignore[union-attr]
+    assert service.store.head == service.registry.revision == 1
+    assert await replayed(service.db) == service.registry.state
+
+
+async def test_commands_in_one_group_commit_see_the_effects_of_earlier_ones(
+    service: Service,
+) -> None:
+    answers = await asyncio.gather(
+        service.execute(cmd.Register("vm-1", DATA)),
+        service.execute(cmd.Heartbeat("vm-1")),
+        service.execute(cmd.Deregister("vm-1")),
+        service.execute(cmd.Heartbeat("vm-1")),
+        service.execute(cmd.Register("vm-1", {**DATA, "name": "second life"})),
+        service.execute(cmd.Update("vm-1", {"status": "paused"})),
+        return_exceptions=True,
+    )
+    assert isinstance(answers[3], NotFound)
+    succeeded = [a for i, a in enumerate(answers) if i != 3]
+    assert [a.event.seq for a in succeeded] == [1, 2, 3, 4, 5]  # type: ignore[union-attr]
+    entry = service.registry.get("vm-1")
+    assert entry is not None
+    assert (entry.name, entry.status, entry.revision, entry.created_seq) == (
+        "second life",
+        "paused",
+        5,
+        4,
+    )
+    assert await replayed(service.db) == service.registry.state
+
+
+class FlakyStore(SqliteEventStore):
+    failing = False
+
+    async def append(self, batch: Sequence[NewEvent]) -> list[Event]:
+        if self.failing:
+            raise StoreUnavailable("disk is full")
+        return await super().append(batch)
+
+
+async def test_a_failed_commit_refuses_the_whole_batch_and_the_projection_does_not_move(
+    tmp_path: Path,
+) -> None:
+    service = await Service(tmp_path / "registry.db", FakeClock(T0), store_class=FlakyStore).start()
+    store = service.store
+    assert isinstance(store, FlakyStore)
+    try:
+        await service.execute(cmd.Register("vm-1", DATA))
+        store.failing = True
+        answers = await asyncio.gather(
+            service.execute(cmd.Heartbeat("vm-1")),
+            service.execute(cmd.Register("vm-2", DATA)),
+            return_exceptions=True,
+        )
+        assert all(isinstance(a, Unavailable) for a in answers), answers
+        assert service.registry.revision == store.head == 1
+        assert list(service.registry.state.entries) == ["vm-1"]
+        assert service.registry.state.entries["vm-1"].revision == 1
+
+        store.failing = False
+        outcome = await service.execute(cmd.Register("vm-2", DATA))
+        assert outcome.event.seq == 2  # no gap where the failed batch was
+        assert await replayed(service.db) == service.registry.state
+    finally:
+        await service.stop()
+
+
+async def test_times_never_go_backwards_even_when_the_clock_does(service: Service) -> None:
+    first = await service.execute(cmd.Register("vm-1", DATA))
+    service.clock.now -= 60_000
+    beat = await service.execute(cmd.Heartbeat("vm-1"))
+    assert beat.event.at == first.event.at
+    assert beat.entry is not None
+    assert beat.entry.last_seen == first.event.at
+
+
+async def test_a_stopped_writer_refuses_commands(tmp_path: Path) -> None:
+    service = await Service(tmp_path / "registry.db", FakeClock(T0)).start()
+    await service.stop()
+    with pytest.raises(Unavailable):
+        await service.execute(cmd.Heartbeat("vm-1"))
