@@ -157,7 +157,8 @@ async def _replay(args: argparse.Namespace) -> int:
     finally:
         await store.close()
     # Imported here: it pulls in the web framework, which verify and compact never need.
-    from vm_registry.api import wire
+
+    from vm_registry.api import wire  # litestar: only imported by the command that needs it
 
     vms = [wire.entry(e, e.stale) for e in reversed(state.entries.values())]
     if fmt == "json":
@@ -168,7 +169,7 @@ async def _replay(args: argparse.Namespace) -> int:
 
 
 def _print_entries(vms: list[dict[str, Any]], seq: int) -> None:
-    from vm_registry.cli.client_commands import table
+    from vm_registry.cli.render import table
 
     rows = [[v["id"], v["name"], v["role"], v["status"] + (" (stale)" if v["stale"] else ""),
              v["address"], v["lastSeen"]] for v in vms]  # fmt: skip
@@ -180,7 +181,7 @@ def _print_history(events: list[dict[str, Any]], fmt: str) -> None:
     if fmt == "json":
         sys.stdout.buffer.write(orjson.dumps({"events": events, "count": len(events)}) + b"\n")
         return
-    from vm_registry.cli.client_commands import table
+    from vm_registry.cli.render import table
 
     rows = [[str(e["seq"]), e["at"], e["type"], orjson.dumps(e["actor"]).decode(),
              orjson.dumps(e["data"]).decode()[:60]] for e in events]  # fmt: skip

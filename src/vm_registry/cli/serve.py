@@ -184,12 +184,6 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     level = args.log_level.upper()
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    print(
-        f"vm-registry: listening on http://{settings.host}:{settings.port} "
-        f"with database {settings.db.resolve()}",
-        file=sys.stderr,
-        flush=True,
-    )
     import uvicorn
 
     try:
@@ -206,5 +200,10 @@ def run(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=3,
         server_header=False,
     )
-    GracefulServer(config).run()
-    return 0
+    ready = (
+        f"vm-registry: listening on http://{settings.host}:{settings.port} "
+        f"with database {settings.db.resolve()}"
+    )
+    server = GracefulServer(config, ready_message=ready)
+    server.run()
+    return 0 if server.started else 1
