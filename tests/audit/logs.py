@@ -25,7 +25,7 @@ from vm_registry.domain.model import Entry
 from vm_registry.persistence.sqlite import SqliteEventStore
 from vm_registry.persistence.store import NewEvent
 
-T0 = 1_795_000_000_000  # 2026-11-19T08:26:40Z, in epoch ms
+T0 = 1_795_000_000_000  # 2026-11-18T11:06:40Z, in epoch ms
 STEP_MS = 1_000
 ACTOR = {"ip": "10.0.0.7", "userAgent": "vm-registry-agent/0.1"}
 

@@ -156,8 +156,6 @@ async def _replay(args: argparse.Namespace) -> int:
         return _fail(f"cannot read {args.db}: {error}", 2)
     finally:
         await store.close()
-    # Imported here: it pulls in the web framework, which verify and compact never need.
-
     from vm_registry.api import wire  # litestar: only imported by the command that needs it
 
     vms = [wire.entry(e, e.stale) for e in reversed(state.entries.values())]
