@@ -8,14 +8,15 @@ import pytest
 
 from tests.server import ServerProcess
 
-# One server for the stream tests that need no special setup. A small tail (50 events) makes
+# One server for the stream and fan-out tests that need no special setup; each test uses its own
+# VM ids and judges only what happened after it started. A small tail (50 events) makes
 # every resume from further back than that replay from the log, so that path is always tested.
-FEED_ARGS = ["--bookmark-after", "0.3", "--feed-tail", "50"]
+FEED_ARGS = ["--bookmark-after", "0.3", "--feed-tail", "50", "--keepalive", "0.5"]
 
 StartServer = Callable[..., ServerProcess]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def feed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     proc = ServerProcess(tmp_path_factory.mktemp("feed") / "registry.db", args=FEED_ARGS).start()
     try:

@@ -86,7 +86,9 @@ class Watch:
                 # committed can be missed.
                 self._open.set()
                 async for sse in source.aiter_sse():
-                    self.messages.append(_message(sse))
+                    if sse.data or sse.retry is not None:
+                        # httpx-sse turns each keepalive comment into an empty message.
+                        self.messages.append(_message(sse))
                     await self.reading.wait()
         except Exception as error:
             self.ended = error

@@ -14,6 +14,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import cast
+from unittest.mock import patch
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -24,6 +25,7 @@ from vm_registry.domain.errors import Gone, Unavailable
 from vm_registry.domain.events import EVENT_TYPES, Event
 from vm_registry.domain.fold import State, apply, fold
 from vm_registry.domain.model import ROLES
+from vm_registry.feed import broker as broker_module
 from vm_registry.feed.broker import Broker, Subscription
 from vm_registry.feed.filters import FeedFilter
 from vm_registry.feed.tail import FeedItem
@@ -185,6 +187,7 @@ actions = st.lists(
     log=event_logs(max_commands=40),
     tail=st.integers(0, 6),
     bookmark_after=st.sampled_from([0.0, 3600.0]),
+    write_size=st.sampled_from([1, 2_000, broker_module.WRITE_SIZE]),
     steps=actions,
     data=st.data(),
 )
@@ -192,6 +195,7 @@ def test_every_watcher_gets_exactly_the_filtered_suffix_from_its_resume_point(
     log: list[Event],
     tail: int,
     bookmark_after: float,
+    write_size: int,
     steps: list[str],
     data: st.DataObject,
 ) -> None:
@@ -254,7 +258,8 @@ def test_every_watcher_gets_exactly_the_filtered_suffix_from_its_resume_point(
                 await watcher.disconnect()
         assert broker.subscribers == 0
 
-    asyncio.run(scenario())
+    with patch.object(broker_module, "WRITE_SIZE", write_size):
+        asyncio.run(scenario())
 
 
 @settings(max_examples=50, deadline=None)

@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -13,7 +14,7 @@ import pytest
 
 from tests.conftest import vm
 from tests.feed.conftest import StartServer, async_client
-from tests.feed.sse import Watch, beat, head, refusal, register
+from tests.feed.sse import STREAM, Watch, beat, eventually, head, refusal, register, subscribers
 from tests.server import ServerProcess
 
 _ids = itertools.count(1)
@@ -61,6 +62,33 @@ async def test_the_stream_says_how_to_reconnect_and_that_proxies_must_not_buffer
         assert response.headers["x-accel-buffering"] == "no"
         assert int(response.headers["x-registry-revision"]) == await head(http)
         assert watch.messages[0].retry == 2000
+
+
+async def test_an_idle_stream_gets_keepalive_comments(http: httpx.AsyncClient) -> None:
+    async with http.stream("GET", STREAM, params={"vm": fresh()}) as response:
+        lines: list[str] = []
+        async with asyncio.timeout(10):  # the shared server sends one every 0.5 s
+            async for line in response.aiter_lines():
+                lines.append(line)
+                if line.startswith(":"):
+                    break
+    assert lines[:2] == ["retry: 2000", ""]
+    assert lines[-1].startswith(": ping")
+
+
+async def test_head_answers_the_headers_without_opening_a_stream(
+    http: httpx.AsyncClient,
+) -> None:
+    async with asyncio.timeout(10):
+        response = await http.head(STREAM)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/event-stream")
+    assert response.content == b""
+
+    async def released() -> bool:
+        return await subscribers(http) == 0
+
+    await eventually(released, what="no subscription left behind")
 
 
 async def test_committed_events_arrive_in_order_with_their_seq_as_id(
@@ -402,37 +430,55 @@ async def test_a_bad_resume_point_is_a_400_json_error(
     assert response.json()["error"]
 
 
-async def test_past_the_subscriber_cap_the_stream_is_refused_with_503(
-    start_server: StartServer,
-) -> None:
-    server = start_server("--max-subscribers", "2")
-    async with async_client(server.url) as client:
-        async with Watch(client), Watch(client):
-            refused = await refusal(client)
-            assert refused.status_code == 503
-            assert refused.headers["content-type"] == "application/json"
-            assert "limit of 2 subscribers" in refused.json()["error"]
-            assert refused.headers["retry-after"]
-        # Once one hangs up, there is room again.
-        async with Watch(client) as watch:
-            assert watch.response is not None and watch.response.status_code == 200
+TOKEN = "s3cret-token"
+BEARER = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture(scope="module")
+def guarded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A server with a bearer token and room for two streams."""
+    db = tmp_path_factory.mktemp("guarded") / "registry.db"
+    proc = ServerProcess(db, args=["--max-subscribers", "2"], env={"VERS_AUTH_TOKEN": TOKEN})
+    proc.start()
+    try:
+        yield proc
+    finally:
+        proc.kill()
 
 
 async def test_the_stream_needs_the_bearer_token_when_one_is_set(
-    start_server: StartServer,
+    guarded_server: ServerProcess,
 ) -> None:
-    server = start_server(env={"VERS_AUTH_TOKEN": "s3cret-token"})
-    async with async_client(server.url) as client:
+    async with async_client(guarded_server.url) as client:
         missing = await refusal(client)
         wrong = await refusal(client, headers={"Authorization": "Bearer nope-nope-nope"})
         for response in (missing, wrong):
             assert response.status_code == 401
             assert response.json()["error"]
-        token = {"Authorization": "Bearer s3cret-token"}
-        async with Watch(client, headers=token) as watch:
-            created = await client.post("/registry/vms", json=vm("auth-1"), headers=token)
+        async with Watch(client, headers=BEARER) as watch:
+            created = await client.post("/registry/vms", json=vm("auth-1"), headers=BEARER)
             await watch.until_id(created.json()["revision"])
         assert watch.ids == [created.json()["revision"]]
+
+
+async def test_past_the_subscriber_cap_the_stream_is_refused_with_503(
+    guarded_server: ServerProcess,
+) -> None:
+    async with async_client(guarded_server.url, headers=BEARER) as client:
+
+        async def room() -> bool:
+            return await subscribers(client) == 0
+
+        await eventually(room, what="earlier streams to be released")
+        async with Watch(client), Watch(client):
+            refused = await refusal(client)
+            assert refused.status_code == 503
+            assert "limit of 2 subscribers" in refused.json()["error"]
+            assert refused.headers["retry-after"]
+        # Once they hang up, there is room again.
+        await eventually(room, what="the closed streams to be released")
+        async with Watch(client) as watch:
+            assert watch.response is not None and watch.response.status_code == 200
 
 
 # -- history gone ------------------------------------------------------------------------------

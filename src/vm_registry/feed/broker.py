@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 
 from vm_registry.domain.errors import Gone, Unavailable
+from vm_registry.domain.events import Event
 from vm_registry.domain.fold import State, apply
 from vm_registry.feed import frames
 from vm_registry.feed.filters import FeedFilter
@@ -24,6 +25,10 @@ from vm_registry.service.writer import Outcome
 StateAt = Callable[[int], Awaitable[State]]
 
 log = logging.getLogger("vm_registry.feed")
+
+# Frames are joined into writes of about this size: few sends when the feed is busy, and a
+# subscriber that is far behind never holds more than one such write (plus a frame) at a time.
+WRITE_SIZE = 256 * 1024
 
 
 class Broker:
@@ -82,7 +87,7 @@ class Subscription:
             self.broker._release()
 
     async def chunks(self, bookmark_after: float) -> AsyncIterator[bytes]:
-        """SSE bytes for everything after the cursor, forever; each chunk is a batch.
+        """SSE bytes for everything after the cursor, until stopped or cancelled.
 
         A bookmark is due when the cursor has moved past the last id sent (the filter hid the
         events since) and nothing was sent for `bookmark_after` seconds; it never repeats an id.
@@ -110,12 +115,9 @@ class Subscription:
                 live = True
                 items = tail.after(self.cursor)
                 if items:
-                    admitted = [item for item in items if self.filter.admits(item)]
-                    self.cursor = items[-1].seq
-                    if admitted:
-                        self.sent = admitted[-1].seq
+                    for chunk in self._pack(items):
                         last_sent = time.monotonic()
-                        yield b"".join(item.frame for item in admitted)
+                        yield chunk
                     continue
                 if self.cursor > self.sent:
                     due = last_sent + bookmark_after - time.monotonic()
@@ -130,21 +132,38 @@ class Subscription:
         finally:
             self.close()
 
+    def _pack(self, items: Iterable[FeedItem]) -> Iterator[bytes]:
+        """The frames of the items the filter admits, joined into writes of about WRITE_SIZE
+        bytes; the cursor follows each item as it is packed, `sent` each frame."""
+        out: list[bytes] = []
+        size = 0
+        for item in items:
+            self.cursor = item.seq
+            if self.filter.admits(item):
+                frame = item.frame
+                out.append(frame)
+                size += len(frame)
+                self.sent = item.seq
+                if size >= WRITE_SIZE:
+                    yield b"".join(out)
+                    out, size = [], 0
+        if out:
+            yield b"".join(out)
+
     async def _catch_up(self, upto: int) -> AsyncIterator[bytes]:
         """Replay from the log up to `upto`, folding to know each VM after each event."""
         # A private copy: the fold below moves it forward, and the state may be shared.
         state = (await self.broker.state_at(self.cursor)).copy()
         async for events in self.broker.store.scan(after=self.cursor, upto=upto):
-            out: list[FeedItem] = []
-            for event in events:
-                before = state.entries.get(event.vm_id)
-                apply(state, event)
-                after = state.entries.get(event.vm_id)
-                owner = after if after is not None else before
-                item = FeedItem(event, after, owner.role if owner is not None else "")
-                if self.filter.admits(item):
-                    out.append(item)
-            self.cursor = events[-1].seq
-            if out:
-                self.sent = out[-1].seq
-                yield b"".join(item.frame for item in out)
+            for chunk in self._pack(_replayed(state, events)):
+                yield chunk
+
+
+def _replayed(state: State, events: Iterable[Event]) -> Iterator[FeedItem]:
+    """Each event with the entry right after it, as the writer published it."""
+    for event in events:
+        before = state.entries.get(event.vm_id)
+        apply(state, event)
+        after = state.entries.get(event.vm_id)
+        owner = after if after is not None else before
+        yield FeedItem(event, after, owner.role if owner is not None else "")

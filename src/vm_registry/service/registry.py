@@ -1,9 +1,9 @@
 """The registry as the API sees it: commands go to the writer, queries read the projection.
 
-Staleness is judged here, not in the fold, because it depends on the clock. A running VM is
-stale when the reaper has recorded `vm.stale`, or when nothing touched it for `stale_after`
-seconds. Time before the server started does not count: while the registry was down, agents
-could not reach it, so after a restart every VM gets a full window to check in.
+Staleness is judged here: the log says which VMs the reaper marked stale, and the startup grace
+(which depends on the clock) decides whether that counts yet. Time before the server started
+does not count: while the registry was down, agents could not reach it, so after a restart
+every VM gets a full window to check in.
 """
 
 from __future__ import annotations
@@ -60,14 +60,17 @@ class Registry:
         return max(entry.last_seen, self.started_at)
 
     def is_stale(self, entry: Entry, now: int | None = None) -> bool:
-        if entry.status != "running":
-            return False
-        if entry.stale:
-            return True
-        if self.staleness_suspended:
+        """Stale is what the log recorded (`vm.stale`, appended by the reaper once a running VM
+        has been silent for the window). Going by the log rather than the clock keeps every
+        view consistent (lists, discover, the feed, time travel) and leaves the mass-expiry
+        guard the last word before a fleet disappears from `discover`.
+
+        During the startup grace nothing counts as stale, a mark from before a restart
+        included: the registry was down, so agents could not reach it."""
+        if not entry.stale or entry.status != "running":
             return False
         moment = self.clock() if now is None else now
-        return moment - self.quiet_since(entry) > self.stale_after_ms
+        return moment >= self.started_at + self.stale_after_ms
 
     def entries(
         self, role: str | None = None, status: str | None = None, state: State | None = None
