@@ -2,8 +2,9 @@
 
 Both fleets are synthetic logs the servers replay at start. Scenario 3 pairs each run on the
 large fleet with one on the small fleet (two servers, one idle while the other is measured).
-Scenario 9 compares the large-fleet server, right after start and before any large response,
-with a server on an empty log.
+Scenario 9 compares the large-fleet server with a server on an empty log, once it has served
+the whole fleet (`GET /registry/vms`), so per-VM caches count; the note gives the figure right
+after start.
 """
 
 from __future__ import annotations
@@ -51,23 +52,34 @@ async def run(ctx: Context) -> list[Outcome]:
     try:
         await fetch(big.url, "/registry/discover/infra")
         await asyncio.sleep(0.5)
-        if idle_rss is not None:
-            _memory(memory, idle_rss, big.rss_bytes(), s.big_fleet)
+        started_rss = big.rss_bytes()
         if ctx.wants(3):
             await _discover(ctx, discover, big, small_db)
         if ctx.wants(4):
             await _listing(ctx, listing, big)
+        if idle_rss is not None:
+            await fetch(big.url, "/registry/vms")
+            await asyncio.sleep(0.5)
+            _memory(memory, idle_rss, started_rss, big.rss_bytes(), s.big_fleet)
     finally:
         await big.stop()
     return chosen
 
 
-def _memory(result: Outcome, idle: int, loaded: int, fleet: int) -> None:
-    per_vm = (loaded - idle) / fleet
+def _memory(result: Outcome, idle: int, started: int, listed: int, fleet: int) -> None:
+    # The figure is the server as it runs: after it has served the fleet at least once, so
+    # whatever it caches per VM for that counts too.
+    per_vm = (listed - idle) / fleet
     result.figure, result.unit = rounded(per_vm, 1), "B/VM"
     result.reference, result.reference_unit = rounded(idle / 2**20, 1), "MiB idle RSS"
     result.met = per_vm <= 1.5 * KIB
-    result.details = {"idle_rss": idle, "loaded_rss": loaded, "fleet": fleet}
+    result.note = f"{(started - idle) / fleet:,.0f} B/VM right after start, before any listing"
+    result.details = {
+        "idle_rss": idle,
+        "rss_after_start": started,
+        "rss_after_listing": listed,
+        "fleet": fleet,
+    }
 
 
 async def _discover(ctx: Context, result: Outcome, big: Target, small_db: Path) -> None:
