@@ -61,10 +61,12 @@ class Broker:
                 f"({self.store.first_seq}); list the registry again and watch from its revision"
             )
         self.subscribers += 1
+        self.tail.set_subscribers(self.subscribers)
         return Subscription(self, cursor, feed_filter)
 
     def _release(self) -> None:
         self.subscribers -= 1
+        self.tail.set_subscribers(self.subscribers)
 
 
 class Subscription:

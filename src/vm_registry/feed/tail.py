@@ -5,6 +5,13 @@ tail (overflow policy: the oldest events fall off, and a subscriber whose cursor
 catches up from the log). Publishing a committed batch is O(1) in the number of subscribers: it
 appends, then resolves one shared future that every waiting subscriber awaits. A subscriber that
 stops reading holds nothing but its cursor, so it can never slow the writer or the others.
+
+Wake-ups are coalesced. Each one costs a resume and a socket write per subscriber, so with 1,000
+subscribers and one event per group commit, waking per commit would mean 100,000 writes a second
+at 100 events/s. The first commit after a quiet spell wakes everyone at once; commits that follow
+within the coalescing window are delivered together at its end. The window grows with the number
+of subscribers (`COALESCE_PER_SUBSCRIBER`, capped at `MAX_COALESCE`), so a handful of watchers
+see no delay while a thousand get batches at most 60 ms late.
 """
 
 from __future__ import annotations
@@ -19,6 +26,9 @@ from vm_registry.api import wire
 from vm_registry.domain.events import Event
 from vm_registry.domain.model import Entry
 from vm_registry.feed import frames
+
+COALESCE_PER_SUBSCRIBER = 60e-6  # seconds of window per subscriber
+MAX_COALESCE = 0.06
 
 
 @dataclass(slots=True)
@@ -51,19 +61,42 @@ class Tail:
         # case, a short suffix, cheap.
         self._items: deque[FeedItem] = deque(maxlen=capacity)
         self.head = head  # seq of the newest event published
-        self._changed: asyncio.Future[None] | None = None
+        # One future per waiting subscriber: waking is one C-level `set_result` each, cheaper
+        # than many waiters on one shared future through `asyncio.wait`.
+        self._waiters: list[asyncio.Future[None]] = []
+        self.coalesce = 0.0  # set by the broker from the number of subscribers
+        self._quiet_until = 0.0
+        self._wake_scheduled = False
 
     def append(self, items: Iterable[FeedItem]) -> None:
         for item in items:
             self._items.append(item)
             self.head = item.seq
+        if self._wake_scheduled:
+            return
+        loop = asyncio.get_running_loop()
+        delay = self._quiet_until - loop.time()
+        if delay <= 0:
+            self.wake()
+            self._quiet_until = loop.time() + self.coalesce
+        else:
+            self._wake_scheduled = True
+            loop.call_later(delay, self._deferred_wake)
+
+    def _deferred_wake(self) -> None:
+        self._wake_scheduled = False
         self.wake()
+        self._quiet_until = asyncio.get_running_loop().time() + self.coalesce
+
+    def set_subscribers(self, count: int) -> None:
+        self.coalesce = min(MAX_COALESCE, count * COALESCE_PER_SUBSCRIBER)
 
     def wake(self) -> None:
         """Wake every waiting subscriber; those with nothing new simply wait again."""
-        if self._changed is not None and not self._changed.done():
-            self._changed.set_result(None)
-        self._changed = None
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
     @property
     def first_seq(self) -> int:
@@ -85,7 +118,19 @@ class Tail:
         """Return once the head moves past `cursor`, or after `timeout` seconds."""
         if self.head > cursor:
             return
-        if self._changed is None:
-            self._changed = asyncio.get_running_loop().create_future()
-        # asyncio.wait never cancels the shared future on timeout, unlike wait_for.
-        await asyncio.wait({self._changed}, timeout=timeout)
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        self._waiters.append(waiter)
+        timer = None if timeout is None else loop.call_later(timeout, _settle, waiter)
+        try:
+            await waiter  # cancelling this task cancels only its own waiter
+        finally:
+            if timer is not None:
+                timer.cancel()
+            if not waiter.done():  # cancelled while waiting: don't leave it for wake()
+                waiter.cancel()
+
+
+def _settle(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
