@@ -9,6 +9,7 @@ from typing import Any
 from vm_registry.domain import commands as cmd
 from vm_registry.persistence.sqlite import SqliteEventStore
 from vm_registry.service.bootstrap import replay
+from vm_registry.service.reaper import GuardPolicy, Reaper
 from vm_registry.service.registry import Registry
 from vm_registry.service.writer import Outcome, Writer
 
@@ -47,6 +48,10 @@ class Service:
         )
         self.writer.start()
         return self
+
+    async def reap(self) -> None:
+        """One look by the reaper (its mass-expiry guard off: the model has no guard)."""
+        await Reaper(self.registry, 1.0, GuardPolicy(enabled=False)).tick()
 
     async def stop(self) -> None:
         await self.writer.stop()

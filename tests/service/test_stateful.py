@@ -92,6 +92,7 @@ class RegistryMachine(RuleBasedStateMachine):
         self.model: dict[str, dict[str, Any]] = {}
         self.revision = 0
         self.started_at = T0
+        self.marked: set[str] = set()  # VMs the reaper has marked stale (the log says so)
 
     def run(self, work: Coroutine[Any, Any, T]) -> T:
         return self.loop.run_until_complete(work)
@@ -130,6 +131,7 @@ class RegistryMachine(RuleBasedStateMachine):
         if current is None:
             return NotFound
         self.revision += 1
+        self.marked.discard(vm_id)  # a heartbeat or update ends the episode
         if kind == "deregister":
             del self.model[vm_id]
             return Success(self.revision, None)
@@ -182,21 +184,35 @@ class RegistryMachine(RuleBasedStateMachine):
         for want, got in zip(expected, answers, strict=True):
             self.check_answer(want, got)
 
-    @rule(ms=st.integers(0, 6_000))
+    @rule(ms=st.integers(0, 12_000) | st.sampled_from([STALE_AFTER_MS, STALE_AFTER_MS + 1]))
     def time_passes(self, ms: int) -> None:
+        """Time passes and the reaper looks: it marks, in registration order, every running VM
+        silent for longer than the window (counting from startup at the earliest)."""
         self.clock.now += ms
+        self.run(self.service.reap())
+        for entry in self.model.values():
+            quiet_since = max(entry["lastSeen"], self.started_at)
+            silent = self.clock.now - quiet_since > STALE_AFTER_MS
+            if entry["status"] == "running" and entry["id"] not in self.marked and silent:
+                self.revision += 1
+                entry["revision"] = self.revision
+                self.marked.add(entry["id"])
 
-    @rule()
-    def restart(self) -> None:
+    @rule(downtime=st.integers(0, 30_000))
+    def restart(self, downtime: int) -> None:
+        """Stop, let time pass while the registry is down, and start again on the same file."""
         self.run(self.service.stop())
+        self.clock.now += downtime
         self.service = self.run(Service(self.service.db, self.clock, 10.0).start())
         self.started_at = self.clock.now
 
     # -- what must always hold ---------------------------------------------------------------
 
     def stale(self, entry: dict[str, Any]) -> bool:
-        quiet_since = max(entry["lastSeen"], self.started_at)
-        return entry["status"] == "running" and self.clock.now - quiet_since > STALE_AFTER_MS
+        """Marked by the reaper, and past the startup grace (which covers marks from before a
+        restart too)."""
+        in_grace = self.clock.now < self.started_at + STALE_AFTER_MS
+        return entry["status"] == "running" and entry["id"] in self.marked and not in_grace
 
     @invariant()
     def the_registry_shows_the_model_newest_first(self) -> None:

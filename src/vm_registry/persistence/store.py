@@ -41,6 +41,10 @@ class SnapshotInfo:
     digest: bytes  # sha256 of the snapshot's canonical bytes
 
 
+# A heartbeat during startup replay: (seq, vm_id, at). See `EventStore.scan_for_replay`.
+Touch = tuple[int, str, int]
+
+
 @dataclass(frozen=True, slots=True)
 class NewEvent:
     """An event the writer decided on, before the store gives it a seq."""
@@ -87,6 +91,9 @@ class EventStore(Protocol):
 
     def scan(self, after: int = 0, upto: int | None = None) -> AsyncIterator[list[Event]]:
         """Every event after `after` in seq order, in large chunks (for replay)."""
+
+    def scan_for_replay(self, after: int = 0) -> AsyncIterator[list[Event | Touch]]:
+        """Every event after `after`, heartbeats as bare `Touch` tuples (startup's fast path)."""
 
     async def seq_at_time(self, at: int) -> int:
         """The last seq whose event happened at or before `at` (0 if none)."""

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from vm_registry.domain.fold import State, apply
+from vm_registry.domain.fold import State, apply, touch_unshared
 from vm_registry.persistence.store import EventStore
 
 
 async def replay(store: EventStore, state: State | None = None) -> State:
+    """Fold the log after `state` into it. The state must not be shared with anything yet:
+    heartbeats are applied in place (see `fold.touch_unshared`)."""
     result = State() if state is None else state
-    async for chunk in store.scan(after=result.revision):
-        for event in chunk:
-            apply(result, event)
+    async for chunk in store.scan_for_replay(after=result.revision):
+        for item in chunk:
+            if type(item) is tuple:  # a heartbeat: (seq, vm_id, at)
+                touch_unshared(result, *item)
+            else:
+                apply(result, item)  # type: ignore[arg-type]
     return result
