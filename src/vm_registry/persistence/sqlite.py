@@ -32,6 +32,7 @@ import orjson
 
 from vm_registry.domain.events import (
     CODE_TYPES,
+    HEARTBEAT,
     TYPE_CODES,
     Event,
     canonical_bytes,
@@ -47,12 +48,21 @@ from vm_registry.persistence.store import (
     StoreCorrupt,
     StoreError,
     StoreUnavailable,
+    Touch,
 )
 
 SCAN_CHUNK: Final = 20_000
+REPLAY_CHUNK: Final = 50_000
+INT64_MAX: Final = (1 << 63) - 1
 SYNCHRONOUS_MODES: Final = ("NORMAL", "FULL")
 
 _SELECT: Final = "SELECT seq, type, vm, at, actor, data FROM events"
+
+
+def _int64(number: int) -> int:
+    """Positions and limits from a client may exceed what SQLite can bind (OverflowError, a
+    500); past the largest seq any log can reach, a bigger number means the same."""
+    return max(min(number, INT64_MAX), -INT64_MAX)
 
 
 def _translate(error: sqlite3.Error, doing: str, path: Path) -> StoreError:
@@ -311,10 +321,10 @@ class SqliteEventStore:
 
     async def read(self, query: EventQuery) -> list[Event]:
         clauses = ["seq > ?"]
-        params: list[Any] = [query.after]
+        params: list[Any] = [_int64(query.after)]
         if query.upto is not None:
             clauses.append("seq <= ?")
-            params.append(query.upto)
+            params.append(_int64(query.upto))
         if query.vm_id is not None:
             vm = self._vm_ids.get(query.vm_id)
             if vm is None:
@@ -334,7 +344,7 @@ class SqliteEventStore:
             clauses.append("at <= ?")
             params.append(query.until)
         sql = f"{_SELECT} WHERE {' AND '.join(clauses)} ORDER BY seq LIMIT ?"
-        params.append(query.limit)
+        params.append(_int64(query.limit))
         try:
             async with self._conn().execute(sql, params) as cursor:
                 rows = list(await cursor.fetchall())
@@ -520,3 +530,38 @@ class SqliteEventStore:
             raise _translate(error, f"compacting {self.path}", self.path) from error
         self._first_seq = max(self._first_seq, cut + 1)
         return int(dropped)
+
+    # -- startup ---------------------------------------------------------------------------
+
+    async def scan_for_replay(self, after: int = 0) -> AsyncIterator[list[Event | Touch]]:
+        """Like `scan`, but a heartbeat comes as a plain `(seq, vm_id, at)` tuple instead of an
+        Event: startup replays a million of them, and they carry nothing else."""
+        position = after
+        heartbeat = TYPE_CODES[HEARTBEAT]
+        while True:
+            try:
+                async with self._conn().execute(
+                    f"{_SELECT} WHERE seq > ? ORDER BY seq LIMIT ?", (position, REPLAY_CHUNK)
+                ) as cursor:
+                    rows = list(await cursor.fetchall())
+            except sqlite3.Error as error:
+                raise _translate(error, f"reading {self.path}", self.path) from error
+            if not rows:
+                return
+            names = self._vm_names
+            chunk: list[Event | Touch] = []
+            try:
+                for row in rows:
+                    if row[1] == heartbeat:
+                        chunk.append((row[0], names[row[2]], row[3]))
+                    else:
+                        chunk.append(self._decode(row))
+            except KeyError:
+                chunk = [
+                    (e.seq, e.vm_id, e.at) if e.type == HEARTBEAT else e
+                    for e in await self._decode_rows(rows)
+                ]
+            yield chunk
+            position = rows[-1][0]
+            if len(rows) < REPLAY_CHUNK:
+                return
