@@ -53,6 +53,7 @@ from vm_registry.persistence.store import (
 
 SCAN_CHUNK: Final = 20_000
 REPLAY_CHUNK: Final = 50_000
+COMPACT_CHUNK: Final = 20_000
 INT64_MAX: Final = (1 << 63) - 1
 SYNCHRONOUS_MODES: Final = ("NORMAL", "FULL")
 
@@ -192,7 +193,10 @@ class SqliteEventStore:
                 self._last_hash = bytes(at_cut[0])
         else:
             self._head, self._last_hash = int(last[0]), bytes(last[1])
-            self._first_seq = int(first[0]) if first and first[0] is not None else floor + 1
+            lowest = int(first[0]) if first and first[0] is not None else floor + 1
+            # A compaction deletes in chunks after recording its cut: rows at or below the cut
+            # may linger for a moment, but they are already gone as far as anyone can see.
+            self._first_seq = max(lowest, floor + 1)
 
     async def _refresh_interns(self) -> None:
         conn = self._conn()
@@ -500,22 +504,24 @@ class SqliteEventStore:
             ) from error
 
     async def compact(self, cut: int, chain: bytes, canonical: bytes) -> int:
+        """First, in one short transaction, the snapshot at the cut and the cut itself are
+        recorded: from then on, readers treat everything up to the cut as gone. Then the rows
+        are deleted in small transactions, so a live server's writes wait for one chunk at
+        most, never for the whole deletion."""
         if self._writer is None:
             raise StoreUnavailable(f"{self.path} is open read-only")
         body = await asyncio.to_thread(zlib.compress, canonical, 1)
         digest = hashlib.sha256(canonical).digest()
         conn = self._writer
+        dropped = 0
         try:
             async with self._tx_lock:
-                await conn.execute("BEGIN IMMEDIATE")
                 try:
                     await conn.execute(
                         "INSERT OR REPLACE INTO snapshots (seq, chain, digest, body) "
                         "VALUES (?, ?, ?, ?)",
                         (cut, chain, digest, body),
                     )
-                    cursor = await conn.execute("DELETE FROM events WHERE seq <= ?", (cut,))
-                    dropped = cursor.rowcount
                     # Snapshots before the cut can no longer be checked against a refold.
                     await conn.execute("DELETE FROM snapshots WHERE seq < ?", (cut,))
                     await conn.execute(
@@ -526,10 +532,46 @@ class SqliteEventStore:
                 except BaseException:
                     await self._rollback()
                     raise
+            self._first_seq = max(self._first_seq, cut + 1)
+            while True:
+                async with self._tx_lock:
+                    try:
+                        cursor = await conn.execute(
+                            "DELETE FROM events WHERE seq IN "
+                            "(SELECT seq FROM events WHERE seq <= ? ORDER BY seq LIMIT ?)",
+                            (cut, COMPACT_CHUNK),
+                        )
+                        removed = cursor.rowcount
+                        await conn.commit()
+                    except BaseException:
+                        await self._rollback()
+                        raise
+                dropped += removed
+                if removed < COMPACT_CHUNK:
+                    break
+                await asyncio.sleep(0)
         except sqlite3.Error as error:
             raise _translate(error, f"compacting {self.path}", self.path) from error
-        self._first_seq = max(self._first_seq, cut + 1)
         return int(dropped)
+
+    async def delete_snapshots(self, seqs: Sequence[int]) -> None:
+        if self._writer is None:
+            raise StoreUnavailable(f"{self.path} is open read-only")
+        if not seqs:
+            return
+        conn = self._writer
+        try:
+            async with self._tx_lock:
+                try:
+                    await conn.executemany(
+                        "DELETE FROM snapshots WHERE seq = ?", [(seq,) for seq in seqs]
+                    )
+                    await conn.commit()
+                except BaseException:
+                    await self._rollback()
+                    raise
+        except sqlite3.Error as error:
+            raise _translate(error, f"thinning snapshots in {self.path}", self.path) from error
 
     # -- startup ---------------------------------------------------------------------------
 

@@ -119,5 +119,7 @@ class EventStore(Protocol):
     async def snapshot_body(self, seq: int) -> bytes:
         """The canonical bytes of the snapshot at `seq`."""
 
+    async def delete_snapshots(self, seqs: Sequence[int]) -> None: ...
+
     async def compact(self, cut: int, chain: bytes, canonical: bytes) -> int:
         """Store a snapshot at `cut`, then drop every event up to it. Returns events dropped."""

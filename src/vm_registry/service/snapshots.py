@@ -63,6 +63,27 @@ async def load_state(store: EventStore) -> State:
     return await replay(store, base)
 
 
+KEEP_RECENT = 10
+SPARSE_FACTOR = 10
+
+
+def thinned(seqs: list[int], every: int, cut: int) -> list[int]:
+    """Which snapshots to delete. The newest `KEEP_RECENT` stay, so recent time travel and
+    feed catch-up fold at most `every` events; older ones are thinned to one per
+    `SPARSE_FACTOR * every` events, so any point costs at most ten times that. The snapshot at
+    the compaction point is the chain's anchor and always stays."""
+    newest_first = sorted(seqs, reverse=True)
+    keep = set(newest_first[:KEEP_RECENT])
+    keep.add(cut)
+    stride = max(every, 1) * SPARSE_FACTOR
+    buckets: set[int] = set()
+    for seq in newest_first[KEEP_RECENT:]:
+        if seq // stride not in buckets:
+            buckets.add(seq // stride)
+            keep.add(seq)
+    return [seq for seq in seqs if seq not in keep]
+
+
 class Snapshotter:
     """Takes a snapshot every `every` events, in the background, off the write path."""
 
@@ -88,6 +109,8 @@ class Snapshotter:
             await self.store.save_snapshot(state.revision, chain, canonical)
             self.last_seq = state.revision
             log.info("snapshot written at seq %d (%d VMs)", state.revision, len(state.entries))
+            stored = [info.seq for info in await self.store.snapshots()]
+            await self.store.delete_snapshots(thinned(stored, self.every, self.store.first_seq - 1))
         except StoreError as error:
             log.warning("snapshot at seq %d failed: %s", state.revision, error)
 
