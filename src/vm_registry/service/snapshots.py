@@ -109,8 +109,11 @@ class Snapshotter:
             await self.store.save_snapshot(state.revision, chain, canonical)
             self.last_seq = state.revision
             log.info("snapshot written at seq %d (%d VMs)", state.revision, len(state.entries))
+            # Re-read the compaction point: another process may have compacted meanwhile, and
+            # its anchor snapshot must never be thinned away.
+            anchor = await self.store.refresh_first_seq() - 1
             stored = [info.seq for info in await self.store.snapshots()]
-            await self.store.delete_snapshots(thinned(stored, self.every, self.store.first_seq - 1))
+            await self.store.delete_snapshots(thinned(stored, self.every, anchor))
         except StoreError as error:
             log.warning("snapshot at seq %d failed: %s", state.revision, error)
 
