@@ -13,9 +13,10 @@ from tests.server import ServerProcess
 TO_ISO_STRING = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """One server for a whole module, for tests that do not disturb each other."""
+    """One server for every test here that does not disturb the others: each uses ids of its
+    own, and none restarts it. Servers take a while to start on a busy machine."""
     proc = ServerProcess(tmp_path_factory.mktemp("api") / "registry.db").start()
     try:
         yield proc
@@ -23,7 +24,7 @@ def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerPr
         proc.kill()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def http(shared_server: ServerProcess) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=shared_server.url, timeout=10) as client:
         yield client

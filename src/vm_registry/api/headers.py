@@ -1,5 +1,10 @@
-"""Security headers on every response, as ASGI middleware so that errors, 401s from the auth
-middleware and the SSE stream all get them too.
+"""Security headers on every response, so that errors, 401s from the auth middleware and the
+SSE stream all get them too.
+
+Two ways to install them. `security_headers` is ASGI middleware; litestar runs app-level
+middleware per route, so it never sees what the router answers by itself (404 for an unknown
+path, 405, CORS preflights). `before_send` is a litestar `before_send` hook, which wraps `send`
+for every response the app produces, those included.
 
 The API serves JSON only, so the content security policy forbids everything: a response can
 never be turned into a page that runs script.
@@ -19,6 +24,22 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
 )
 
 
+def _add(message: Message) -> None:
+    if message["type"] != "http.response.start":
+        return
+    headers = list(message.get("headers", []))
+    present = {name.lower() for name, _ in headers}
+    headers.extend(h for h in SECURITY_HEADERS if h[0] not in present)
+    if b"cache-control" not in present:
+        headers.append((b"cache-control", b"no-store"))
+    message["headers"] = headers
+
+
+def before_send(message: Message, scope: Scope) -> None:
+    if scope["type"] == ScopeType.HTTP:
+        _add(message)
+
+
 def security_headers(app: ASGIApp) -> ASGIApp:
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -26,13 +47,7 @@ def security_headers(app: ASGIApp) -> ASGIApp:
             return
 
         async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                present = {name.lower() for name, _ in headers}
-                headers.extend(h for h in SECURITY_HEADERS if h[0] not in present)
-                if b"cache-control" not in present:
-                    headers.append((b"cache-control", b"no-store"))
-                message["headers"] = headers
+            _add(message)
             await send(message)
 
         await app(scope, receive, send_with_headers)
