@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import httpx
+import pytest
 
 from tests.api.conftest import TO_ISO_STRING, new_id, revision
 from tests.conftest import vm
@@ -219,3 +222,17 @@ def test_an_id_of_256_characters_works_on_every_route(http: httpx.Client) -> Non
     assert http.patch(f"/registry/vms/{vm_id}", json={"status": "paused"}).status_code == 200
     assert http.post(f"/registry/vms/{vm_id}/heartbeat").status_code == 200
     assert http.delete(f"/registry/vms/{vm_id}").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "suffix", ["a?b", "a#b", "a b", "a+b", "%", "%41", "a;b", "a\\b", "...", "ü", "x.json"]
+)
+def test_ids_with_url_special_characters_work_when_escaped(http: httpx.Client, suffix: str) -> None:
+    vm_id = f"{new_id()}-{suffix}"
+    register(http, vm_id)
+    path = f"/registry/vms/{quote(vm_id, safe='')}"
+    assert http.get(path).json()["id"] == vm_id
+    assert http.patch(path, json={"status": "paused"}).json()["status"] == "paused"
+    assert http.post(f"{path}/heartbeat").json()["id"] == vm_id
+    assert http.delete(path).status_code == 200
+    assert http.get(path).status_code == 404

@@ -4,6 +4,7 @@ the state the ordinary fold gives, for any log and from any snapshot point."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -39,7 +40,8 @@ def test_replay_from_the_store_equals_the_fold(
     split = data.draw(st.integers(min_value=0, max_value=len(log)), label="snapshot at")
 
     async def scenario() -> State:
-        store = SqliteEventStore(tmp_path / f"replay-{id(log)}-{split}.db")
+        # A new file per example: examples share tmp_path, and ids of dead objects recur.
+        store = SqliteEventStore(tmp_path / f"replay-{uuid.uuid4().hex}.db")
         await store.open()
         try:
             await store.append([NewEvent(e.type, e.vm_id, e.at, e.actor, e.data) for e in log])

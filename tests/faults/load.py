@@ -60,12 +60,10 @@ class Writers:
         threads: int = 4,
         seed: int = 0,
         headers: Mapping[str, str] | None = None,
-        tolerate_503: bool = False,
     ) -> None:
         self.url = url
         self.prefix = prefix
         self.headers = dict(headers or {})
-        self.tolerate_503 = tolerate_503
         self.ledger = Ledger()
         self._stop = threading.Event()
         self._threads = [
@@ -137,8 +135,6 @@ class Writers:
                         live.append(vm_id)
                     elif write.type == DEREGISTERED:
                         live.remove(vm_id)
-                elif status == 503 and self.tolerate_503:
-                    continue
                 else:
                     local.failures.append(f"{method} {path} -> {status} {response.text[:200]}")
         with self.ledger.lock:

@@ -118,6 +118,7 @@ def soak(db: Path, seconds: float) -> Outcome:
                     assert not helper.is_alive(), "a soak helper hung"
             assert not writers.ledger.failures, writers.ledger.failures[:5]
             assert writers.ledger.server_errors == 0, writers.ledger.statuses
+            assert not writers.ledger.unknown, "a write got no answer at all"
             outcome.writes = len(writers.ledger.acks)
 
             with httpx.Client(base_url=server.url, timeout=30) as http:

@@ -20,15 +20,18 @@ from vm_registry.domain.validation import MAX_ID_LENGTH, MAX_SERVICES, MAX_STRIN
 Json = dict[str, Any]
 
 _CONTROL = r"\x00-\x1f\x7f-\x9f"
+# Exactly what Python's str.strip() removes, spelled out: `\s` means different things to the
+# generator (Python) and the validator (Rust), and \x1c-\x1f sit on the line between them.
+_SPACE = r"\x09-\x0d\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 
 
 def _trimmed(most: int, also_not: str = "") -> str:
     """A regex for text the server accepts: surrounding whitespace is trimmed, and what is left
     is 1 to `most` characters, without control characters (nor `also_not`). maxLength cannot
     say this: it would count the whitespace the server trims away."""
-    edge = rf"[^\s{also_not}{_CONTROL}]"
+    edge = rf"[^{_SPACE}{also_not}{_CONTROL}]"
     inner = rf"[^{also_not}{_CONTROL}]{{0,{most - 2}}}"
-    return rf"^\s*{edge}(?:{inner}{edge})?\s*$"
+    return rf"^[{_SPACE}]*{edge}(?:{inner}{edge})?[{_SPACE}]*$"
 
 
 TEXT: Json = {"type": "string", "pattern": _trimmed(MAX_STRING_LENGTH)}

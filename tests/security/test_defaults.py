@@ -99,11 +99,6 @@ def test_security_headers_on_json_html_stream_and_errors(
         assert_secured(stream)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="app.py installs the headers as route middleware, which never sees the router's "
-    "own 404 and 405; api/headers.py has a before_send hook ready for app.py to install",
-)
 def test_security_headers_on_the_routers_own_answers(http: httpx.Client) -> None:
     for answer in (http.get("/no/such/route"), http.put("/registry/vms")):
         assert answer.status_code in (404, 405)

@@ -16,9 +16,8 @@ from litestar.datastructures import State as AppState
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
-from vm_registry.api import errors, wire
+from vm_registry.api import errors, headers, wire
 from vm_registry.api.auth import auth_middleware, load_tokens
-from vm_registry.api.headers import security_headers
 from vm_registry.api.routes import health, history, stream, vms
 from vm_registry.feed.broker import Broker
 from vm_registry.persistence.sqlite import SqliteEventStore
@@ -122,8 +121,10 @@ def create_app(settings: Settings) -> Litestar:
             "renderer": Provide(provide_renderer, sync_to_thread=False),
         },
         exception_handlers=errors.HANDLERS,
-        # Outermost first: every response, a 401 included, carries the security headers.
-        middleware=[security_headers, auth_middleware(tokens)],
+        middleware=[auth_middleware(tokens)],
+        # A before_send hook, not middleware: it also sees what the router answers by itself
+        # (404, 405), and the auth middleware's 401.
+        before_send=[headers.before_send],
         cors_config=CORSConfig(allow_origins=list(settings.cors_origins))
         if settings.cors_origins
         else None,

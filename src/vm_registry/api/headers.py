@@ -1,10 +1,10 @@
 """Security headers on every response, so that errors, 401s from the auth middleware and the
 SSE stream all get them too.
 
-Two ways to install them. `security_headers` is ASGI middleware; litestar runs app-level
-middleware per route, so it never sees what the router answers by itself (404 for an unknown
-path, 405, CORS preflights). `before_send` is a litestar `before_send` hook, which wraps `send`
-for every response the app produces, those included.
+They are installed as a litestar `before_send` hook rather than as middleware: litestar runs
+app-level middleware per route, so middleware never sees what the router answers by itself
+(404 for an unknown path, 405, CORS preflights), while the hook wraps `send` for every response
+the app produces, those included.
 
 The API serves JSON only, so the content security policy forbids everything: a response can
 never be turned into a page that runs script.
@@ -13,7 +13,7 @@ never be turned into a page that runs script.
 from __future__ import annotations
 
 from litestar.enums import ScopeType
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import Message, Scope
 
 SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"x-content-type-options", b"nosniff"),
@@ -38,18 +38,3 @@ def _add(message: Message) -> None:
 def before_send(message: Message, scope: Scope) -> None:
     if scope["type"] == ScopeType.HTTP:
         _add(message)
-
-
-def security_headers(app: ASGIApp) -> ASGIApp:
-    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP:
-            await app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            _add(message)
-            await send(message)
-
-        await app(scope, receive, send_with_headers)
-
-    return middleware

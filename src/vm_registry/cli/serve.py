@@ -179,7 +179,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
 def run(args: argparse.Namespace) -> int:
     from vm_registry.api.app import create_app
     from vm_registry.api.auth import TokenConfigError
-    from vm_registry.cli.server import GracefulServer
+    from vm_registry.cli.server import BoundedHttpToolsProtocol, GracefulServer
 
     settings = settings_from(args)
     level = args.log_level.upper()
@@ -193,6 +193,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     config = uvicorn.Config(
         app,
+        http=BoundedHttpToolsProtocol,
         host=settings.host,
         port=settings.port,
         log_level=args.log_level.lower(),
