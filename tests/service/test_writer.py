@@ -135,3 +135,37 @@ async def test_a_stopped_writer_refuses_commands(tmp_path: Path) -> None:
     await service.stop()
     with pytest.raises(Unavailable):
         await service.execute(cmd.Heartbeat("vm-1"))
+
+
+class SlowStore(SqliteEventStore):
+    """A real store whose appends take a while, as on a saturated disk."""
+
+    async def append(self, batch: Sequence[NewEvent]) -> list[Event]:
+        await asyncio.sleep(0.5)
+        return await super().append(batch)
+
+
+async def test_stopping_mid_batch_answers_its_callers_instead_of_leaving_them_hanging(
+    tmp_path: Path,
+) -> None:
+    slow = await Service(tmp_path / "registry.db", FakeClock(T0), store_class=SlowStore).start()
+    try:
+        waiting = asyncio.ensure_future(slow.execute(cmd.Register("vm-1", DATA)))
+        await asyncio.sleep(0.1)  # the batch is now inside the slow append
+        await slow.writer.stop(drain_seconds=0.05)
+        with pytest.raises(Unavailable):
+            await asyncio.wait_for(waiting, timeout=5)
+    finally:
+        await slow.store.close()
+
+
+async def test_stopping_lets_the_batch_in_flight_finish_first(tmp_path: Path) -> None:
+    slow = await Service(tmp_path / "registry.db", FakeClock(T0), store_class=SlowStore).start()
+    try:
+        waiting = asyncio.ensure_future(slow.execute(cmd.Register("vm-1", DATA)))
+        await asyncio.sleep(0.1)
+        await slow.writer.stop()  # the default drain outlasts the slow append
+        outcome = await asyncio.wait_for(waiting, timeout=5)
+        assert outcome.event.seq == 1
+    finally:
+        await slow.store.close()

@@ -55,7 +55,8 @@ def writer(request: Request[Any, Any, Any]) -> str | None:
 
 
 def query_choice(request: Request[Any, Any, Any], name: str, allowed: Sequence[str]) -> str | None:
-    values = request.query_params.getall(name, [])
+    # An empty value (`?role=`) means no filter, as in the registry agents use today.
+    values = [v for v in request.query_params.getall(name, []) if v != ""]
     if not values:
         return None
     if len(values) > 1:

@@ -71,12 +71,19 @@ class Writer:
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue(queue_size)
         self._task: asyncio.Task[None] | None = None
         self._last_at = 0
+        self._busy = False
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="vm-registry-writer")
 
-    async def stop(self) -> None:
+    async def stop(self, drain_seconds: float = 5.0) -> None:
+        """Let the writer finish what it has (the HTTP server has stopped taking requests by
+        now), then stop it. Whatever is still waiting after `drain_seconds` is refused."""
         if self._task is not None:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + drain_seconds
+            while (self._busy or not self._queue.empty()) and loop.time() < deadline:
+                await asyncio.sleep(0.01)
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
@@ -105,13 +112,23 @@ class Writer:
             batch = [first]
             while len(batch) < self.max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
+            self._busy = True
             try:
                 await self._commit(batch)
+            except asyncio.CancelledError:
+                # Stopped mid-batch: its callers must hear something rather than wait forever.
+                # (The batch may still commit in the database thread; a 503 is no promise.)
+                for pending in batch:
+                    if not pending.future.done():
+                        pending.future.set_exception(Unavailable("the registry is shutting down"))
+                raise
             except Exception as error:  # the writer must outlive any single batch
                 log.exception("writer batch failed")
                 for pending in batch:
                     if not pending.future.done():
                         pending.future.set_exception(Unavailable(f"write failed: {error}"))
+            finally:
+                self._busy = False
 
     async def _commit(self, batch: list[_Pending]) -> None:
         at = self._now()
