@@ -57,7 +57,8 @@ COMPACT_CHUNK: Final = 20_000
 INT64_MAX: Final = (1 << 63) - 1
 SYNCHRONOUS_MODES: Final = ("NORMAL", "FULL")
 
-_SELECT: Final = "SELECT seq, type, vm, at, actor, data FROM events"
+_COLUMNS: Final = "seq, type, vm, at, actor, data"
+_SELECT: Final = f"SELECT {_COLUMNS} FROM events"
 
 
 def _int64(number: int) -> int:
@@ -356,13 +357,14 @@ class SqliteEventStore:
             raise _translate(error, f"reading {self.path}", self.path) from error
         return await self._decode_rows(rows)
 
-    async def scan(self, after: int = 0, upto: int | None = None) -> AsyncIterator[list[Event]]:
+    async def _pages(self, columns: str, after: int, upto: int | None) -> AsyncIterator[list[Any]]:
+        """Raw rows after `after` (up to `upto`) in seq order, `SCAN_CHUNK` at a time."""
         position = after
         limit_seq = upto if upto is not None else (1 << 62)
         while True:
             try:
                 async with self._conn().execute(
-                    f"{_SELECT} WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+                    f"SELECT {columns} FROM events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
                     (position, limit_seq, SCAN_CHUNK),
                 ) as cursor:
                     rows = list(await cursor.fetchall())
@@ -370,11 +372,14 @@ class SqliteEventStore:
                 raise _translate(error, f"reading {self.path}", self.path) from error
             if not rows:
                 return
-            chunk = await self._decode_rows(rows)
-            yield chunk
-            position = chunk[-1].seq
+            yield rows
+            position = rows[-1][0]
             if len(rows) < SCAN_CHUNK:
                 return
+
+    async def scan(self, after: int = 0, upto: int | None = None) -> AsyncIterator[list[Event]]:
+        async for rows in self._pages(_COLUMNS, after, upto):
+            yield await self._decode_rows(rows)
 
     async def seq_at_time(self, at: int) -> int:
         conn = self._conn()
@@ -407,25 +412,9 @@ class SqliteEventStore:
     async def scan_hashes(
         self, after: int = 0, upto: int | None = None
     ) -> AsyncIterator[list[tuple[Event, bytes]]]:
-        position = after
-        limit_seq = upto if upto is not None else (1 << 62)
-        while True:
-            try:
-                async with self._conn().execute(
-                    "SELECT seq, type, vm, at, actor, data, hash FROM events "
-                    "WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
-                    (position, limit_seq, SCAN_CHUNK),
-                ) as cursor:
-                    rows = list(await cursor.fetchall())
-            except sqlite3.Error as error:
-                raise _translate(error, f"reading {self.path}", self.path) from error
-            if not rows:
-                return
+        async for rows in self._pages(_COLUMNS + ", hash", after, upto):
             events = await self._decode_rows([row[:6] for row in rows])
             yield [(event, bytes(row[6])) for event, row in zip(events, rows, strict=True)]
-            position = events[-1].seq
-            if len(rows) < SCAN_CHUNK:
-                return
 
     async def hash_at(self, seq: int) -> bytes | None:
         try:
