@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import hashlib
 import sqlite3
-import zlib
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any, Final
@@ -39,21 +38,20 @@ from vm_registry.domain.events import (
     decode_data,
     encode_data,
 )
+from vm_registry.persistence.sqlite_errors import translate
 from vm_registry.persistence.sqlite_schema import SCHEMA_VERSION, upgrade_script
+from vm_registry.persistence.sqlite_snapshots import SnapshotTables
 from vm_registry.persistence.store import (
     GENESIS_HASH,
     EventQuery,
     NewEvent,
-    SnapshotInfo,
     StoreCorrupt,
-    StoreError,
     StoreUnavailable,
     Touch,
 )
 
 SCAN_CHUNK: Final = 20_000
 REPLAY_CHUNK: Final = 50_000
-COMPACT_CHUNK: Final = 20_000
 INT64_MAX: Final = (1 << 63) - 1
 SYNCHRONOUS_MODES: Final = ("NORMAL", "FULL")
 
@@ -67,17 +65,7 @@ def _int64(number: int) -> int:
     return max(min(number, INT64_MAX), -INT64_MAX)
 
 
-def _translate(error: sqlite3.Error, doing: str, path: Path) -> StoreError:
-    text = str(error)
-    if isinstance(error, sqlite3.DatabaseError) and (
-        "malformed" in text or "not a database" in text
-    ):
-        # Refusing is right, and the operator needs to know what to run next.
-        return StoreCorrupt(f"{doing}: {text}; check it with `vm-registry verify --db {path}`")
-    return StoreUnavailable(f"{doing}: {text}")
-
-
-class SqliteEventStore:
+class SqliteEventStore(SnapshotTables):
     def __init__(
         self,
         path: str | Path,
@@ -128,7 +116,7 @@ class SqliteEventStore:
             await self._refresh_interns()
         except sqlite3.Error as error:
             await self.close()
-            raise _translate(error, f"opening {self.path}", self.path) from error
+            raise translate(error, f"opening {self.path}", self.path) from error
 
     async def _configure(self, conn: aiosqlite.Connection) -> None:
         await conn.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
@@ -248,7 +236,7 @@ class SqliteEventStore:
             async with self._tx_lock:
                 await self._append_rows(conn, new_vms, new_actors, rows)
         except sqlite3.Error as error:
-            raise _translate(error, f"appending to {self.path}", self.path) from error
+            raise translate(error, f"appending to {self.path}", self.path) from error
         # Only now, with the batch durable, does the in-memory position move.
         for name, key in new_vms.items():
             self._vm_ids[name] = key
@@ -354,7 +342,7 @@ class SqliteEventStore:
             async with self._conn().execute(sql, params) as cursor:
                 rows = list(await cursor.fetchall())
         except sqlite3.Error as error:
-            raise _translate(error, f"reading {self.path}", self.path) from error
+            raise translate(error, f"reading {self.path}", self.path) from error
         return await self._decode_rows(rows)
 
     async def _pages(self, columns: str, after: int, upto: int | None) -> AsyncIterator[list[Any]]:
@@ -369,7 +357,7 @@ class SqliteEventStore:
                 ) as cursor:
                     rows = list(await cursor.fetchall())
             except sqlite3.Error as error:
-                raise _translate(error, f"reading {self.path}", self.path) from error
+                raise translate(error, f"reading {self.path}", self.path) from error
             if not rows:
                 return
             yield rows
@@ -405,7 +393,7 @@ class SqliteEventStore:
                     high = middle - 1
             return answer
         except sqlite3.Error as error:
-            raise _translate(error, f"reading {self.path}", self.path) from error
+            raise translate(error, f"reading {self.path}", self.path) from error
 
     # -- verification, snapshots and compaction --------------------------------------------
 
@@ -421,7 +409,7 @@ class SqliteEventStore:
             async with self._conn().execute("SELECT hash FROM events WHERE seq = ?", (seq,)) as cur:
                 row = await cur.fetchone()
         except sqlite3.Error as error:
-            raise _translate(error, f"reading {self.path}", self.path) from error
+            raise translate(error, f"reading {self.path}", self.path) from error
         return None if row is None else bytes(row[0])
 
     async def vm_known(self, vm_id: str) -> bool:
@@ -433,7 +421,7 @@ class SqliteEventStore:
         try:
             await self._load_position_floor()
         except sqlite3.Error as error:
-            raise _translate(error, f"reading {self.path}", self.path) from error
+            raise translate(error, f"reading {self.path}", self.path) from error
         return self._first_seq
 
     async def _load_position_floor(self) -> None:
@@ -442,125 +430,6 @@ class SqliteEventStore:
             compacted = await cur.fetchone()
         if compacted is not None:
             self._first_seq = max(self._first_seq, int(compacted[0]) + 1)
-
-    async def save_snapshot(self, seq: int, chain: bytes, canonical: bytes) -> None:
-        if self._writer is None:
-            raise StoreUnavailable(f"{self.path} is open read-only")
-        # zlib releases the GIL, so compressing a large fleet does not stall the event loop.
-        body = await asyncio.to_thread(zlib.compress, canonical, 1)
-        digest = hashlib.sha256(canonical).digest()
-        conn = self._writer
-        try:
-            async with self._tx_lock:
-                try:
-                    await conn.execute(
-                        "INSERT OR REPLACE INTO snapshots (seq, chain, digest, body) "
-                        "VALUES (?, ?, ?, ?)",
-                        (seq, chain, digest, body),
-                    )
-                    await conn.commit()
-                except BaseException:
-                    await self._rollback()
-                    raise
-        except sqlite3.Error as error:
-            raise _translate(error, f"writing a snapshot to {self.path}", self.path) from error
-
-    async def snapshots(self) -> list[SnapshotInfo]:
-        try:
-            async with self._conn().execute(
-                "SELECT seq, chain, digest FROM snapshots ORDER BY seq DESC"
-            ) as cur:
-                rows = await cur.fetchall()
-        except sqlite3.Error as error:
-            raise _translate(error, f"reading {self.path}", self.path) from error
-        return [SnapshotInfo(int(seq), bytes(chain), bytes(dig)) for seq, chain, dig in rows]
-
-    async def snapshot_body(self, seq: int) -> bytes:
-        try:
-            async with self._conn().execute(
-                "SELECT body FROM snapshots WHERE seq = ?", (seq,)
-            ) as cur:
-                row = await cur.fetchone()
-        except sqlite3.Error as error:
-            raise _translate(error, f"reading {self.path}", self.path) from error
-        if row is None:
-            raise StoreCorrupt(f"no snapshot at seq {seq}", seq)
-        try:
-            return await asyncio.to_thread(zlib.decompress, bytes(row[0]))
-        except zlib.error as error:
-            raise StoreCorrupt(
-                f"snapshot at seq {seq} does not decompress: {error}", seq
-            ) from error
-
-    async def compact(self, cut: int, chain: bytes, canonical: bytes) -> int:
-        """First, in one short transaction, the snapshot at the cut and the cut itself are
-        recorded: from then on, readers treat everything up to the cut as gone. Then the rows
-        are deleted in small transactions, so a live server's writes wait for one chunk at
-        most, never for the whole deletion."""
-        if self._writer is None:
-            raise StoreUnavailable(f"{self.path} is open read-only")
-        body = await asyncio.to_thread(zlib.compress, canonical, 1)
-        digest = hashlib.sha256(canonical).digest()
-        conn = self._writer
-        dropped = 0
-        try:
-            async with self._tx_lock:
-                try:
-                    await conn.execute(
-                        "INSERT OR REPLACE INTO snapshots (seq, chain, digest, body) "
-                        "VALUES (?, ?, ?, ?)",
-                        (cut, chain, digest, body),
-                    )
-                    # Snapshots before the cut can no longer be checked against a refold.
-                    await conn.execute("DELETE FROM snapshots WHERE seq < ?", (cut,))
-                    await conn.execute(
-                        "INSERT OR REPLACE INTO meta (key, value) VALUES ('compacted_through', ?)",
-                        (str(cut),),
-                    )
-                    await conn.commit()
-                except BaseException:
-                    await self._rollback()
-                    raise
-            self._first_seq = max(self._first_seq, cut + 1)
-            while True:
-                async with self._tx_lock:
-                    try:
-                        cursor = await conn.execute(
-                            "DELETE FROM events WHERE seq IN "
-                            "(SELECT seq FROM events WHERE seq <= ? ORDER BY seq LIMIT ?)",
-                            (cut, COMPACT_CHUNK),
-                        )
-                        removed = cursor.rowcount
-                        await conn.commit()
-                    except BaseException:
-                        await self._rollback()
-                        raise
-                dropped += removed
-                if removed < COMPACT_CHUNK:
-                    break
-                await asyncio.sleep(0)
-        except sqlite3.Error as error:
-            raise _translate(error, f"compacting {self.path}", self.path) from error
-        return int(dropped)
-
-    async def delete_snapshots(self, seqs: Sequence[int]) -> None:
-        if self._writer is None:
-            raise StoreUnavailable(f"{self.path} is open read-only")
-        if not seqs:
-            return
-        conn = self._writer
-        try:
-            async with self._tx_lock:
-                try:
-                    await conn.executemany(
-                        "DELETE FROM snapshots WHERE seq = ?", [(seq,) for seq in seqs]
-                    )
-                    await conn.commit()
-                except BaseException:
-                    await self._rollback()
-                    raise
-        except sqlite3.Error as error:
-            raise _translate(error, f"thinning snapshots in {self.path}", self.path) from error
 
     # -- startup ---------------------------------------------------------------------------
 
@@ -576,7 +445,7 @@ class SqliteEventStore:
                 ) as cursor:
                     rows = list(await cursor.fetchall())
             except sqlite3.Error as error:
-                raise _translate(error, f"reading {self.path}", self.path) from error
+                raise translate(error, f"reading {self.path}", self.path) from error
             if not rows:
                 return
             names = self._vm_names

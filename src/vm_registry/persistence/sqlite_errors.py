@@ -1,0 +1,18 @@
+"""SQLite's exceptions, translated at the edge into the store's own errors."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from vm_registry.persistence.store import StoreCorrupt, StoreError, StoreUnavailable
+
+
+def translate(error: sqlite3.Error, doing: str, path: Path) -> StoreError:
+    text = str(error)
+    if isinstance(error, sqlite3.DatabaseError) and (
+        "malformed" in text or "not a database" in text
+    ):
+        # Refusing is right, and the operator needs to know what to run next.
+        return StoreCorrupt(f"{doing}: {text}; check it with `vm-registry verify --db {path}`")
+    return StoreUnavailable(f"{doing}: {text}")
