@@ -16,7 +16,7 @@ from litestar.datastructures import State as AppState
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
-from vm_registry.api import errors, headers, wire
+from vm_registry.api import errors, headers, openapi, schemas, wire
 from vm_registry.api.auth import auth_middleware, load_tokens
 from vm_registry.api.routes import health, history, stream, vms
 from vm_registry.feed.broker import Broker
@@ -130,6 +130,12 @@ def create_app(settings: Settings) -> Litestar:
         else None,
         lifespan=[lifespan],
         request_max_body_size=settings.max_body_bytes,
-        openapi_config=OpenAPIConfig(title="vm-registry", version="0.1.0"),
+        openapi_config=OpenAPIConfig(
+            title="vm-registry",
+            version="0.1.0",
+            components=openapi.COMPONENTS,
+            security=openapi.SECURITY,
+        ),
+        plugins=[schemas.ClosedShapes()],
         debug=False,
     )

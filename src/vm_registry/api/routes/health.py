@@ -6,15 +6,16 @@ from typing import Any
 
 from litestar import Request, Response, get
 
-from vm_registry.api import wire
+from vm_registry.api import schemas, wire
+from vm_registry.api.openapi import OPEN, answers
 from vm_registry.feed.broker import Broker
 from vm_registry.service.registry import Registry
 
 
-@get("/health")
+@get("/health", security=OPEN, responses=answers(200, schemas.Health, "Up"))
 async def health(request: Request[Any, Any, Any], registry: Registry) -> Response[bytes]:
     broker: Broker = request.app.state.broker
-    body = {
+    body: schemas.Health = {
         "status": "ok",
         "revision": registry.revision,
         "vms": len(registry.state.entries),

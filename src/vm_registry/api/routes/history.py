@@ -7,7 +7,20 @@ from typing import Any
 from litestar import Request, Response, get
 
 from vm_registry.api import requests as rq
-from vm_registry.api import wire
+from vm_registry.api import schemas, wire
+from vm_registry.api.openapi import (
+    AFTER,
+    LIMIT,
+    PAGE_LIMIT,
+    REVISION,
+    SINCE,
+    TYPES,
+    UNTIL,
+    VM,
+    VmId,
+    answers,
+    operation,
+)
 from vm_registry.domain.clock import parse_iso
 from vm_registry.domain.errors import Gone, Invalid, NotFound
 from vm_registry.domain.events import EVENT_TYPES
@@ -64,7 +77,13 @@ def _page(events: list[Any], registry: Registry) -> Response[bytes]:
     return wire.json(body, headers={wire.REVISION_HEADER: str(registry.revision)})
 
 
-@get("/registry/events")
+@get(
+    "/registry/events",
+    responses=answers(200, schemas.EventPage, "A page of the log", 400, 401, 410),
+    operation_class=operation(
+        parameters=[AFTER, PAGE_LIMIT, VM, TYPES, SINCE, UNTIL], headers=REVISION
+    ),
+)
 async def list_events(request: AnyRequest, registry: Registry) -> Response[bytes]:
     limit = rq.query_int(request, "limit", minimum=1)
     if limit is not None and limit > MAX_LIMIT:
@@ -81,8 +100,12 @@ async def list_events(request: AnyRequest, registry: Registry) -> Response[bytes
     return _page(await registry.store.read(query), registry)
 
 
-@get("/registry/vms/{vm_id:str}/history")
-async def vm_history(vm_id: str, request: AnyRequest, registry: Registry) -> Response[bytes]:
+@get(
+    "/registry/vms/{vm_id:str}/history",
+    responses=answers(200, schemas.EventPage, "A page of the VM's events", 400, 401, 404, 410),
+    operation_class=operation(parameters=[AFTER, LIMIT], headers=REVISION),
+)
+async def vm_history(vm_id: VmId, request: AnyRequest, registry: Registry) -> Response[bytes]:
     if not await registry.store.vm_known(vm_id):
         raise NotFound(f"VM {vm_id!r} was never registered")
     limit = rq.query_int(request, "limit", minimum=1)

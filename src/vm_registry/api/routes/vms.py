@@ -7,7 +7,23 @@ from typing import Any
 from litestar import Request, Response, delete, get, patch, post
 
 from vm_registry.api import requests as rq
-from vm_registry.api import wire
+from vm_registry.api import schemas, wire
+from vm_registry.api.openapi import (
+    AFTER_HEARTBEAT,
+    AFTER_REGISTER,
+    AFTER_UPDATE,
+    AS_OF,
+    AT,
+    ENTRY_HEADERS,
+    IF_MATCH,
+    REVISION,
+    ROLE,
+    STATUS,
+    RoleName,
+    VmId,
+    answers,
+    operation,
+)
 from vm_registry.domain import commands as cmd
 from vm_registry.domain import validation
 from vm_registry.domain.clock import parse_iso
@@ -58,7 +74,14 @@ async def _past_point(request: AnyRequest, registry: Registry, history: TimeMach
     return at
 
 
-@post("/registry/vms", status_code=201)
+@post(
+    "/registry/vms",
+    status_code=201,
+    responses=answers(201, schemas.Entry, "Registered", 400, 401, 403, 409, 413, 503),
+    operation_class=operation(
+        body=schemas.REGISTRATION, headers=ENTRY_HEADERS, links=AFTER_REGISTER
+    ),
+)
 async def register(
     request: AnyRequest, registry: Registry, renderer: wire.EntryRenderer
 ) -> Response[bytes]:
@@ -70,7 +93,11 @@ async def register(
     return _entry_response(registry, renderer, outcome.entry, 201)
 
 
-@get("/registry/vms")
+@get(
+    "/registry/vms",
+    responses=answers(200, schemas.EntryList, "The VMs, now or in the past", 400, 401, 410),
+    operation_class=operation(parameters=[ROLE, STATUS, AT, AS_OF], headers=REVISION),
+)
 async def list_vms(
     request: AnyRequest, registry: Registry, history: TimeMachine, renderer: wire.EntryRenderer
 ) -> Response[bytes]:
@@ -83,9 +110,13 @@ async def list_vms(
     return _list_response(registry, renderer, registry.entries(role, status, state), past)
 
 
-@get("/registry/vms/{vm_id:str}")
+@get(
+    "/registry/vms/{vm_id:str}",
+    responses=answers(200, schemas.Entry, "The entry, now or in the past", 400, 401, 404, 410),
+    operation_class=operation(parameters=[AT, AS_OF], headers=ENTRY_HEADERS),
+)
 async def get_vm(
-    vm_id: str,
+    vm_id: VmId,
     request: AnyRequest,
     registry: Registry,
     history: TimeMachine,
@@ -104,9 +135,15 @@ async def get_vm(
     return _entry_response(registry, renderer, entry)
 
 
-@patch("/registry/vms/{vm_id:str}")
+@patch(
+    "/registry/vms/{vm_id:str}",
+    responses=answers(200, schemas.Entry, "Updated", 400, 401, 403, 404, 412, 413, 503),
+    operation_class=operation(
+        body=schemas.UPDATE, parameters=[IF_MATCH], headers=ENTRY_HEADERS, links=AFTER_UPDATE
+    ),
+)
 async def update_vm(
-    vm_id: str, request: AnyRequest, registry: Registry, renderer: wire.EntryRenderer
+    vm_id: VmId, request: AnyRequest, registry: Registry, renderer: wire.EntryRenderer
 ) -> Response[bytes]:
     agent = rq.writer(request)
     changes = validation.update(await rq.json_body(request))
@@ -116,21 +153,31 @@ async def update_vm(
     return _entry_response(registry, renderer, outcome.entry)
 
 
-@delete("/registry/vms/{vm_id:str}", status_code=200)
-async def deregister_vm(vm_id: str, request: AnyRequest, registry: Registry) -> Response[bytes]:
+@delete(
+    "/registry/vms/{vm_id:str}",
+    status_code=200,
+    responses=answers(200, schemas.Deleted, "Deregistered", 400, 401, 403, 404, 412, 503),
+    operation_class=operation(parameters=[IF_MATCH], headers=REVISION),
+)
+async def deregister_vm(vm_id: VmId, request: AnyRequest, registry: Registry) -> Response[bytes]:
     agent = rq.writer(request)
     command = cmd.Deregister(vm_id, if_match=rq.if_match(request), agent=agent)
     outcome = await registry.execute(command, rq.actor(request))
-    body = {"deleted": True, "id": vm_id, "revision": outcome.event.seq}
+    body: schemas.Deleted = {"deleted": True, "id": vm_id, "revision": outcome.event.seq}
     return wire.json(body, headers={wire.REVISION_HEADER: str(outcome.event.seq)})
 
 
-@post("/registry/vms/{vm_id:str}/heartbeat", status_code=200)
-async def heartbeat(vm_id: str, request: AnyRequest, registry: Registry) -> Response[bytes]:
+@post(
+    "/registry/vms/{vm_id:str}/heartbeat",
+    status_code=200,
+    responses=answers(200, schemas.HeartbeatAnswer, "Seen", 400, 401, 403, 404, 503),
+    operation_class=operation(links=AFTER_HEARTBEAT),
+)
+async def heartbeat(vm_id: VmId, request: AnyRequest, registry: Registry) -> Response[bytes]:
     agent = rq.writer(request)
     outcome = await registry.execute(cmd.Heartbeat(vm_id, agent=agent), rq.actor(request))
     assert outcome.entry is not None
-    body = {
+    body: schemas.HeartbeatAnswer = {
         "id": vm_id,
         "lastSeen": wire.to_iso(outcome.entry.last_seen),
         "revision": outcome.event.seq,
@@ -138,8 +185,14 @@ async def heartbeat(vm_id: str, request: AnyRequest, registry: Registry) -> Resp
     return wire.json(body)
 
 
-@get("/registry/discover/{role:str}")
-async def discover(role: str, registry: Registry, renderer: wire.EntryRenderer) -> Response[bytes]:
+@get(
+    "/registry/discover/{role:str}",
+    responses=answers(200, schemas.EntryList, "The live VMs with this role", 400, 401, 404),
+    operation_class=operation(headers=REVISION),
+)
+async def discover(
+    role: RoleName, registry: Registry, renderer: wire.EntryRenderer
+) -> Response[bytes]:
     validation.role(role, where="role in the path")
     return _list_response(registry, renderer, registry.discover(role))
 
