@@ -82,7 +82,14 @@ class EntryRenderer:
         if len(self._cache) > 2 * len(live) + 1024:  # forget deregistered ids now and then
             self._cache = {k: v for k, v in self._cache.items() if k in live}
         parts = [self.encode(item, flag) for item, flag in zip(items, stale, strict=True)]
-        return b'{"vms":[' + b",".join(parts) + b'],"count":%d}' % len(parts)
+        head, tail = b'{"vms":[', b'],"count":%d}' % len(parts)
+        if not parts:
+            return head + tail
+        # One join builds the body: 100,000 entries make ~38 MB, and every extra concatenation
+        # of that would copy it whole again.
+        parts[0] = head + parts[0]
+        parts[-1] = parts[-1] + tail
+        return b",".join(parts)
 
 
 def raw_json(
