@@ -63,11 +63,14 @@ class ServerProcess:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.output()}")
-            try:
-                if httpx.get(f"{self.url}/health", timeout=0.5).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
+            # Our own ready line, printed once *this* process has bound the port: another test
+            # run's server on a recycled port would answer /health too.
+            if f"listening on {self.url} " in self.output():
+                try:
+                    if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
+                        return self
+                except httpx.HTTPError:
+                    pass
             time.sleep(0.05)
         self.kill()
         raise RuntimeError(f"server did not become healthy:\n{self.output()}")

@@ -113,3 +113,20 @@ def test_a_locked_database_answers_503_within_a_bound_never_hangs(
             conn.execute("ROLLBACK")
     assert http.post("/registry/vms", json=vm("locked-0")).status_code == 201
     audit.assert_gap_free(audit.all_events(http))
+
+
+def test_a_refused_write_does_not_reveal_the_database_path(tmp_path: Path) -> None:
+    """The 503 says why (SQLite's own words) but not where: paths stay in the server log."""
+    server = ServerProcess(tmp_path / "registry.db").start()
+    try:
+        with sqlite3.connect(tmp_path / "registry.db") as db:
+            db.execute(
+                "CREATE TRIGGER refuse BEFORE INSERT ON events "
+                "BEGIN SELECT RAISE(ABORT, 'injected fault'); END"
+            )
+        answer = httpx.post(f"{server.url}/registry/vms", json=vm("hidden-path"), timeout=10)
+        assert answer.status_code == 503
+        assert "injected fault" in answer.json()["error"]
+        assert str(tmp_path) not in answer.text
+    finally:
+        server.kill()

@@ -185,8 +185,9 @@ def _query(name: str, schema: Json) -> Json:
 
 
 LIST_QUERY = [
-    _query("role", {"enum": list(ROLES)}),
-    _query("status", {"enum": list(STATUSES)}),
+    # An empty value is no filter at all: the route never sees it.
+    _query("role", {"enum": [*ROLES, ""]}),
+    _query("status", {"enum": [*STATUSES, ""]}),
     _query("at", SEQ),
     _query("asOf", ISO),
 ]

@@ -214,3 +214,18 @@ def test_a_wide_metadata_object_within_the_limit_round_trips(http: httpx.Client)
 
 def test_the_server_is_healthy_after_all_of_it(http: httpx.Client) -> None:
     assert http.get("/health").json()["status"] == "ok"
+
+
+def test_a_large_body_sent_in_one_write_with_its_headers_is_accepted(live: ServerProcess) -> None:
+    for attempt in range(10):
+        body = json.dumps(vm(f"one-write-{attempt}", metadata={"notes": "x" * 500_000})).encode()
+        request = (
+            b"POST /registry/vms HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body)
+        ) + body
+        with socket.create_connection(("127.0.0.1", live.port), timeout=10) as sock:
+            sock.sendall(request)  # one write: the server may read headers and body together
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 201"), answer[:200]

@@ -5,15 +5,17 @@ and then trickle a body, 50 open the change feed and never read a byte while the
 Throughout, ordinary requests must succeed promptly; afterwards every stream slot is released.
 
 What bounds them (docs/reliability.md has the full list): each costs the server one socket and
-a few KiB (asyncio reads only what arrives; the body limit is 1 MiB); a stream that does not
-read holds only its cursor, because uvicorn stops writing once the socket buffer is full; the
-subscriber cap (`--max-subscribers`, 1,000) bounds streams. uvicorn has no timeout for a
-request's headers or body, so the process's file descriptor limit is the last bound.
+a few KiB (asyncio reads only what arrives; a request's head may be at most 64 KiB, then 431;
+its body 1 MiB, then 413); a stream that does not read holds only its cursor, because uvicorn
+stops writing once the socket buffer is full; the subscriber cap (`--max-subscribers`, 1,000)
+bounds streams. uvicorn has no timeout for a request's headers or body, so the process's file
+descriptor limit is the last bound.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import threading
 import time
@@ -167,3 +169,15 @@ def test_an_endless_header_cannot_grow_the_server_without_bound(live: ServerProc
         time.sleep(0.5)
         grown = rss_kib(live) - before
     assert sent < 32 or grown < 16 * 1024, f"{sent} MiB of header grew the server {grown} KiB"
+
+
+def test_a_request_head_over_64_kib_is_refused_with_431(live: ServerProcess) -> None:
+    with connect(live, b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (70 * 1024)) as sock:
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 431"), answer[:200]
+    assert list(json.loads(body)) == ["error"]
+    with httpx.Client(base_url=live.url, timeout=10) as http:
+        assert http.get("/health").status_code == 200

@@ -1,6 +1,6 @@
 """`api.headers.before_send`, the hook that puts the security headers on every response the app
-sends, including the router's own 404 and 405 that route middleware never sees. (app.py does
-not install it yet: see the xfail in test_defaults.py.)"""
+sends, including the router's own 404 and 405 that route middleware never sees, in isolation.
+(test_defaults.py checks the same on the real server.)"""
 
 from __future__ import annotations
 

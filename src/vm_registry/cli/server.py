@@ -31,10 +31,12 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self._in_head:
             self._head_bytes += len(data)
-            if self._head_bytes > MAX_REQUEST_HEAD:
-                self._refuse()
-                return
         super().data_received(data)
+        # Judged after parsing: if the head ended inside this read, the rest is body (bounded
+        # by the app's 1 MiB limit), not head. The parser holds at most one read beyond the
+        # bound before the connection is cut.
+        if self._in_head and self._head_bytes > MAX_REQUEST_HEAD:
+            self._refuse()
 
     def on_message_begin(self) -> None:
         self._in_head = True

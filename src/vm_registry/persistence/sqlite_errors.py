@@ -14,5 +14,7 @@ def translate(error: sqlite3.Error, doing: str, path: Path) -> StoreError:
         "malformed" in text or "not a database" in text
     ):
         # Refusing is right, and the operator needs to know what to run next.
-        return StoreCorrupt(f"{doing}: {text}; check it with `vm-registry verify --db {path}`")
-    return StoreUnavailable(f"{doing}: {text}")
+        return StoreCorrupt(
+            f"{doing}: {text}; check it with `vm-registry verify --db {path}`", reason=text
+        )
+    return StoreUnavailable(f"{doing}: {text}", reason=text)

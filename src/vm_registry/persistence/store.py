@@ -18,7 +18,12 @@ GENESIS_HASH = bytes(32)
 
 
 class StoreError(Exception):
-    """Base of storage failures."""
+    """Base of storage failures. `reason` is the cause alone, fit to show a client: the full
+    message may name files and paths, which belong only in the server log."""
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason or message
 
 
 class StoreUnavailable(StoreError):
@@ -29,8 +34,8 @@ class StoreUnavailable(StoreError):
 class StoreCorrupt(StoreError):
     """The stored log cannot be trusted (undecodable row, broken chain, gap)."""
 
-    def __init__(self, message: str, seq: int | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, seq: int | None = None, reason: str | None = None) -> None:
+        super().__init__(message, reason)
         self.seq = seq
 
 

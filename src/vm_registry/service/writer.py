@@ -30,6 +30,10 @@ from vm_registry.persistence.store import EventStore, NewEvent, StoreError
 
 log = logging.getLogger("vm_registry.writer")
 
+# Clients learn that the write was refused, why, and that they may retry; the full error
+# (which names files and paths) goes only to the server log.
+_UNAVAILABLE = "the event log is unavailable ({}); nothing was changed, retry later"
+
 Publisher = Callable[[list["Outcome"]], None]
 
 
@@ -122,11 +126,11 @@ class Writer:
                     if not pending.future.done():
                         pending.future.set_exception(Unavailable("the registry is shutting down"))
                 raise
-            except Exception as error:  # the writer must outlive any single batch
+            except Exception:  # the writer must outlive any single batch
                 log.exception("writer batch failed")
                 for pending in batch:
                     if not pending.future.done():
-                        pending.future.set_exception(Unavailable(f"write failed: {error}"))
+                        pending.future.set_exception(Unavailable(_UNAVAILABLE.format("internal")))
             finally:
                 self._busy = False
 
@@ -161,9 +165,7 @@ class Writer:
             log.error("append failed, %d writes refused: %s", len(new_events), error)
             for pending in accepted:
                 if not pending.future.done():
-                    pending.future.set_exception(
-                        Unavailable(f"the event log is unavailable: {error}")
-                    )
+                    pending.future.set_exception(Unavailable(_UNAVAILABLE.format(error.reason)))
             return
         outcomes = [
             Outcome(event, pending.entry, pending.role)
