@@ -2,8 +2,8 @@
 
 Instead of one queue of objects per subscriber, every subscriber reads a cursor into one bounded
 tail (overflow policy: the oldest events fall off, and a subscriber whose cursor falls off
-catches up from the log). Publishing a committed batch is O(1) in the number of subscribers: it
-appends, then resolves one shared future that every waiting subscriber awaits. A subscriber that
+catches up from the log). Publishing a committed batch appends, then wakes each waiting
+subscriber through its own waiter future, never awaiting any of them. A subscriber that
 stops reading holds nothing but its cursor, so it can never slow the writer or the others.
 
 Wake-ups are coalesced. Each one costs a resume and a socket write per subscriber, so with 1,000
