@@ -15,7 +15,7 @@ from vm_registry.domain.commands import decide
 from vm_registry.domain.errors import RegistryError
 from vm_registry.domain.events import Event
 from vm_registry.domain.fold import evolve
-from vm_registry.domain.model import ROLES, STATUSES, Entry
+from vm_registry.domain.model import HEALTH_STATUSES, ROLES, STATUSES, Entry
 
 # A few ids, so that generated commands collide: register a taken id, update a missing one.
 VM_IDS = ("vm-1", "vm-2", "vm-3", "héllo wörld 🚀")
@@ -87,12 +87,35 @@ def _mark_stale(vm_id: str) -> cmd.MarkStale:
     return cmd.MarkStale(vm_id, revision=-1)
 
 
+def _record_health(vm_id: str, status: str, pick: int) -> cmd.RecordHealth:
+    # The target is filled in when the log is built: the checker probes a service the VM has
+    # (the `pick`-th checked one); a VM with none makes a command `decide` refuses.
+    return cmd.RecordHealth(vm_id, "", status, f"probe said {status}", "", pick, "")
+
+
+def _aim(command: cmd.RecordHealth, entry: Entry) -> cmd.RecordHealth:
+    checked = [s for s in entry.services or () if "healthPath" in s]
+    if not checked:
+        return command
+    service = checked[command.port % len(checked)]
+    return cmd.RecordHealth(
+        command.vm_id,
+        service["name"],
+        command.status,
+        command.detail,
+        entry.address,
+        service["port"],
+        service["healthPath"],
+    )
+
+
 commands: st.SearchStrategy[cmd.Command] = st.one_of(
     st.builds(cmd.Register, vm_ids, registration_data()),
     st.builds(cmd.Update, vm_ids, update_data),
     st.builds(cmd.Heartbeat, vm_ids),
     st.builds(cmd.Deregister, vm_ids),
     st.builds(_mark_stale, vm_ids),
+    st.builds(_record_health, vm_ids, st.sampled_from(HEALTH_STATUSES), st.integers(0, 3)),
 )
 actors = st.fixed_dictionaries(
     {}, optional={"ip": st.sampled_from(["127.0.0.1", "::1"]), "userAgent": st.text(max_size=10)}
@@ -113,6 +136,8 @@ def event_logs(draw: st.DrawFn, max_commands: int = 20) -> list[Event]:
         current = entries.get(command.vm_id)
         if isinstance(command, cmd.MarkStale) and current is not None:
             command = cmd.MarkStale(command.vm_id, current.revision)
+        if isinstance(command, cmd.RecordHealth) and current is not None:
+            command = _aim(command, current)
         try:
             decision = decide(current, command)
         except RegistryError:

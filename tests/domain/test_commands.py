@@ -23,6 +23,8 @@ ENTRY = Entry(
     revision=5,
     created_seq=5,
 )
+CHECKED = ENTRY.replace(services=[{"name": "rpc", "port": 3001, "healthPath": "/health"}])
+FAILING = cmd.RecordHealth("vm-1", "rpc", "critical", "HTTP 500", "a.example", 3001, "/health")
 DATA = {"name": "n", "role": "worker", "status": "running", "address": "a", "registeredBy": "x"}
 
 
@@ -39,6 +41,17 @@ DATA = {"name": "n", "role": "worker", "status": "running", "address": "a", "reg
         (ENTRY, cmd.MarkStale("vm-1", 4), Conflict, "touched since"),
         (ENTRY.replace(stale=True), cmd.MarkStale("vm-1", 5), Conflict, "touched since"),
         (ENTRY.replace(status="paused"), cmd.MarkStale("vm-1", 5), Conflict, "touched since"),
+        (None, FAILING, NotFound, "'vm-1' is not registered"),
+        (ENTRY, FAILING, Conflict, "changed its service 'rpc'"),
+        (CHECKED.replace(address="b.example"), FAILING, Conflict, "changed its service"),
+        (
+            CHECKED.replace(services=[{"name": "rpc", "port": 3002, "healthPath": "/health"}]),
+            FAILING,
+            Conflict,
+            "changed its service",
+        ),
+        (CHECKED.replace(status="stopped"), FAILING, Conflict, "is stopped"),
+        (CHECKED.replace(health={"rpc": "critical"}), FAILING, Conflict, "already critical"),
     ],
 )
 def test_refused_commands(
@@ -57,6 +70,18 @@ def test_refused_commands(
         (ENTRY, cmd.Heartbeat("vm-1"), ev.HEARTBEAT, {}),
         (ENTRY, cmd.Deregister("vm-1", if_match=5), ev.DEREGISTERED, {}),
         (ENTRY, cmd.MarkStale("vm-1", 5), ev.STALE, {}),
+        (
+            CHECKED,
+            FAILING,
+            ev.HEALTH,
+            {"service": "rpc", "status": "critical", "detail": "HTTP 500"},
+        ),
+        (
+            CHECKED.replace(health={"rpc": "passing"}),
+            FAILING,
+            ev.HEALTH,
+            {"service": "rpc", "status": "critical", "detail": "HTTP 500"},
+        ),
     ],
 )
 def test_accepted_commands_become_their_event(

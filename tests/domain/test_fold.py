@@ -42,12 +42,22 @@ def test_the_projection_matches_a_naive_reading_of_the_log(log: list[Event]) -> 
     last_of: dict[str, Event] = {}
     registered_by_event: dict[str, Event] = {}
     touched: dict[str, Event] = {}
+    last_not_health: dict[str, Event] = {}
+    health: dict[str, dict[str, str]] = {}
     for event in log:
         last_of[event.vm_id] = event
         if event.type == ev.REGISTERED:
             registered_by_event[event.vm_id] = event
-        if event.type != ev.STALE:
+            health[event.vm_id] = {}
+        if event.type not in (ev.STALE, ev.HEALTH):
             touched[event.vm_id] = event
+        if event.type != ev.HEALTH:
+            last_not_health[event.vm_id] = event
+        if event.type == ev.HEALTH:
+            health[event.vm_id][event.data["service"]] = event.data["status"]
+        if event.type == ev.UPDATED and "services" in event.data:
+            checked = {s["name"] for s in event.data["services"] or () if "healthPath" in s}
+            health[event.vm_id] = {k: v for k, v in health[event.vm_id].items() if k in checked}
     alive = [vm for vm, event in last_of.items() if event.type != ev.DEREGISTERED]
     assert set(state.entries) == set(alive)
     for vm_id, entry in state.entries.items():
@@ -57,7 +67,8 @@ def test_the_projection_matches_a_naive_reading_of_the_log(log: list[Event]) -> 
         assert entry.created_seq == registration.seq
         assert entry.last_seen == touched[vm_id].at
         assert entry.role == registration.data["role"]
-        assert entry.stale == (last_of[vm_id].type == ev.STALE)
+        assert entry.stale == (last_not_health[vm_id].type == ev.STALE)
+        assert entry.health == (health[vm_id] or None)
 
 
 @given(event_logs())
@@ -135,3 +146,49 @@ def test_an_unknown_event_type_is_refused() -> None:
 def test_states_with_different_content_are_not_equal() -> None:
     assert fold([registered(1)]) != fold([registered(1, name="other")])
     assert fold([registered(1)]) != State()
+
+
+def health(seq: int, service: str, status: str, vm_id: str = "vm-1") -> Event:
+    data = {"service": service, "status": status, "detail": "HTTP 200"}
+    return Event(seq, ev.HEALTH, vm_id, T0 + seq, {"system": "health-checks"}, data)
+
+
+CHECKED = [{"name": "rpc", "port": 3001, "healthPath": "/health"}, {"name": "db", "port": 5432}]
+
+
+def test_a_health_event_records_the_status_and_moves_the_revision_but_not_last_seen() -> None:
+    state = fold([registered(1, services=CHECKED), health(2, "rpc", "critical")])
+    entry = state.entries["vm-1"]
+    assert entry.health == {"rpc": "critical"}
+    assert (entry.revision, entry.last_seen) == (2, T0 + 1)
+    apply(state, health(3, "rpc", "passing"))
+    assert state.entries["vm-1"].health == {"rpc": "passing"}
+
+
+def test_health_survives_heartbeats_and_the_stale_mark_but_not_the_service() -> None:
+    state = fold(
+        [
+            registered(1, services=CHECKED),
+            health(2, "rpc", "critical"),
+            Event(3, ev.HEARTBEAT, "vm-1", T0 + 3, {}, {}),
+            Event(4, ev.STALE, "vm-1", T0 + 4, {}, {}),
+        ]
+    )
+    assert state.entries["vm-1"].health == {"rpc": "critical"}
+    apply(state, Event(5, ev.UPDATED, "vm-1", T0 + 5, {}, {"name": "renamed"}))
+    assert state.entries["vm-1"].health == {"rpc": "critical"}
+    unchecked = [{"name": "rpc", "port": 3001}]
+    apply(state, Event(6, ev.UPDATED, "vm-1", T0 + 6, {}, {"services": unchecked}))
+    assert state.entries["vm-1"].health is None
+
+
+def test_a_new_registration_starts_without_health() -> None:
+    state = fold(
+        [
+            registered(1, services=CHECKED),
+            health(2, "rpc", "passing"),
+            Event(3, ev.DEREGISTERED, "vm-1", T0 + 3, {}, {}),
+            registered(4, services=CHECKED),
+        ]
+    )
+    assert state.entries["vm-1"].health is None

@@ -106,6 +106,10 @@ ENTRY: Json = {
         "lastSeen": TIME,
         "revision": {"type": "integer", "minimum": 1},
         "stale": {"type": "boolean"},
+        "health": {
+            "type": "object",
+            "additionalProperties": {"enum": ["passing", "critical"]},
+        },
     },
     "additionalProperties": False,
 }

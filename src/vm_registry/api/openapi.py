@@ -101,6 +101,12 @@ ROLE = _query(
 STATUS = _query(
     "status", Schema(type=OpenAPIType.STRING, enum=list(STATUSES)), "only this status", empty=True
 )
+HEALTHY = _query(
+    "healthy",
+    Schema(type=OpenAPIType.STRING, enum=["true", "false", "1", "0"]),
+    "true leaves out VMs with a critical service (docs/health.md)",
+    empty=True,
+)
 AFTER = _query("after", schemas.SEQ, "events after this seq (the previous page's next)")
 LIMIT = _query("limit", Schema(type=OpenAPIType.INTEGER, minimum=1), "at most this many events")
 PAGE_LIMIT = _query(

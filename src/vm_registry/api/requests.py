@@ -90,3 +90,15 @@ def if_match(request: Request[Any, Any, Any]) -> int | None:
     if not text.isdigit() or not text.isascii():
         raise Invalid(f'If-Match must be a quoted revision such as "42", not {value!r}')
     return int(text)
+
+
+def query_flag(request: Request[Any, Any, Any], name: str) -> bool:
+    values = [v for v in request.query_params.getall(name, []) if v != ""]
+    if not values:
+        return False
+    if len(values) > 1:
+        raise Invalid(f"query parameter {name} is given more than once")
+    value = str(values[0]).lower()
+    if value not in ("true", "false", "1", "0"):
+        raise Invalid(f"query parameter {name} must be true or false, not {values[0]!r}")
+    return value in ("true", "1")

@@ -25,7 +25,7 @@ from litestar.plugins import OpenAPISchemaPlugin
 from litestar.typing import FieldDefinition
 
 from vm_registry.domain.events import EVENT_TYPES
-from vm_registry.domain.model import ROLES, STATUSES
+from vm_registry.domain.model import HEALTH_STATUSES, ROLES, STATUSES
 from vm_registry.domain.validation import MAX_ID_LENGTH, MAX_SERVICES, MAX_STRING_LENGTH
 
 _CONTROL = r"\x00-\x1f\x7f-\x9f"
@@ -90,6 +90,15 @@ class Entry(TypedDict):
     lastSeen: Time
     revision: Annotated[int, KwargDefinition(ge=1, description="the seq that last changed it")]
     stale: bool
+    health: NotRequired[
+        Annotated[
+            dict[str, str],
+            KwargDefinition(
+                description="per checked service: passing or critical (docs/health.md)",
+                schema_extra={"additionalProperties": {"enum": list(HEALTH_STATUSES)}},
+            ),
+        ]
+    ]
 
 
 class EntryList(TypedDict):

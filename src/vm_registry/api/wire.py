@@ -35,6 +35,8 @@ def entry(item: Entry, stale: bool) -> dict[str, Any]:
     body["lastSeen"] = to_iso(item.last_seen)
     body["revision"] = item.revision
     body["stale"] = stale
+    if item.health is not None:  # only where a service's health was checked
+        body["health"] = item.health
     return body
 
 

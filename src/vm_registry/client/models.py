@@ -24,6 +24,7 @@ EVENT_TYPES: Final = (
     "vm.heartbeat",
     "vm.deregistered",
     "vm.stale",
+    "vm.health",
 )
 
 JsonObject = dict[str, Any]
@@ -88,6 +89,7 @@ _ENTRY_FIELDS: Final = frozenset(
         "lastSeen",
         "revision",
         "stale",
+        "health",
     )
 )
 
@@ -107,6 +109,13 @@ class Entry:
     services: tuple[Service, ...] | None = None
     metadata: JsonObject | None = None
     extra: JsonObject = field(default_factory=dict)
+    # Per checked service, "passing" or "critical"; None when the registry checks none.
+    health: dict[str, str] | None = None
+
+    @property
+    def healthy(self) -> bool:
+        """No checked service is critical (what `discover(..., healthy=True)` keeps)."""
+        return "critical" not in (self.health or {}).values()
 
     @classmethod
     def from_wire(cls, body: Mapping[str, Any]) -> Entry:
@@ -125,6 +134,7 @@ class Entry:
             services=None if services is None else tuple(Service.from_wire(s) for s in services),
             metadata=body.get("metadata"),
             extra={k: v for k, v in body.items() if k not in _ENTRY_FIELDS},
+            health=None if body.get("health") is None else dict(body["health"]),
         )
 
     def to_wire(self) -> JsonObject:
@@ -145,6 +155,8 @@ class Entry:
         if self.revision is not None:
             body["revision"] = self.revision
         body["stale"] = self.stale
+        if self.health is not None:
+            body["health"] = self.health
         body.update(self.extra)
         return body
 

@@ -47,7 +47,22 @@ class MarkStale:
     revision: int
 
 
-Command = Register | Update | Heartbeat | Deregister | MarkStale
+@dataclass(frozen=True, slots=True)
+class RecordHealth:
+    """Issued by the health checker when a service's status changes. It names the target it
+    probed (address, port, path): if the VM changed any of them since, the probe said nothing
+    about the service as it is now, and the command is dropped."""
+
+    vm_id: str
+    service: str
+    status: str  # passing | critical
+    detail: str
+    address: str
+    port: int
+    path: str
+
+
+Command = Register | Update | Heartbeat | Deregister | MarkStale | RecordHealth
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,4 +112,28 @@ def decide(entry: Entry | None, command: Command) -> Decision:
         if current.revision != command.revision or current.stale or current.status != "running":
             raise Conflict(f"VM {command.vm_id!r} was touched since the reaper looked")
         return Decision(ev.STALE)
+    if isinstance(command, RecordHealth):
+        return _decide_health(_existing(entry, command.vm_id), command)
     raise TypeError(f"unknown command {command!r}")
+
+
+def _decide_health(entry: Entry, command: RecordHealth) -> Decision:
+    target = next(
+        (s for s in entry.services or () if s["name"] == command.service and "healthPath" in s),
+        None,
+    )
+    if (
+        target is None
+        or target["port"] != command.port
+        or target["healthPath"] != command.path
+        or entry.address != command.address
+    ):
+        raise Conflict(f"VM {entry.id!r} changed its service {command.service!r} since the probe")
+    if entry.status != "running":
+        raise Conflict(f"VM {entry.id!r} is {entry.status}: its services are not checked")
+    if (entry.health or {}).get(command.service) == command.status:
+        raise Conflict(
+            f"service {command.service!r} of VM {entry.id!r} is already {command.status}"
+        )
+    data = {"service": command.service, "status": command.status, "detail": command.detail}
+    return Decision(ev.HEALTH, data)

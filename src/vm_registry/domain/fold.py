@@ -11,6 +11,7 @@ cheap, shallow and safe way to branch off a snapshot.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from vm_registry.domain import events as ev
 from vm_registry.domain.events import Event
@@ -74,22 +75,42 @@ def evolve(entry: Entry | None, event: Event) -> Entry | None:
     if kind == ev.UPDATED:
         assert entry is not None
         data = event.data
+        services = data.get("services", entry.services)
         return entry.replace(
             name=data.get("name", entry.name),
             status=data.get("status", entry.status),
             address=data.get("address", entry.address),
-            services=data.get("services", entry.services),
+            services=services,
             metadata=data.get("metadata", entry.metadata),
             last_seen=event.at,
             revision=event.seq,
             stale=False,
+            health=_health_kept(entry.health, services) if "services" in data else entry.health,
         )
+    if kind == ev.HEALTH:
+        assert entry is not None
+        data = event.data
+        health = dict(entry.health or {})
+        health[data["service"]] = data["status"]
+        return entry.replace(health=health, revision=event.seq)
     if kind == ev.STALE:
         assert entry is not None
         return entry.replace(stale=True, revision=event.seq)
     if kind == ev.DEREGISTERED:
         return None
     raise ValueError(f"unknown event type {kind!r}")
+
+
+def _health_kept(
+    health: dict[str, str] | None, services: list[dict[str, Any]] | None
+) -> dict[str, str] | None:
+    """A recorded status outlives an update only while its service is still checked: a
+    service that was removed, or lost its `healthPath`, no longer has a health."""
+    if not health:
+        return health
+    checked = {s["name"] for s in services or () if "healthPath" in s}
+    kept = {name: status for name, status in health.items() if name in checked}
+    return kept or None
 
 
 def apply(state: State, event: Event) -> State:

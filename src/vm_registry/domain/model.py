@@ -11,6 +11,7 @@ from typing import Any, Final
 
 ROLES: Final = ("infra", "lieutenant", "worker", "golden", "custom")
 STATUSES: Final = ("running", "paused", "stopped")
+HEALTH_STATUSES: Final = ("passing", "critical")
 
 JsonObject = dict[str, Any]
 
@@ -19,6 +20,7 @@ class Entry:
     __slots__ = (
         "address",
         "created_seq",
+        "health",
         "id",
         "last_seen",
         "metadata",
@@ -49,6 +51,7 @@ class Entry:
         created_seq: int,
         stale: bool = False,
         owner: str | None = None,
+        health: dict[str, str] | None = None,
     ) -> None:
         self.id = id
         self.name = name
@@ -68,13 +71,16 @@ class Entry:
         # Name of the scoped `agent` token that registered this VM, if any: only that token
         # may change it (admins may change anything).
         self.owner = owner
+        # Recorded health-check status per checked service ("passing" or "critical"), from
+        # `vm.health` events; None until a service has a recorded status.
+        self.health = health
 
     def touched(self, at: int, seq: int) -> Entry:
         """This entry after a heartbeat: the fold's hottest path, so no generic copying."""
         return Entry(
             self.id, self.name, self.role, self.status, self.address, self.services,
             self.metadata, self.registered_by, self.registered_at, at, seq, self.created_seq,
-            False, self.owner,
+            False, self.owner, self.health,
         )  # fmt: skip
 
     def replace(self, **changes: Any) -> Entry:

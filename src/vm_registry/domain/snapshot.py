@@ -36,8 +36,17 @@ _FIELDS: Final = (
 )
 
 
+def _row(entry: Entry) -> list[Any]:
+    row = [getattr(entry, name) for name in _FIELDS]
+    # Health is appended only when recorded, so a log without health checks snapshots to the
+    # very bytes it did before `vm.health` existed, and older snapshots still verify.
+    if entry.health is not None:
+        row.append(entry.health)
+    return row
+
+
 def encode(state: State) -> bytes:
-    rows = [[getattr(entry, name) for name in _FIELDS] for entry in state.entries.values()]
+    rows = [_row(entry) for entry in state.entries.values()]
     return orjson.dumps(
         {"format": FORMAT, "revision": state.revision, "entries": rows},
         option=orjson.OPT_SORT_KEYS,
@@ -56,7 +65,12 @@ def decode(canonical: bytes) -> State:
         state = State()
         state.revision = int(body["revision"])
         for row in body["entries"]:
-            entry = Entry(**dict(zip(_FIELDS, row, strict=True)))
+            fields = dict(zip(_FIELDS, row[: len(_FIELDS)], strict=True))
+            if len(row) == len(_FIELDS) + 1:
+                fields["health"] = row[-1]
+            elif len(row) != len(_FIELDS):
+                raise ValueError(f"a snapshot row has {len(row)} fields")
+            entry = Entry(**fields)
             state.entries[entry.id] = entry
             state.by_role[entry.role][entry.id] = None
         return state

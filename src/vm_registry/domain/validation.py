@@ -23,7 +23,7 @@ UPDATABLE: Final = ("name", "status", "address", "services", "metadata")
 # Fields a registration sets once: an update naming one of them is refused as "not updatable",
 # which tells the client more than "not a known field".
 FIXED: Final = ("id", "role", "registeredBy")
-SERVER_MANAGED: Final = ("registeredAt", "lastSeen", "revision", "stale")
+SERVER_MANAGED: Final = ("registeredAt", "lastSeen", "revision", "stale", "health")
 SERVICE_FIELDS: Final = ("name", "port", "healthPath")
 
 

@@ -94,5 +94,10 @@ class Registry:
         now = self.clock()
         return [e for e in found if e.status == "running" and not self.is_stale(e, now)]
 
-    def discover(self, role: str) -> list[Entry]:
-        return self.entries(role=role, status="running")
+    def discover(self, role: str, *, healthy: bool = False) -> list[Entry]:
+        """Running and not stale; with `healthy`, also no checked service critical. A service
+        not checked yet does not count against its VM (docs/health.md)."""
+        found = self.entries(role=role, status="running")
+        if healthy:
+            return [e for e in found if not e.health or "critical" not in e.health.values()]
+        return found

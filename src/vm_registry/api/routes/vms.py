@@ -15,6 +15,7 @@ from vm_registry.api.openapi import (
     AS_OF,
     AT,
     ENTRY_HEADERS,
+    HEALTHY,
     IF_MATCH,
     REVISION,
     ROLE,
@@ -188,13 +189,14 @@ async def heartbeat(vm_id: VmId, request: AnyRequest, registry: Registry) -> Res
 @get(
     "/registry/discover/{role:str}",
     responses=answers(200, schemas.EntryList, "The live VMs with this role", 400, 401, 404),
-    operation_class=operation(headers=REVISION),
+    operation_class=operation(parameters=[HEALTHY], headers=REVISION),
 )
 async def discover(
-    role: RoleName, registry: Registry, renderer: wire.EntryRenderer
+    role: RoleName, request: AnyRequest, registry: Registry, renderer: wire.EntryRenderer
 ) -> Response[bytes]:
     validation.role(role, where="role in the path")
-    return _list_response(registry, renderer, registry.discover(role))
+    healthy = rq.query_flag(request, "healthy")
+    return _list_response(registry, renderer, registry.discover(role, healthy=healthy))
 
 
 ROUTES = [register, list_vms, get_vm, update_vm, deregister_vm, heartbeat, discover]
