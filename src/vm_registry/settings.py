@@ -22,11 +22,16 @@ class Settings:
     tokens_env: str | None = None  # VM_REGISTRY_TOKENS
     cors_origins: tuple[str, ...] = ()  # no CORS unless configured
     max_body_bytes: int = 1024 * 1024
+    # Bounds against hostile or buggy clients (docs/reliability.md has the worst-case memory).
+    max_entry_bytes: int = 64 * 1024  # services and metadata of one entry, encoded
+    max_vms: int = 1_000_000  # registered at once; past it, registration answers 507
+    header_timeout: float = 10.0  # seconds for a request's head to arrive
     # Change feed.
     keepalive_seconds: float = 15.0
     retry_ms: int = 2000
     max_subscribers: int = 1000
     feed_tail: int = 20_000  # recent events kept in memory for subscribers
+    feed_tail_bytes: int = 64 * 1024 * 1024  # ... and their encoded size, whichever binds first
     bookmark_after_seconds: float = 5.0
     # Staleness reaper and its mass-expiry guard.
     reap_interval: float | None = None  # default: a tenth of stale_after, at most 5 s

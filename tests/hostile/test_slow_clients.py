@@ -8,8 +8,9 @@ What bounds them (docs/reliability.md has the full list): each costs the server 
 a few KiB (asyncio reads only what arrives; a request's head may be at most 64 KiB, then 431;
 its body 1 MiB, then 413); a stream that does not read holds only its cursor, because uvicorn
 stops writing once the socket buffer is full; the subscriber cap (`--max-subscribers`, 1,000)
-bounds streams. uvicorn has no timeout for a request's headers or body, so the process's file
-descriptor limit is the last bound.
+bounds streams. Here the header-read timeout is set far beyond the test's length, to show
+that even without it the tricklers cost little; `test_protocol_level.py` tests the timeout.
+Nothing times out a trickled body, so the process's file descriptor limit is its last bound.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ PROMPT = 5.0  # seconds: an ordinary request slower than this counts as starved
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     server = start_server(
-        tmp_path_factory.mktemp("slow") / "registry.db", args=["--keepalive", "0.5"]
+        tmp_path_factory.mktemp("slow") / "registry.db",
+        args=["--keepalive", "0.5", "--header-timeout", "600"],
     )
     try:
         yield server
@@ -142,7 +144,7 @@ def test_slow_and_silent_clients_do_not_starve_anyone(live: ServerProcess) -> No
             grown = rss_kib(live) - before
             # 50 silent streams x 6 MiB of frames: buffering them would show; cursors do not.
             assert grown < 100 * 1024, f"the server grew {grown} KiB"
-            assert trickle.closed_by_server == 0  # nothing times them out; they just cost little
+            assert trickle.closed_by_server == 0  # not timed out here; they just cost little
         assert slowest < PROMPT, f"an ordinary request took {slowest:.1f} s"
     finally:
         for sock in header_tricklers + body_tricklers + silent_streams:

@@ -37,6 +37,24 @@ CASES = {
         env={"VM_REGISTRY_TOKENS": f"ops:admin:{SECRET};ci:agent:{SECRET}"},
         says=("entry #2", "share one secret"),
     ),
+    # Issue #11, 6: ownership follows the name, so B could delete A's VMs.
+    "shared name": Case(
+        env={"VM_REGISTRY_TOKENS": f"fleet:agent:{SECRET}A;fleet:agent:{SECRET}B"},
+        says=("VM_REGISTRY_TOKENS entry #2", "'fleet'", "entry #1", "name of its own"),
+    ),
+    "shared name across the file and the environment": Case(
+        env={"VM_REGISTRY_TOKENS": f"fleet:read:{SECRET}B"},
+        toml=f'[[token]]\nname = "fleet"\nscope = "agent"\nsecret = "{SECRET}A"\n',
+        says=("VM_REGISTRY_TOKENS entry #1", "'fleet'", "tokens.toml token #1"),
+    ),
+    "the admin token's name": Case(
+        env={"VERS_AUTH_TOKEN": f"{SECRET}A", "VM_REGISTRY_TOKENS": f"admin:agent:{SECRET}B"},
+        says=("VM_REGISTRY_TOKENS entry #1", "'admin'", "VERS_AUTH_TOKEN"),
+    ),
+    "a secret shared with the admin token": Case(
+        env={"VERS_AUTH_TOKEN": SECRET, "VM_REGISTRY_TOKENS": f"ci:agent:{SECRET}"},
+        says=("entry #1", "share one secret"),
+    ),
     "no secret": Case(
         env={"VM_REGISTRY_TOKENS": "ops:admin:"},
         says=("entry #1", "too short"),

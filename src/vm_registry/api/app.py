@@ -16,7 +16,7 @@ from litestar.datastructures import State as AppState
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
-from vm_registry.api import errors, headers, openapi, schemas, wire
+from vm_registry.api import edge, errors, headers, openapi, schemas, wire
 from vm_registry.api.auth import auth_middleware, load_tokens
 from vm_registry.api.routes import health, history, stream, vms
 from vm_registry.feed.broker import Broker
@@ -113,7 +113,7 @@ def create_app(settings: Settings) -> Litestar:
         finally:
             await store.close()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[*health.ROUTES, *vms.ROUTES, *history.ROUTES, *stream.ROUTES],
         dependencies={
             "registry": Provide(provide_registry, sync_to_thread=False),
@@ -139,3 +139,6 @@ def create_app(settings: Settings) -> Litestar:
         plugins=[schemas.ClosedShapes()],
         debug=False,
     )
+    # Outside routing: HEAD on every GET route, and JSON for the answers made below our handlers.
+    app.asgi_handler = edge.wrap(app.asgi_handler)
+    return app

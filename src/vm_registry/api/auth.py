@@ -46,18 +46,30 @@ def load_tokens(
     file (`[[token]]` tables with `name`, `scope`, and `secret` or `secret_env`) or from
     `VM_REGISTRY_TOKENS="name:scope:secret;..."`."""
     found: dict[str, Principal] = {}
+    # Ownership of a VM is keyed by the token's name, so two tokens with one name would share
+    # (and could delete) each other's VMs: a configuration error, like a shared secret.
+    named: dict[str, str] = {}
 
     def add(name: str, scope: str, secret: str, where: str) -> None:
+        if not name.strip():
+            raise TokenConfigError(f"{where}: the token needs a name")
         if scope not in SCOPES:
             raise TokenConfigError(f"{where}: scope {scope!r} must be one of {', '.join(SCOPES)}")
         if len(secret) < 8:
             raise TokenConfigError(f"{where}: the secret of token {name!r} is too short")
         if secret in found:
             raise TokenConfigError(f"{where}: two tokens share one secret")
+        if name in named:
+            raise TokenConfigError(
+                f"{where}: the name {name!r} is already used by {named[name]}; "
+                "each token needs a name of its own (ownership of VMs follows the name)"
+            )
         found[secret] = Principal(name, scope)
+        named[name] = where
 
     if admin_token:
         found[admin_token] = Principal("admin", "admin")
+        named["admin"] = "VERS_AUTH_TOKEN"
     if tokens_file is not None:
         try:
             config = tomllib.loads(tokens_file.read_text())

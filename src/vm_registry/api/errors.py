@@ -12,6 +12,7 @@ from litestar.exceptions import HTTPException, MethodNotAllowedException, NotFou
 
 from vm_registry.api import wire
 from vm_registry.domain import errors as domain
+from vm_registry.persistence.store import StoreCorrupt, StoreError
 
 log = logging.getLogger("vm_registry.api")
 
@@ -30,6 +31,18 @@ def registry_error(_: Request[Any, Any, Any], exc: domain.RegistryError) -> Resp
     status = STATUS_OF.get(type(exc), 400)
     headers = {"Retry-After": "1"} if status == 503 else None
     return wire.error(exc.message, status, headers)
+
+
+def store_error(request: Request[Any, Any, Any], exc: StoreError) -> Response[bytes]:
+    """A read the store could not serve (the writer turns its own failures into `Unavailable`).
+    The client gets the cause and a 503 it may retry; the full message, which names files, goes
+    only to the server log."""
+    log.error("store failure on %s %s: %s", request.method, request.url.path, exc)
+    if isinstance(exc, StoreCorrupt):  # its reason may name the file: keep that to the log
+        message = "the event log cannot be read here; the server log has the details"
+    else:
+        message = f"the event log is unavailable ({exc.reason}); retry later"
+    return wire.error(message, 503, {"Retry-After": "1"})
 
 
 def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
@@ -52,6 +65,7 @@ def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[
 
 HANDLERS: dict[type[Exception] | int, Any] = {
     domain.RegistryError: registry_error,
+    StoreError: store_error,
     HTTPException: http_error,
     Exception: internal_error,
 }

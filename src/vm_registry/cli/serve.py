@@ -66,6 +66,28 @@ def register(subparsers: Any) -> None:
         default=[o for o in os.environ.get("VM_REGISTRY_CORS_ORIGINS", "").split(",") if o],
         help="let browsers from this origin call the API (repeatable; VM_REGISTRY_CORS_ORIGINS)",
     )
+    bounds = parser.add_argument_group("bounds (docs/reliability.md)")
+    bounds.add_argument(
+        "--max-entry-bytes",
+        type=int,
+        default=int(_env_float("VM_REGISTRY_MAX_ENTRY_BYTES", 64 * 1024)),
+        metavar="BYTES",
+        help="largest services + metadata of one VM, encoded (VM_REGISTRY_MAX_ENTRY_BYTES)",
+    )
+    bounds.add_argument(
+        "--max-vms",
+        type=int,
+        default=int(_env_float("VM_REGISTRY_MAX_VMS", 1_000_000)),
+        help="VMs registered at once; past it, registration gets 507 (VM_REGISTRY_MAX_VMS)",
+    )
+    bounds.add_argument(
+        "--header-timeout",
+        type=float,
+        default=_env_float("VM_REGISTRY_HEADER_TIMEOUT", 10.0),
+        metavar="SECONDS",
+        help="time for a request's head to arrive, then 408; 0 disables "
+        "(VM_REGISTRY_HEADER_TIMEOUT)",
+    )
     me = parser.add_argument_group("self-registration")
     me.add_argument(
         "--self-register",
@@ -102,6 +124,13 @@ def register(subparsers: Any) -> None:
         type=int,
         default=int(_env_float("VM_REGISTRY_FEED_TAIL", 20_000)),
         help="recent events kept in memory; older resumes read the log (VM_REGISTRY_FEED_TAIL)",
+    )
+    feed.add_argument(
+        "--feed-tail-bytes",
+        type=int,
+        default=int(_env_float("VM_REGISTRY_FEED_TAIL_BYTES", 64 * 1024 * 1024)),
+        metavar="BYTES",
+        help="encoded size of the events kept in memory (VM_REGISTRY_FEED_TAIL_BYTES)",
     )
     feed.add_argument(
         "--bookmark-after",
@@ -150,6 +179,9 @@ def register(subparsers: Any) -> None:
 def settings_from(args: argparse.Namespace) -> Settings:
     if args.stale_after <= 0:
         raise SystemExit("vm-registry serve: --stale-after must be positive")
+    for flag in ("max_entry_bytes", "max_vms", "feed_tail_bytes"):
+        if getattr(args, flag) < 1:
+            raise SystemExit(f"vm-registry serve: --{flag.replace('_', '-')} must be at least 1")
     return Settings(
         db=args.db,
         host=args.host,
@@ -163,6 +195,10 @@ def settings_from(args: argparse.Namespace) -> Settings:
         keepalive_seconds=args.keepalive,
         max_subscribers=args.max_subscribers,
         feed_tail=args.feed_tail,
+        feed_tail_bytes=args.feed_tail_bytes,
+        max_entry_bytes=args.max_entry_bytes,
+        max_vms=args.max_vms,
+        header_timeout=args.header_timeout,
         bookmark_after_seconds=args.bookmark_after,
         guard_enabled=args.guard_enabled,
         guard_share=args.guard_share,
@@ -179,7 +215,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
 def run(args: argparse.Namespace) -> int:
     from vm_registry.api.app import create_app
     from vm_registry.api.auth import TokenConfigError
-    from vm_registry.cli.server import BoundedHttpToolsProtocol, GracefulServer
+    from vm_registry.cli.server import GracefulServer, bounded_protocol
 
     settings = settings_from(args)
     level = args.log_level.upper()
@@ -193,7 +229,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     config = uvicorn.Config(
         app,
-        http=BoundedHttpToolsProtocol,
+        http=bounded_protocol(settings.header_timeout),
         host=settings.host,
         port=settings.port,
         log_level=args.log_level.lower(),

@@ -3,59 +3,172 @@ and to what a hostile client may send."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import sys
 from types import FrameType
 from typing import Any
 
+import httptools
+import orjson
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from vm_registry.api.headers import SECURITY_HEADERS
 
 # Request line and headers together. Agents send a few hundred bytes; anything near this is an
 # attack or a bug.
 MAX_REQUEST_HEAD = 64 * 1024
-_TOO_LARGE = b'{"error":"request headers are larger than 64 KiB"}'
+# From a connection's first byte (or its opening) to the end of a request's head. Agents send
+# their head in one packet; only a slowloris client takes seconds.
+HEADER_TIMEOUT = 10.0
+
+_REASONS = {400: b"Bad Request", 408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
+
+
+class _HeadTooLarge(Exception):
+    pass
 
 
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's fast httptools protocol, which puts no bound on a request's head: a client
-    sending one endless header line would grow the server's memory until it dies. This counts
-    the bytes of each request's head and answers 431 past `MAX_REQUEST_HEAD`. (uvicorn's h11
-    protocol has such a bound, but is markedly slower.)"""
+    """uvicorn's fast httptools protocol, with the bounds it lacks (its h11 protocol has some,
+    but is markedly slower):
+
+    - a request's head may be at most `max_head` bytes, then 431. It is judged twice: on the
+      bytes read while the head is incomplete (so one endless header line cannot grow memory),
+      and on the parsed head once complete (so a head that arrives with its end in one read is
+      caught too, however its bytes were split);
+    - the head must be complete within `header_timeout` seconds of the connection opening or
+      the request's first byte, then 408 (or, when nothing was sent at all, a plain close);
+    - whatever the parser refuses (an unknown method, a bad chunk, NUL in a header, both
+      Content-Length and chunked) gets a JSON `{"error"}` with the security headers, not
+      uvicorn's plain-text 400.
+    """
+
+    max_head = MAX_REQUEST_HEAD
+    header_timeout = HEADER_TIMEOUT
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._head_bytes = 0
+        self._raw_head = 0  # bytes read since the head began, while it is incomplete
+        self._parsed_head = 0  # the request line and headers, as parsed
         self._in_head = True
+        self._received = False
+        self._head_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_head_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm_head_timer()
+        super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        self._unset_keepalive_if_required()
+        self._received = True
         if self._in_head:
-            self._head_bytes += len(data)
-        super().data_received(data)
+            self._raw_head += len(data)
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            if self._should_upgrade():
+                self.handle_websocket_upgrade()
+            else:
+                self._unsupported_upgrade_warning()
+        except httptools.HttpParserError as error:
+            if isinstance(error.__context__, _HeadTooLarge):
+                self._refuse(431, f"request headers are larger than {self.max_head // 1024} KiB")
+            else:
+                self._refuse(400, f"invalid HTTP request: {error}")
+            return
         # Judged after parsing: if the head ended inside this read, the rest is body (bounded
-        # by the app's 1 MiB limit), not head. The parser holds at most one read beyond the
+        # by the app's body limit), not head. The parser holds at most one read beyond the
         # bound before the connection is cut.
-        if self._in_head and self._head_bytes > MAX_REQUEST_HEAD:
-            self._refuse()
+        if self._in_head and self._raw_head > self.max_head:
+            self._refuse(431, f"request headers are larger than {self.max_head // 1024} KiB")
 
     def on_message_begin(self) -> None:
         self._in_head = True
+        self._parsed_head = 0
+        self._arm_head_timer()
         super().on_message_begin()
+
+    def on_url(self, url: bytes) -> None:
+        self._parsed_head += len(url)
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._parsed_head += len(name) + len(value) + 4  # ": " and CRLF
+        super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
         self._in_head = False
-        self._head_bytes = 0
+        self._raw_head = 0
+        self._disarm_head_timer()
+        if self._parsed_head > self.max_head:
+            raise _HeadTooLarge  # httptools stops parsing; data_received answers 431
         super().on_headers_complete()
 
-    def _refuse(self) -> None:
+    def on_message_complete(self) -> None:
+        self._in_head = True  # whatever follows on this connection is the next request's head
+        super().on_message_complete()
+
+    def send_400_response(self, msg: str) -> None:
+        self._refuse(400, msg)
+
+    # -- the head timer ----------------------------------------------------------------------
+
+    def _arm_head_timer(self) -> None:
+        if self._head_timer is None and self.header_timeout > 0:
+            self._head_timer = self.loop.call_later(self.header_timeout, self._head_timed_out)
+
+    def _disarm_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if not self._in_head or self.transport.is_closing():
+            return
+        if self._received and self._raw_head:
+            self._refuse(408, f"request headers did not arrive within {self.header_timeout:g} s")
+        else:  # a connection that never sent a byte gets no answer, just the close
+            self.transport.close()
+
+    # -- answering at the protocol level -----------------------------------------------------
+
+    def _refuse(self, status: int, message: str) -> None:
+        self._disarm_head_timer()
         if self.transport.is_closing():
             return
-        self.transport.write(
-            b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
-            b"content-type: application/json\r\n"
-            b"content-length: %d\r\nconnection: close\r\n\r\n" % len(_TOO_LARGE) + _TOO_LARGE
-        )
+        cycle = self.cycle
+        if cycle is not None and cycle.response_started and not cycle.response_complete:
+            # The app is already answering this request: a second status line would corrupt
+            # the response, so the connection is simply cut.
+            self.transport.close()
+            return
+        self.transport.write(protocol_error(status, message))
         self.transport.close()
+
+
+def protocol_error(status: int, message: str) -> bytes:
+    """A complete HTTP response, in the same shape as every error the app gives."""
+    body = orjson.dumps({"error": message})
+    head = [b"HTTP/1.1 %d %s\r\n" % (status, _REASONS.get(status, b"Error"))]
+    head.append(b"content-type: application/json\r\n")
+    head.append(b"content-length: %d\r\nconnection: close\r\n" % len(body))
+    head.extend(name + b": " + value + b"\r\n" for name, value in SECURITY_HEADERS)
+    head.append(b"cache-control: no-store\r\n\r\n")
+    return b"".join(head) + body
+
+
+def bounded_protocol(header_timeout: float) -> type[BoundedHttpToolsProtocol]:
+    """The protocol class uvicorn instantiates per connection, with the configured timeout."""
+    return type(
+        "BoundedHttpToolsProtocol", (BoundedHttpToolsProtocol,), {"header_timeout": header_timeout}
+    )
 
 
 class GracefulServer(uvicorn.Server):

@@ -108,6 +108,10 @@ def services(value: Any, where: str = "services") -> list[JsonObject]:
     return cleaned
 
 
+def nested_deeper_than(value: Any, limit: int) -> bool:
+    return not _depth_ok(value, limit)
+
+
 def _depth_ok(value: Any, limit: int) -> bool:
     # Iterative, so a hostile 1,000-deep document cannot raise RecursionError here.
     stack: list[tuple[Any, int]] = [(value, 1)]

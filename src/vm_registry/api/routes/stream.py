@@ -65,10 +65,7 @@ def _resume_point(request: AnyRequest) -> int | None:
     # EventSource resends the URL it was opened with, so a reconnect carries both the
     # original ?after= and a newer Last-Event-ID: the header is the newer one and wins.
     if header is not None and header.strip():
-        text = header.strip()
-        if not text.isdigit() or not text.isascii():
-            raise Invalid(f"Last-Event-ID must be a non-negative integer seq, not {header!r}")
-        return int(text)
+        return rq.natural(header.strip(), "Last-Event-ID")
     return rq.query_int(request, "after")
 
 
