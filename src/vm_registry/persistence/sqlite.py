@@ -39,6 +39,8 @@ from vm_registry.domain.events import (
     encode_data,
 )
 from vm_registry.persistence.sqlite_errors import translate
+from vm_registry.persistence.sqlite_file_identity import LogFileIdentity
+from vm_registry.persistence.sqlite_leftovers import remove_compacted_rows
 from vm_registry.persistence.sqlite_schema import SCHEMA_VERSION, upgrade_script
 from vm_registry.persistence.sqlite_snapshots import SnapshotTables
 from vm_registry.persistence.store import (
@@ -94,6 +96,7 @@ class SqliteEventStore(SnapshotTables):
         self._tx_lock = asyncio.Lock()
         self._last_vm = 0
         self._last_actor = 0
+        self.file_identity = LogFileIdentity(self.path)  # noticing a deleted or replaced file
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -105,11 +108,14 @@ class SqliteEventStore(SnapshotTables):
                 await self._reader.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
+                self.file_identity.before_open()
                 # The sqlite3 module opens "BEGIN IMMEDIATE" by itself before the first write,
                 # which saves a round trip to aiosqlite's thread per group commit.
                 self._writer = await aiosqlite.connect(self.path, isolation_level="IMMEDIATE")
                 await self._configure(self._writer)
                 await self._migrate(self._writer)
+                self.file_identity.opened()
+                await remove_compacted_rows(self._writer)
                 self._reader = await aiosqlite.connect(self.path, isolation_level=None)
                 await self._reader.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
             await self._load_position()
@@ -207,6 +213,7 @@ class SqliteEventStore(SnapshotTables):
             raise StoreUnavailable(f"{self.path} is open read-only")
         if not batch:
             return []
+        self.file_identity.check()
         new_vms: dict[str, int] = {}
         new_actors: dict[bytes, int] = {}
         next_vm = self._last_vm + 1
@@ -237,6 +244,7 @@ class SqliteEventStore(SnapshotTables):
                 await self._append_rows(conn, new_vms, new_actors, rows)
         except sqlite3.Error as error:
             raise translate(error, f"appending to {self.path}", self.path) from error
+        self.file_identity.check()  # committed into a deleted file is not durable: no 2xx
         # Only now, with the batch durable, does the in-memory position move.
         for name, key in new_vms.items():
             self._vm_ids[name] = key
