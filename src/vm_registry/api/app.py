@@ -18,7 +18,7 @@ from litestar.openapi import OpenAPIConfig
 
 from vm_registry.api import edge, errors, headers, openapi, schemas, wire
 from vm_registry.api.auth import auth_middleware, load_tokens
-from vm_registry.api.routes import health, history, stream, vms
+from vm_registry.api.routes import health, history, stream, ui, vms
 from vm_registry.feed.broker import Broker
 from vm_registry.persistence.sqlite import SqliteEventStore
 from vm_registry.service.history import TimeMachine
@@ -114,7 +114,7 @@ def create_app(settings: Settings) -> Litestar:
             await store.close()
 
     app = Litestar(
-        route_handlers=[*health.ROUTES, *vms.ROUTES, *history.ROUTES, *stream.ROUTES],
+        route_handlers=[*health.ROUTES, *vms.ROUTES, *history.ROUTES, *stream.ROUTES, *ui.ROUTES],
         dependencies={
             "registry": Provide(provide_registry, sync_to_thread=False),
             "history": Provide(provide_history, sync_to_thread=False),

@@ -1,0 +1,73 @@
+"""`GET /ui`: the live fleet dashboard, as static files shipped inside the package.
+
+The page is plain HTML, CSS and JavaScript modules: nothing to build at install time, nothing
+loaded from the internet. It holds no data of its own. Everything it shows comes from the API
+(`/registry/stream`, `/registry/vms`, the history routes) with the token the operator types in,
+so the files themselves are served without authentication: a browser cannot attach a bearer
+token to a page navigation, and the files reveal nothing a reader of the source could not know.
+
+The files are read once, on first use, from `vm_registry/api/ui/`. Only names found there are
+served; anything else is a JSON 404 like any unknown route.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+
+from litestar import Response, get
+
+from vm_registry.api.openapi import OPEN
+from vm_registry.domain.errors import NotFound
+
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+}
+
+# The API's own policy forbids everything; the page needs its own scripts, styles and calls to
+# its own origin, and nothing else: no inline script, no third party, no framing.
+PAGE_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+    "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+
+
+@cache
+def _files() -> dict[str, bytes]:
+    folder = resources.files("vm_registry.api") / "ui"
+    return {
+        item.name: item.read_bytes()
+        for item in folder.iterdir()
+        if item.is_file() and any(item.name.endswith(ext) for ext in CONTENT_TYPES)
+    }
+
+
+def _serve(name: str) -> Response[bytes]:
+    body = _files().get(name)
+    if body is None:
+        raise NotFound(f"the dashboard has no file {name!r}")
+    content_type = CONTENT_TYPES[name[name.rindex(".") :]]
+    return Response(
+        content=body,
+        media_type=content_type,
+        headers={
+            "Content-Security-Policy": PAGE_POLICY,
+            # Revalidate every time: an upgraded server must never run yesterday's script.
+            "Cache-Control": "no-cache",
+        },
+    )
+
+
+@get("/ui", security=OPEN, include_in_schema=False)
+async def page() -> Response[bytes]:
+    return _serve("index.html")
+
+
+@get("/ui/{name:str}", security=OPEN, include_in_schema=False)
+async def asset(name: str) -> Response[bytes]:
+    return _serve(name)
+
+
+ROUTES = [page, asset]
