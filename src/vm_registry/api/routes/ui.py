@@ -20,10 +20,11 @@ from litestar import Response, get
 from vm_registry.api.openapi import OPEN
 from vm_registry.domain.errors import NotFound
 
+# litestar adds "; charset=utf-8" to text types.
 CONTENT_TYPES = {
-    ".html": "text/html; charset=utf-8",
-    ".js": "text/javascript; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
+    ".html": "text/html",
+    ".js": "text/javascript",
+    ".css": "text/css",
 }
 
 # The API's own policy forbids everything; the page needs its own scripts, styles and calls to

@@ -78,8 +78,9 @@ export class Feed {
 
     const response = await request(path, { headers, signal: controller.signal });
     if (response.status === 401 || response.status === 403) {
+      const message = await errorOf(response); // before stop(): it aborts this body's read
       this.stop();
-      this.handlers.unauthorized(await errorOf(response));
+      this.handlers.unauthorized(message);
       return { delivered: false, wait: 0 };
     }
     if (response.status === 410 || (response.status === 400 && this.seq !== null)) {

@@ -1,0 +1,50 @@
+"""Stale VMs stand out: a registry with a one-second stale window, so the reaper marks a silent
+VM within moments."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.server import ServerProcess
+from tests.ui.conftest import new_id, register
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    db = tmp_path_factory.mktemp("ui-stale") / "registry.db"
+    proc = ServerProcess(db, args=["--stale-after", "1", "--reap-interval", "0.1"]).start()
+    try:
+        yield proc
+    finally:
+        proc.kill()
+
+
+def test_a_silent_vm_is_marked_stale_and_recovers(
+    server: ServerProcess, dashboard_for: Any
+) -> None:
+    with httpx.Client(base_url=server.url, timeout=10) as http:
+        already = new_id("old")
+        register(http, already)
+        tab = dashboard_for(server.url).open()
+        tab.wait_live()
+        vm_id = new_id("quiet")
+        register(http, vm_id)
+        row = tab.row(vm_id)
+        row.locator(".badge.stale").wait_for()  # the reaper's vm.stale, live
+        assert "stale" in (row.get_attribute("class") or "")
+        assert "stale" in (tab.row(already).get_attribute("class") or "")
+        stale_chip = tab.page.locator('#counts [data-count="stale"]')
+        assert int(stale_chip.get_attribute("data-value") or 0) >= 2
+
+        assert http.post(f"/registry/vms/{vm_id}/heartbeat").status_code == 200
+        row.locator(".badge.stale").wait_for(state="detached")
+        assert "stale" not in (row.get_attribute("class") or "").split()
+
+        # The status filter has "stale": only stale VMs.
+        tab.page.select_option("#filter-status", "stale")
+        tab.row(vm_id).wait_for(state="detached")
+        assert already in tab.shown_ids()
