@@ -2,7 +2,7 @@
 
 The routes come from the app's routes package, so a route added later is covered without
 editing this file. (`/schema/*`, the OpenAPI document and its viewers, is public on purpose:
-see auth.py.)
+see auth.py. So are the dashboard's static files at `/ui`, which hold no data: tests/ui.)
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from tests.security.conftest import ADMIN_SECRET, SECRETS, bearer
 from tests.server import ServerProcess
 from vm_registry.api import routes
 
-PUBLIC = ("/health", "/schema")
+PUBLIC = ("/health", "/schema", "/ui")
 EXAMPLES = {"{vm_id:str}": "vm-auth", "{role:str}": "worker"}
 
 
