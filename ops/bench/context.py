@@ -23,6 +23,7 @@ class Context:
     wrk: str | None = None
     wrk_note: str = ""
     profile_dir: Path | None = None  # --profile: py-spy samples of every own server
+    peer_url: str | None = None  # --peer-url: the other registry, measured alternately with ours
     started: float = field(default_factory=time.monotonic)
 
     def wants(self, *numbers: int) -> bool:

@@ -34,20 +34,26 @@ def registration_body(vm_id: str, role: str = "worker") -> dict[str, object]:
 
 
 async def register_fleet(url: str, ids: Sequence[str], connections: int = 16) -> None:
+    await register_bodies(url, [registration_body(vm_id) for vm_id in ids], connections)
+
+
+async def register_bodies(
+    url: str, bodies: Sequence[dict[str, object]], connections: int = 16
+) -> None:
     host, port = split_url(url)
-    pending = list(reversed(ids))
+    pending = list(reversed(bodies))
 
     async def worker() -> None:
         async with Connection(host, port) as connection:
             while pending:
-                vm_id = pending.pop()
-                response = await connection.request(
-                    "POST", "/registry/vms", registration_body(vm_id)
-                )
+                body = pending.pop()
+                response = await connection.request("POST", "/registry/vms", body)
                 if response.status != 201:
-                    raise HttpError(f"registering {vm_id}: {response.status} {response.body!r}")
+                    raise HttpError(
+                        f"registering {body['id']}: {response.status} {response.body!r}"
+                    )
 
-    await asyncio.gather(*(worker() for _ in range(min(connections, len(ids)))))
+    await asyncio.gather(*(worker() for _ in range(min(connections, len(bodies)))))
 
 
 @dataclass

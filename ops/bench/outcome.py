@@ -1,8 +1,9 @@
 """What a scenario reports: one `Outcome` per numbered scenario of the issue's table.
 
-Figures are medians over the runs. Where a scenario has a reference, `ratio` is the median of
-the per-run ratios (each run measures its reference right before the figure), which cancels
-most of the noise of a shared machine: a neighbour's load slows both sides of a pair alike.
+Figures are medians over the runs. `reference` is the peer's figure (or the scenario's own
+in-process reference), and `ratio` is the median of the per-run ratios: each run measures both
+sides back to back, alternating which goes first, which cancels most of the noise of a shared
+machine (a neighbour's load slows both sides of a pair alike).
 """
 
 from __future__ import annotations

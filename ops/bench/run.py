@@ -1,9 +1,10 @@
 """`make bench` / `python -m ops.bench.run`: run the scenarios, print the table, save the JSON.
 
-    python -m ops.bench.run                      # every scenario, own servers, 3 runs each
+    python -m ops.bench.run --peer-url http://127.0.0.1:3000   # P1 to P8, peer side by side
+    python -m ops.bench.run                      # ours only: no ratios for P1 to P5
     python -m ops.bench.run --quick              # smaller sizes, one short run each
-    python -m ops.bench.run --only 1,7           # some scenarios
-    python -m ops.bench.run --url http://127.0.0.1:3000   # any server with the same API
+    python -m ops.bench.run --only 2,8           # some scenarios (P2 and P8)
+    python -m ops.bench.run --url http://127.0.0.1:3001   # "ours" is a server already running
 
 A scenario group that fails is reported as failed with its error, and the others still run.
 The whole run is bounded by `--max-minutes`; every server, wrk and subscriber process it
@@ -31,20 +32,23 @@ import orjson
 from ops.bench import machine, profile, table
 from ops.bench.context import Context
 from ops.bench.outcome import FAILED, Outcome
-from ops.bench.scenarios import CATALOGUE, cold_start, fanout, outcome, reads, writes
+from ops.bench.scenarios import CATALOGUE, cold_start, fanout, fleet, outcome, writes
 from ops.bench.settings import FULL, QUICK, BenchSettings
 from ops.bench.wrk import ensure_wrk
 
-GROUPS = (writes, reads, cold_start, fanout)
-NEEDS_WRK = frozenset({1, 2, 3, 4, 10})
+GROUPS = (writes, fleet, cold_start, fanout)
+NEEDS_WRK = frozenset({1, 2, 3, 4, 5})
 RESULTS = Path(__file__).with_name("results")
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="make bench ARGS=...", description=__doc__.split("\n")[0])
-    parser.add_argument("--url", help="measure this server instead of starting one")
+    parser.add_argument(
+        "--peer-url", help="the peer registry, measured alternately with ours (P1 to P6)"
+    )
+    parser.add_argument("--url", help="measure this server as ours instead of starting one")
     parser.add_argument("--quick", action="store_true", help="smaller sizes, one short run each")
-    parser.add_argument("--only", help="comma-separated scenario numbers, e.g. 1,3,7")
+    parser.add_argument("--only", help="comma-separated scenario numbers, e.g. 2,8 or P2,P8")
     parser.add_argument("--runs", type=int, help="runs per figure (median reported)")
     parser.add_argument("--duration", type=float, help="seconds per wrk measurement")
     parser.add_argument("--results-dir", type=Path, default=RESULTS)
@@ -61,7 +65,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def selection(only: str | None) -> frozenset[int]:
     if not only:
         return frozenset(CATALOGUE)
-    chosen = frozenset(int(part) for part in only.split(",") if part.strip())
+    chosen = frozenset(int(part.strip().lstrip("Pp")) for part in only.split(",") if part.strip())
     unknown = chosen - set(CATALOGUE)
     if unknown:
         raise SystemExit(f"unknown scenario numbers: {sorted(unknown)}")
@@ -73,6 +77,7 @@ async def bench(
     selected: frozenset[int],
     *,
     url: str | None = None,
+    peer_url: str | None = None,
     results_dir: Path = RESULTS,
     install_wrk: bool = True,
     keep: bool = False,
@@ -88,6 +93,7 @@ async def bench(
     workdir = Path(tempfile.mkdtemp(prefix="vm-registry-bench-"))
     ctx = Context(settings, workdir, selected, secrets.token_hex(3), url, wrk, wrk_note)
     ctx.profile_dir = profile_dir
+    ctx.peer_url = peer_url.rstrip("/") if peer_url else None
     if profile_dir is not None and profile.py_spy() is None:
         print("note: py-spy is not installed (pip install py-spy); no profiles", file=sys.stderr)
         ctx.profile_dir = None
@@ -118,6 +124,7 @@ async def bench(
         "started_at": started.isoformat(timespec="seconds"),
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "target": url or "own server (vm-registry serve on 127.0.0.1)",
+        "peer": ctx.peer_url,
         "runs": settings.runs,
         "duration_s": settings.duration_s,
         "machine": machine.describe(wrk),
@@ -164,6 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 settings,
                 selected,
                 url=args.url,
+                peer_url=args.peer_url,
                 results_dir=args.results_dir,
                 install_wrk=not args.no_install,
                 keep=args.keep,

@@ -85,7 +85,7 @@ class Target:
         """Resident memory of the server and any worker processes it forked."""
         if self.process is None:
             raise ServerFailed("the RSS of a server given with --url is not visible")
-        return _tree_rss(self.process.pid)
+        return tree_rss(self.process.pid)
 
     def output_tail(self, lines: int = 30) -> str:
         if self.log is None or not self.log.exists():
@@ -175,7 +175,8 @@ async def connect_url(url: str) -> Target:
     return Target(url.rstrip("/"))
 
 
-def _tree_rss(root: int) -> int:
+def tree_rss(root: int) -> int:
+    """Resident memory of a process and all its descendants."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():

@@ -1,10 +1,12 @@
 """SSE subscribers on raw asyncio sockets, run as their own process.
 
     python -m ops.bench.subscribers --host H --port P --count N --path /registry/stream?after=S
+        [--vm-prefix PREFIX]    # subscriber i watches one VM: &vm=PREFIX<i, 6 digits>
 
 The process speaks JSON lines with the harness: it connects every subscriber and prints
-`{"ready": ...}`; it then reads `{"expect": M, "first": S+1, "drain_s": D}` from stdin, waits
-until every subscriber has seen M events (or D seconds passed), and prints the analysis.
+`{"ready": ...}`; it then reads `{"expect": M, "first": S+1, "drain_s": D}` from stdin (with
+`--vm-prefix`, also `"seqs": {vm id: [seq, ...]}`, what each watcher must receive), waits until
+every subscriber has seen what it expects (or D seconds passed), and prints the analysis.
 
 Receiving costs as little as possible while the clock runs: a subscriber only stores each
 chunk with its arrival time and counts `\\nid:` in it. Frames are parsed after the run. A
@@ -34,8 +36,9 @@ _DATA = re.compile(rb"\ndata: ?(\{[^\r\n]*\})\r?\n")
 
 
 class Subscriber(asyncio.Protocol):
-    def __init__(self, request: bytes, headers: asyncio.Future[int]) -> None:
+    def __init__(self, request: bytes, headers: asyncio.Future[int], vm_id: str = "") -> None:
         self.request = request
+        self.vm_id = vm_id
         self.headers = headers
         self.chunks: list[bytes] = []
         self.times: list[float] = []
@@ -49,7 +52,7 @@ class Subscriber(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self.times.append(time.time())
         self.chunks.append(data)
-        self.frames += data.count(b"\nid:")
+        self.frames += data.count(b"\nevent: vm.")  # changes only, not bookmarks
         if not self.headers.done():
             head = b"".join(self.chunks)
             if b"\r\n\r\n" in head:
@@ -66,23 +69,25 @@ class Subscriber(asyncio.Protocol):
 
 
 async def connect_all(
-    host: str, port: int, path: str, count: int, concurrency: int
+    host: str, port: int, path: str, count: int, concurrency: int, vm_prefix: str | None = None
 ) -> tuple[list[Subscriber], dict[str, int]]:
     loop = asyncio.get_running_loop()
-    request = (
-        f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAccept: text/event-stream\r\n"
-        "Cache-Control: no-cache\r\n\r\n"
-    ).encode()
     gate = asyncio.Semaphore(concurrency)
     connected: list[Subscriber] = []
     problems: dict[str, int] = {}
 
-    async def one() -> None:
+    async def one(index: int) -> None:
+        vm_id = "" if vm_prefix is None else f"{vm_prefix}{index:06d}"
+        target = path if vm_prefix is None else f"{path}&vm={vm_id}"
+        request = (
+            f"GET {target} HTTP/1.1\r\nHost: {host}:{port}\r\nAccept: text/event-stream\r\n"
+            "Cache-Control: no-cache\r\n\r\n"
+        ).encode()
         async with gate:
             headers: asyncio.Future[int] = loop.create_future()
             try:
                 _, subscriber = await loop.create_connection(
-                    lambda: Subscriber(request, headers), host, port
+                    lambda: Subscriber(request, headers, vm_id), host, port
                 )
                 status = await asyncio.wait_for(headers, 30)
             except (OSError, TimeoutError) as error:
@@ -95,7 +100,7 @@ async def connect_all(
                 problems[f"HTTP {status}"] = problems.get(f"HTTP {status}", 0) + 1
                 subscriber.close()
 
-    await asyncio.gather(*(one() for _ in range(count)))
+    await asyncio.gather(*(one(index) for index in range(count)))
     return connected, problems
 
 
@@ -105,7 +110,12 @@ def _epoch_ms(at: Any) -> float:
     return datetime.fromisoformat(str(at).replace("Z", "+00:00")).timestamp() * 1000
 
 
-def analyse(subscribers: list[Subscriber], expect: int, first: int | None) -> dict[str, Any]:
+def analyse(
+    subscribers: list[Subscriber],
+    expect: int,
+    first: int | None,
+    wanted_by_subscriber: list[set[int]] | None = None,
+) -> dict[str, Any]:
     streams = []
     for subscriber in subscribers:
         raw = b"".join(subscriber.chunks)
@@ -121,17 +131,26 @@ def analyse(subscribers: list[Subscriber], expect: int, first: int | None) -> di
             event = orjson.loads(found.group(1))
             if isinstance(event, dict) and "seq" in event and event["seq"] not in at_ms:
                 at_ms[event["seq"]] = _epoch_ms(event.get("at"))
-        if first is not None and all(s in at_ms for s in range(first, first + expect)):
+        if (
+            wanted_by_subscriber is None
+            and first is not None
+            and all(s in at_ms for s in range(first, first + expect))
+        ):
             break
     latencies: list[float] = []
     lost = duplicates = out_of_order = complete = 0
-    for raw, ends, times in streams:
+    for index, (raw, ends, times) in enumerate(streams):
         seqs, arrivals = [], []
         for found in _ID.finditer(raw):
             seqs.append(int(found.group(1)))
             arrivals.append(times[min(bisect.bisect_right(ends, found.start()), len(times) - 1)])
-        start = first if first is not None else (seqs[0] if seqs else 0)
-        wanted = set(range(start, start + expect))
+        if wanted_by_subscriber is not None:
+            wanted = wanted_by_subscriber[index]
+            seqs = [seq for seq in seqs if first is None or seq >= first]  # bookmarks are ids too
+            seqs = [seq for seq in seqs if seq in wanted]
+        else:
+            start = first if first is not None else (seqs[0] if seqs else 0)
+            wanted = set(range(start, start + expect))
         seen = set(seqs)
         missing = len(wanted - seen)
         lost += missing
@@ -167,7 +186,7 @@ def _say(message: dict[str, Any]) -> None:
 async def main(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     subscribers, problems = await connect_all(
-        args.host, args.port, args.path, args.count, args.concurrency
+        args.host, args.port, args.path, args.count, args.concurrency, args.vm_prefix
     )
     _say({"ready": len(subscribers), "problems": problems})
     line = await loop.run_in_executor(None, sys.stdin.readline)
@@ -175,15 +194,23 @@ async def main(args: argparse.Namespace) -> None:
         return
     command = orjson.loads(line)
     expect, first = int(command["expect"]), command.get("first")
+    wanted: list[set[int]] | None = None
+    counts = [expect] * len(subscribers)
+    if args.vm_prefix is not None:
+        seqs = command["seqs"]
+        wanted = [set(seqs.get(s.vm_id, ())) for s in subscribers]
+        counts = [len(w) for w in wanted]
     started = time.perf_counter()
     deadline = started + float(command.get("drain_s", 5.0))
-    while time.perf_counter() < deadline and any(s.frames < expect for s in subscribers):
+    while time.perf_counter() < deadline and any(
+        s.frames < n for s, n in zip(subscribers, counts, strict=True)
+    ):
         await asyncio.sleep(0.02)
     drained = time.perf_counter() - started
     for subscriber in subscribers:
         subscriber.close()
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    report = analyse(subscribers, expect, first)
+    report = analyse(subscribers, expect, first, wanted)
     report.update(drain_s=round(drained, 3), client_cpu_s=round(usage.ru_utime + usage.ru_stime, 2))
     _say({"result": report})
 
@@ -195,6 +222,7 @@ def cli() -> None:
     parser.add_argument("--path", default="/registry/stream")
     parser.add_argument("--count", type=int, required=True)
     parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--vm-prefix", help="subscriber i adds &vm=<prefix><i as 6 digits>")
     args = parser.parse_args()
     try:
         import uvloop

@@ -1,4 +1,8 @@
-"""The printed table: one row per scenario, in the order of the issue."""
+"""The printed table: one row per scenario, in the order of the issue (P1 to P8).
+
+"peer" is the other registry measured in the same run (`--peer-url`), or the scenario's own
+reference where there is no peer figure (P7's raw fold); "ratio" is ours over it, the median
+of the per-run ratios."""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from collections.abc import Sequence
 
 from ops.bench.outcome import OK, Outcome
 
-HEADER = ("#", "scenario", "figure", "reference", "ratio", "p50 ms", "p99 ms", "target", "result")
+HEADER = ("#", "scenario", "peer", "ours", "ratio", "p50 ms", "p99 ms", "target", "result")
 
 
 def _number(value: float | None, unit: str = "") -> str:
@@ -26,10 +30,10 @@ def verdict(result: Outcome) -> str:
 def rows(results: Sequence[Outcome]) -> list[tuple[str, ...]]:
     return [
         (
-            str(r.number),
+            f"P{r.number}",
             r.title,
-            _number(r.figure, r.unit),
             _number(r.reference, r.reference_unit),
+            _number(r.figure, r.unit),
             "-" if r.ratio is None else f"{r.ratio:.2f}",
             _number(r.p50_ms),
             _number(r.p99_ms),
@@ -51,5 +55,5 @@ def render(results: Sequence[Outcome], *, markdown: bool = False) -> str:
             "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
             for row in [HEADER, *body]
         ]
-    notes = [f"{r.number}: {r.note}" for r in results if r.note]
+    notes = [f"P{r.number}: {r.note}" for r in results if r.note]
     return "\n".join(lines + (["", *notes] if notes else []))

@@ -1,16 +1,11 @@
-"""Scenarios 5 and 6: how long the server takes to be ready on a long log.
+"""P7: how long the server takes to be ready on a long log, with no snapshot.
 
 Cold start is the time from spawning `vm-registry serve` to its first healthy `GET /health`.
 Part of that is Python importing the server, which has nothing to do with the log, so each
 run also starts a server on an empty log, and the figure is the difference: the cost of the
-log. The reference is `reference.raw_fold` on the same file. Each start uses a fresh copy of
-the generated log, since a server may write to it (a snapshot on clean shutdown, for one).
-
-Snapshots are found, not assumed: a `vm-registry snapshot` command is used when the CLI has
-one; otherwise a server is started on the log, sent one heartbeat and stopped cleanly, which is
-when a snapshotting server writes one. If no table named like `snapshot` then holds a row,
-scenario 6 is reported as not built. A tail of heartbeats is then appended, so the snapshot is
-recent, not exact.
+log. The reference is `reference.raw_fold` on the same file, timed in the same run. Each start
+uses a fresh copy of the generated log, since a server may write to it (a snapshot on clean
+shutdown, for one). The peer keeps no log, so it has no figure here.
 """
 
 from __future__ import annotations
@@ -22,14 +17,13 @@ from pathlib import Path
 
 from ops.bench.context import Context
 from ops.bench.http1 import fetch
-from ops.bench.logs import ACTOR, heartbeat_log, now_ms, uuid_like, write_log
-from ops.bench.outcome import FAILED, NOT_BUILT, Outcome, median, rounded
+from ops.bench.logs import heartbeat_log, now_ms, write_log
+from ops.bench.outcome import FAILED, Outcome, median, rounded
 from ops.bench.reference import time_raw_fold
 from ops.bench.scenarios import outcome
-from ops.bench.server import cli_commands, serve_command, start_server
-from vm_registry.persistence.store import NewEvent
+from ops.bench.server import start_server
 
-NUMBERS = (5, 6)
+NUMBERS = (7,)
 
 
 class WrongState(Exception):
@@ -38,8 +32,8 @@ class WrongState(Exception):
 
 async def run(ctx: Context) -> list[Outcome]:
     s = ctx.settings
-    plain, snapshotted = outcome(5, s), outcome(6, s)
-    chosen = [o for o in (plain, snapshotted) if ctx.wants(o.number)]
+    plain = outcome(7, s)
+    chosen = [plain]
     if ctx.url is not None:
         return [o.skip("needs a server the harness starts itself, not --url") for o in chosen]
     folder = ctx.workdir / "cold"
@@ -51,7 +45,7 @@ async def run(ctx: Context) -> list[Outcome]:
     references, empties, fulls = [], [], []
     fleet = 0
     for number in range(s.runs):
-        ctx.say(f"scenario 5: run {number + 1}/{s.runs}")
+        ctx.say(f"P7: run {number + 1}/{s.runs}")
         seconds, _, fleet = await asyncio.to_thread(time_raw_fold, log)
         references.append(seconds)
         empties.append(await _ready_time(folder / f"empty-{number}.db", None, 0))
@@ -60,7 +54,6 @@ async def run(ctx: Context) -> list[Outcome]:
         except WrongState as error:
             plain.status, plain.note = FAILED, str(error)
             return chosen
-    empty_s = median(empties)
     plain.figure = rounded(median([f - e for f, e in zip(fulls, empties, strict=True)]), 3)
     plain.unit = "s replay"
     plain.reference, plain.reference_unit = rounded(median(references), 3), "s raw fold"
@@ -73,8 +66,6 @@ async def run(ctx: Context) -> list[Outcome]:
         "events": s.log_events,
         "vms": fleet,
     }
-    if ctx.wants(6):
-        await _snapshotted(ctx, snapshotted, log, fleet, plain.figure, empty_s)
     return chosen
 
 
@@ -95,59 +86,6 @@ async def _ready_time(db: Path, source: Path | None, fleet: int) -> float:
             leftover.unlink()
 
 
-async def _snapshotted(
-    ctx: Context, result: Outcome, log: Path, fleet: int, plain_s: float, empty_s: float
-) -> None:
-    s = ctx.settings
-    snapshot_db = log.with_name("snapshot.db")
-    _copy_log(log, snapshot_db)
-    how = await _make_snapshot(snapshot_db, uuid_like(0))
-    if how is None:
-        result.skip("the server wrote no snapshot: no snapshot table holds a row", NOT_BUILT)
-        return
-    head_at = now_ms()
-    tail = (
-        NewEvent(type="vm.heartbeat", vm_id=uuid_like(i % s.log_vms), at=head_at, actor=ACTOR)
-        for i in range(s.snapshot_tail)
-    )
-    await write_log(snapshot_db, tail)
-    timings = []
-    for number in range(s.runs):
-        ctx.say(f"scenario 6: run {number + 1}/{s.runs}")
-        try:
-            copy = log.with_name(f"snap-{number}.db")
-            timings.append(await _ready_time(copy, snapshot_db, fleet))
-        except WrongState as error:
-            result.status, result.note = FAILED, str(error)
-            return
-    result.figure = rounded(median(timings) - empty_s, 3)
-    result.unit = "s replay"
-    result.reference, result.reference_unit = plain_s, "s scenario 5"
-    result.ratio = rounded(result.figure / plain_s)
-    result.met = result.ratio <= 0.15
-    result.details = {"snapshot": how, "tail_events": s.snapshot_tail, "ready_s": timings}
-
-
-async def _make_snapshot(db: Path, vm_id: str) -> str | None:
-    if "snapshot" in cli_commands():
-        process = await asyncio.create_subprocess_exec(
-            *serve_command(), "snapshot", "--db", str(db),
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-        )  # fmt: skip
-        await process.wait()
-        how = "vm-registry snapshot"
-    else:
-        # A server may only snapshot on shutdown when it has appended something since it
-        # started, so one heartbeat goes in first.
-        target = await start_server(db)
-        try:
-            await fetch(target.url, f"/registry/vms/{vm_id}/heartbeat", "POST")
-        finally:
-            await target.stop()
-        how = "clean shutdown of the server, after one heartbeat"
-    return how if _snapshot_rows(db) else None
-
-
 def _copy_log(source: Path, destination: Path) -> None:
     # Whatever a closed store left in a WAL file goes into the main file before the copy.
     connection = sqlite3.connect(source)
@@ -156,16 +94,3 @@ def _copy_log(source: Path, destination: Path) -> None:
     finally:
         connection.close()
     shutil.copyfile(source, destination)
-
-
-def _snapshot_rows(db: Path) -> int:
-    connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        tables = [
-            name
-            for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")
-            if "snapshot" in name.lower()
-        ]
-        return sum(connection.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in tables)
-    finally:
-        connection.close()
