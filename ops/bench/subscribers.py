@@ -146,8 +146,9 @@ def analyse(
             arrivals.append(times[min(bisect.bisect_right(ends, found.start()), len(times) - 1)])
         if wanted_by_subscriber is not None:
             wanted = wanted_by_subscriber[index]
-            seqs = [seq for seq in seqs if first is None or seq >= first]  # bookmarks are ids too
-            seqs = [seq for seq in seqs if seq in wanted]
+            # Bookmarks carry ids too (other VMs' seqs): only this watcher's events count.
+            kept = [(seq, at) for seq, at in zip(seqs, arrivals, strict=True) if seq in wanted]
+            seqs, arrivals = [seq for seq, _ in kept], [at for _, at in kept]
         else:
             start = first if first is not None else (seqs[0] if seqs else 0)
             wanted = set(range(start, start + expect))
