@@ -14,7 +14,7 @@ import pytest
 from tests.api.conftest import new_id, revision
 from tests.conftest import vm
 from tests.server import ServerProcess
-from vm_registry.domain.clock import parse_iso
+from vm_registry.domain.timestamps import parse_iso
 
 DEADLINE = 20.0
 

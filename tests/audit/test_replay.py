@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 from tests.audit.logs import STEP_MS, T0, cli, events_of, fleet_story, write_sync
-from vm_registry.domain.clock import to_iso
+from vm_registry.domain.timestamps import to_iso
 
 LOG = events_of(fleet_story())
 

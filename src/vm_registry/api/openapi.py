@@ -1,6 +1,6 @@
 """What each route's OpenAPI operation says beyond what litestar reads from its signature.
 
-The handlers read their query parameters, If-Match and body by hand (`api.requests`), so that
+The handlers read their query parameters, If-Match and body by hand (`api.request_inputs`), so that
 every refusal is `{"error": ...}` naming the field; litestar's own parsing would answer in its
 own words. So the handler signatures stay as they are, and each route decorator passes
 `responses=answers(...)`, every status it can answer with its shape from `api.schemas`, and

@@ -10,7 +10,7 @@ import orjson
 from litestar import Response
 from litestar.enums import MediaType
 
-from vm_registry.domain.clock import to_iso
+from vm_registry.domain.timestamps import to_iso
 
 __all__ = ["REVISION_HEADER", "entry", "error", "json", "to_iso"]
 from vm_registry.domain.model import Entry

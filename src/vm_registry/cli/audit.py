@@ -20,8 +20,8 @@ from vm_registry.audit import archive
 from vm_registry.audit.compact import compact
 from vm_registry.audit.replay import point_for, state_at, vm_history
 from vm_registry.audit.verify import verify
-from vm_registry.domain.clock import parse_iso, to_iso
 from vm_registry.domain.errors import RegistryError
+from vm_registry.domain.timestamps import parse_iso, to_iso
 from vm_registry.persistence.sqlite import SqliteEventStore
 from vm_registry.persistence.store import StoreError
 

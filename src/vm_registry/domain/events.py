@@ -10,7 +10,7 @@ from typing import Any, Final, NamedTuple
 
 import orjson
 
-from vm_registry.domain.clock import to_iso
+from vm_registry.domain.timestamps import to_iso
 
 REGISTERED: Final = "vm.registered"
 UPDATED: Final = "vm.updated"

@@ -6,7 +6,7 @@ from typing import Any
 
 from litestar import Request, Response, get
 
-from vm_registry.api import requests as rq
+from vm_registry.api import request_inputs as rq
 from vm_registry.api import schemas, wire
 from vm_registry.api.openapi import (
     AFTER,
@@ -21,9 +21,9 @@ from vm_registry.api.openapi import (
     answers,
     operation,
 )
-from vm_registry.domain.clock import parse_iso
 from vm_registry.domain.errors import Gone, Invalid, NotFound
 from vm_registry.domain.events import EVENT_TYPES
+from vm_registry.domain.timestamps import parse_iso
 from vm_registry.domain.validation import vm_id as valid_vm_id
 from vm_registry.persistence.store import EventQuery
 from vm_registry.service.registry import Registry

@@ -25,7 +25,7 @@ from sse_starlette import EventSourceResponse
 from starlette.types import Message as StarletteMessage
 from starlette.types import Send as StarletteSend
 
-from vm_registry.api import requests as rq
+from vm_registry.api import request_inputs as rq
 from vm_registry.api import wire
 from vm_registry.domain.errors import Gone, Invalid
 from vm_registry.domain.events import EVENT_TYPES

@@ -6,7 +6,7 @@ from typing import Any
 
 from litestar import Request, Response, delete, get, patch, post
 
-from vm_registry.api import requests as rq
+from vm_registry.api import request_inputs as rq
 from vm_registry.api import schemas, wire
 from vm_registry.api.openapi import (
     AFTER_HEARTBEAT,
@@ -27,9 +27,9 @@ from vm_registry.api.openapi import (
 )
 from vm_registry.domain import commands as cmd
 from vm_registry.domain import validation
-from vm_registry.domain.clock import parse_iso
 from vm_registry.domain.errors import Invalid, NotFound
 from vm_registry.domain.model import ROLES, STATUSES, Entry
+from vm_registry.domain.timestamps import parse_iso
 from vm_registry.service.history import TimeMachine
 from vm_registry.service.registry import Registry
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vm_registry.domain.clock import parse_iso, to_iso
+from vm_registry.domain.timestamps import parse_iso, to_iso
 
 TO_ISO_STRING = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 YEAR_9999 = 253_402_300_799_999
