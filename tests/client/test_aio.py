@@ -64,3 +64,21 @@ async def test_concurrent_registrations_of_one_id_yield_one_winner(
 
     assert sum(isinstance(r, Entry) for r in results) == 1
     assert sum(isinstance(r, Conflict) for r in results) == 9
+
+
+async def test_reads_ask_for_the_revision_of_the_clients_last_write(
+    aregistry: AsyncRegistryClient, vm_id: str
+) -> None:
+    entry = await aregistry.register(vm_id, "lt", "worker", "a.vm.vers.sh", "tests")
+    assert aregistry.last_write_revision == entry.revision
+    beat = await aregistry.heartbeat(vm_id)
+    assert beat.revision is not None
+    assert aregistry.last_write_revision is not None
+    assert aregistry.last_write_revision >= beat.revision
+    assert vm_id in {e.id for e in await aregistry.list()}
+    # Proof that reads carry it: a revision the log never reached is refused by the server.
+    aregistry.last_write_revision = 10**15
+    with pytest.raises(Invalid, match="minRevision"):
+        await aregistry.get(vm_id)
+    with pytest.raises(Invalid, match="minRevision"):
+        await aregistry.discover("worker")

@@ -7,8 +7,8 @@ from hypothesis import strategies as st
 from tests.domain.strategies import T0, event_logs
 from vm_registry.domain import events as ev
 from vm_registry.domain.events import Event
-from vm_registry.domain.fold import State, apply, fold
-from vm_registry.domain.model import ROLES
+from vm_registry.domain.fold import State, apply, evolve, fold, install
+from vm_registry.domain.model import ROLES, Entry
 
 
 @given(event_logs(), st.data())
@@ -192,3 +192,29 @@ def test_a_new_registration_starts_without_health() -> None:
         ]
     )
     assert state.entries["vm-1"].health is None
+
+
+@given(event_logs(), st.lists(st.integers(1, 6), max_size=10))
+def test_installing_the_writers_overlay_equals_applying_each_event(
+    log: list[Event], sizes: list[int]
+) -> None:
+    """The writer works each batch out once: it evolves every event against the overlay of the
+    batch's earlier effects, then installs those entries. For any log cut into any batches,
+    that must give exactly the state `apply` gives."""
+    state = State()
+    position = 0
+    for size in [*sizes, len(log)]:
+        batch = log[position : position + size]
+        position += len(batch)
+        overlay: dict[str, Entry | None] = {}
+        worked_out = []
+        for event in batch:
+            before = (
+                overlay[event.vm_id] if event.vm_id in overlay else state.entries.get(event.vm_id)
+            )
+            overlay[event.vm_id] = after = evolve(before, event)
+            worked_out.append((event, after))
+        for event, after in worked_out:
+            install(state, event.seq, event.vm_id, after)
+            assert state.entries.get(event.vm_id) is after
+    assert state == fold(log)

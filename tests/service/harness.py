@@ -58,4 +58,4 @@ class Service:
         await self.store.close()
 
     async def execute(self, command: cmd.Command) -> Outcome:
-        return await self.registry.execute(command, ACTOR)
+        return await self.registry.writer.submit(command, ACTOR)

@@ -169,3 +169,33 @@ async def test_stopping_lets_the_batch_in_flight_finish_first(tmp_path: Path) ->
         assert outcome.event.seq == 1
     finally:
         await slow.store.close()
+
+
+async def test_the_answer_is_the_projections_entry_so_a_read_renders_from_the_cache(
+    service: Service,
+) -> None:
+    from vm_registry.api.wire import EntryRenderer
+
+    renderer = EntryRenderer()
+    registered, beat = await asyncio.gather(
+        service.execute(cmd.Register("vm-1", DATA)), service.execute(cmd.Heartbeat("vm-1"))
+    )
+    updated = await service.execute(cmd.Update("vm-1", {"status": "paused"}))
+    assert updated.entry is service.registry.get("vm-1")
+    answered = renderer.encode(updated.entry, False)  # the write's answer
+    assert renderer.encode(service.registry.get("vm-1"), False) is answered  # the next GET
+    # Within one group commit each command's answer is the entry right after it.
+    assert registered.entry is not None and beat.entry is not None
+    assert (registered.event.seq, beat.event.seq) == (1, 2)
+    assert beat.entry.revision == 2 and registered.entry.revision == 1
+
+
+async def test_reads_can_wait_for_a_revision_the_writer_has_not_folded_yet(
+    service: Service,
+) -> None:
+    waiting = asyncio.ensure_future(service.registry.writer.folded.wait_for(2, timeout=5))
+    await service.execute(cmd.Register("vm-1", DATA))
+    assert not waiting.done()
+    await service.execute(cmd.Heartbeat("vm-1"))
+    assert await waiting
+    assert service.registry.writer.folded.waiting == 0

@@ -22,6 +22,7 @@ from vm_registry.api.routes import health, history, stream, ui, vms
 from vm_registry.feed.broker import Broker
 from vm_registry.persistence.sqlite import SqliteEventStore
 from vm_registry.service.history import TimeMachine
+from vm_registry.service.leadership import Leadership, SoleLease
 from vm_registry.service.reaper import Reaper
 from vm_registry.service.registry import Registry, wall_clock_ms
 from vm_registry.service.self_registration import Identity, SelfRegistration
@@ -77,7 +78,12 @@ def create_app(settings: Settings) -> Litestar:
                 tail_capacity=settings.feed_tail,
                 max_subscribers=settings.max_subscribers,
             )
-            snapshotter = Snapshotter(store, state, settings.snapshot_every, state.revision)
+            # Half a reaper interval: a dead leader's work resumes within one reaper interval.
+            leadership = Leadership(SoleLease(), settings.effective_reap_interval / 2)
+            await leadership.start()
+            snapshotter = Snapshotter(
+                store, state, settings.snapshot_every, state.revision, lambda: leadership.is_leader
+            )
 
             def publish(outcomes: list[Outcome]) -> None:
                 broker.publish(outcomes)
@@ -85,13 +91,19 @@ def create_app(settings: Settings) -> Litestar:
 
             writer = Writer(store, state, wall_clock_ms, publish)
             registry = Registry(store, state, writer, stale_after=settings.stale_after)
-            reaper = Reaper(registry, settings.effective_reap_interval, settings.guard_policy)
+            reaper = Reaper(
+                registry,
+                settings.effective_reap_interval,
+                settings.guard_policy,
+                lambda: leadership.is_leader,
+            )
             app.state.settings = settings
             app.state.registry = registry
             app.state.broker = broker
             app.state.history = history
             app.state.renderer = wire.EntryRenderer()
             app.state.reaper = reaper
+            app.state.leadership = leadership
             writer.start()
             reaper.start()
             me = _self_registration(settings, registry)
@@ -110,6 +122,7 @@ def create_app(settings: Settings) -> Litestar:
                     await me.stop()
                 await writer.stop()
                 await snapshotter.final()
+                await leadership.stop()
         finally:
             await store.close()
 

@@ -93,6 +93,12 @@ def _query(name: str, schema: Schema, description: str, *, empty: bool = False) 
 
 
 AT = _query("at", schemas.SEQ, "answer from the state right after this seq")
+MIN_REVISION = _query(
+    "minRevision",
+    schemas.SEQ,
+    "answer once this replica has folded this revision (read your writes across replicas; "
+    "header twin X-Registry-Min-Revision); 503 with Retry-After if it takes too long",
+)
 AS_OF = _query("asOf", schemas.ISO_TIME, "answer from the state at this time (not with at)")
 # The filters take `?role=` as no filter at all, as they always have.
 ROLE = _query(

@@ -159,3 +159,19 @@ def query_flag(request: Request[Any, Any, Any], name: str) -> bool:
     if value not in ("true", "false", "1", "0"):
         raise Invalid(f"query parameter {name} must be true or false, not {values[0]!r}")
     return value in ("true", "1")
+
+
+MIN_REVISION_HEADER = "X-Registry-Min-Revision"
+
+
+def min_revision(request: Request[Any, Any, Any]) -> int | None:
+    """`?minRevision=N`, or its header twin: answer only once this replica has folded N (the
+    `X-Registry-Revision` of the caller's last write, perhaps made through another replica)."""
+    found = query_int(request, "minRevision")
+    header = request.headers.get(MIN_REVISION_HEADER)
+    if header is None or not header.strip():
+        return found
+    text = header.strip()
+    if not text.isdigit() or not text.isascii():
+        raise Invalid(f"{MIN_REVISION_HEADER} must be a non-negative integer, not {header!r}")
+    return max(int(text), found or 0)

@@ -139,6 +139,9 @@ class Health(TypedDict):
     vms: Count
     subscribers: Count
     stalenessSuspended: bool
+    head: Count  # the log's head as far as this replica knows
+    lag: Count  # events committed to the log that this replica has not folded yet
+    leader: bool  # this replica runs the reaper and writes snapshots
     warning: NotRequired[str]
 
 

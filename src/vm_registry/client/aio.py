@@ -54,7 +54,7 @@ class AsyncRegistryClient(ClientBase):
         await self.close()
 
     async def _send(self, call: calls.Call[T]) -> T:
-        headers = dict(call.headers)
+        headers = self._headers(call)
         if call.body is not None:
             headers["Content-Type"] = "application/json"
         try:
@@ -67,7 +67,9 @@ class AsyncRegistryClient(ClientBase):
             )
         except httpx.TransportError as e:
             raise self._unreachable(e) from e
-        return call.result(response)
+        result = call.result(response)
+        self._remember(call, response)
+        return result
 
     async def register(
         self,

@@ -32,6 +32,7 @@ from vm_registry.client.models import (
 T = TypeVar("T")
 
 REVISION_HEADER = "X-Registry-Revision"
+MIN_REVISION_HEADER = "X-Registry-Min-Revision"
 
 Params = dict[str, str | int]
 
@@ -44,6 +45,8 @@ class Call(Generic[T]):
     params: Params = field(default_factory=dict)
     body: JsonObject | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    # A read of the projection that should reflect this client's own last write.
+    reads_writes: bool = False
 
     def content(self) -> bytes | None:
         return None if self.body is None else orjson.dumps(self.body)
@@ -82,13 +85,13 @@ def segment(value: str) -> str:
     return quote(value, safe="")
 
 
-def _revision(headers: httpx.Headers) -> int | None:
+def revision_of(headers: httpx.Headers) -> int | None:
     raw = headers.get(REVISION_HEADER)
     return int(raw) if raw is not None and raw.isdigit() else None
 
 
 def _listing(body: Any, headers: httpx.Headers) -> Listing:
-    return Listing(tuple(Entry.from_wire(v) for v in body["vms"]), _revision(headers))
+    return Listing(tuple(Entry.from_wire(v) for v in body["vms"]), revision_of(headers))
 
 
 def _entry(body: Any, _: httpx.Headers) -> Entry:
@@ -122,11 +125,11 @@ def list_vms(role: str | None = None, status: str | None = None) -> Call[Listing
         params["role"] = role
     if status is not None:
         params["status"] = status
-    return Call("GET", "/registry/vms", _listing, params=params)
+    return Call("GET", "/registry/vms", _listing, params=params, reads_writes=True)
 
 
 def get(vm_id: str) -> Call[Entry]:
-    return Call("GET", f"/registry/vms/{segment(vm_id)}", _entry)
+    return Call("GET", f"/registry/vms/{segment(vm_id)}", _entry, reads_writes=True)
 
 
 def update(
@@ -169,7 +172,7 @@ def heartbeat(vm_id: str) -> Call[Heartbeat]:
 
 
 def discover(role: str) -> Call[Listing]:
-    return Call("GET", f"/registry/discover/{segment(role)}", _listing)
+    return Call("GET", f"/registry/discover/{segment(role)}", _listing, reads_writes=True)
 
 
 def events(
@@ -194,7 +197,7 @@ def events(
         params["since"] = _time(since)
     if until is not None:
         params["until"] = _time(until)
-    return Call("GET", "/registry/events", _events, params=params)
+    return Call("GET", "/registry/events", _events, params=params, reads_writes=True)
 
 
 def history(vm_id: str) -> Call[list[Event]]:

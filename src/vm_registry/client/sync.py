@@ -54,7 +54,7 @@ class RegistryClient(ClientBase):
         self.close()
 
     def _send(self, call: calls.Call[T]) -> T:
-        headers = dict(call.headers)
+        headers = self._headers(call)
         if call.body is not None:
             headers["Content-Type"] = "application/json"
         try:
@@ -67,7 +67,9 @@ class RegistryClient(ClientBase):
             )
         except httpx.TransportError as e:
             raise self._unreachable(e) from e
-        return call.result(response)
+        result = call.result(response)
+        self._remember(call, response)
+        return result
 
     def register(
         self,

@@ -119,19 +119,30 @@ def apply(state: State, event: Event) -> State:
         entries[event.vm_id] = entries[event.vm_id].touched(event.at, event.seq)
         state.revision = event.seq
         return state
-    previous = state.entries.get(event.vm_id)
-    current = evolve(previous, event)
-    if current is None:
-        if previous is not None:
-            del state.entries[event.vm_id]
-            del state.by_role[previous.role][event.vm_id]
-    elif previous is None:
-        state.entries[event.vm_id] = current
-        state.by_role[current.role][event.vm_id] = None
-    else:
-        state.entries[event.vm_id] = current
-    state.revision = event.seq
+    install(state, event.seq, event.vm_id, evolve(state.entries.get(event.vm_id), event))
     return state
+
+
+def install(state: State, seq: int, vm_id: str, entry: Entry | None) -> None:
+    """Put `entry`, the VM's value right after event `seq`, into the state (None: gone).
+
+    `apply` is `install` of what `evolve` computes. The writer calls it directly with the
+    entries it already computed while deciding a batch, so each event is worked out once and
+    the projection holds the very objects the callers got back (which is what lets the
+    renderer's identity cache hit). Entries must be installed in seq order: a VM deregistered
+    and registered again moves to the end of the registration order, as `apply` does it."""
+    entries = state.entries
+    previous = entries.get(vm_id)
+    if entry is None:
+        if previous is not None:
+            del entries[vm_id]
+            del state.by_role[previous.role][vm_id]
+    elif previous is None:
+        entries[vm_id] = entry
+        state.by_role[entry.role][vm_id] = None
+    else:
+        entries[vm_id] = entry
+    state.revision = seq
 
 
 def touch_unshared(state: State, seq: int, vm_id: str, at: int) -> None:

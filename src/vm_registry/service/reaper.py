@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from vm_registry.domain.commands import MarkStale
@@ -43,10 +44,20 @@ class GuardPolicy:
 
 
 class Reaper:
-    def __init__(self, registry: Registry, interval: float, policy: GuardPolicy) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        interval: float,
+        policy: GuardPolicy,
+        is_leader: Callable[[], bool] = lambda: True,
+    ) -> None:
         self.registry = registry
         self.interval = interval
         self.policy = policy
+        # Only the leader reaps (replicas on one log): a mark is decided under the log's lock
+        # against every earlier event, so even two reapers could not mark one silence twice,
+        # but one reaper keeps one mass-expiry guard with one view of the fleet.
+        self.is_leader = is_leader
         self._task: asyncio.Task[None] | None = None
         self._recent: deque[int] = deque()  # when recent vm.stale events were recorded
         self._held_since: int | None = None
@@ -68,6 +79,11 @@ class Reaper:
     async def _run(self) -> None:
         while True:
             await asyncio.sleep(self.interval)
+            if not self.is_leader():
+                if self.holding:
+                    self._release("leadership moved to another replica")
+                self._recent.clear()
+                continue
             try:
                 await self.tick()
             except Exception:
@@ -105,7 +121,7 @@ class Reaper:
             return
         for entry in overdue:
             try:
-                await registry.execute(MarkStale(entry.id, entry.revision), REAPER_ACTOR)
+                await registry.writer.submit(MarkStale(entry.id, entry.revision), REAPER_ACTOR)
             except RegistryError:
                 continue  # touched meanwhile, or the log is unavailable: try next tick
             self._recent.append(now)

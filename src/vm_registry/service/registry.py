@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
 
-from vm_registry.domain import commands as cmd
+from vm_registry.domain.errors import Invalid, Unavailable
 from vm_registry.domain.fold import State
 from vm_registry.domain.model import Entry
-from vm_registry.persistence.store import EventStore
-from vm_registry.service.writer import Outcome, Writer
+from vm_registry.persistence.store import EventQuery, EventStore
+from vm_registry.service.writer import Writer
+
+# How long a read with `minRevision` waits for this replica to fold that revision before it
+# answers 503. Replicas follow the log within milliseconds; seconds mean one is cut off.
+MIN_REVISION_WAIT = 5.0
 
 
 def wall_clock_ms() -> int:
@@ -32,26 +35,55 @@ class Registry:
         *,
         stale_after: float,
         clock: Callable[[], int] = wall_clock_ms,
+        min_revision_wait: float = MIN_REVISION_WAIT,
     ) -> None:
         self.store = store
         self.state = state
         self.writer = writer
         self.stale_after_ms = int(stale_after * 1000)
         self.clock = clock
+        self.min_revision_wait = min_revision_wait
         self.started_at = clock()
         # Set by the mass-expiry guard while it holds: staleness is then suspended.
         self.staleness_suspended = False
 
-    # -- commands --------------------------------------------------------------------------
-
-    async def execute(self, command: cmd.Command, actor: dict[str, Any]) -> Outcome:
-        return await self.writer.submit(command, actor)
-
     # -- queries ---------------------------------------------------------------------------
+    # Commands go to `writer.submit` directly: the registry adds nothing to them.
 
     @property
     def revision(self) -> int:
+        """The seq of the last event folded into this process's projection."""
         return self.state.revision
+
+    @property
+    def log_head(self) -> int:
+        """The newest head of the log this process has heard of (other replicas may have
+        committed past `revision`; `lag` is the difference)."""
+        return max(self.writer.log_head, self.state.revision)
+
+    @property
+    def lag(self) -> int:
+        return self.log_head - self.state.revision
+
+    async def caught_up(self, revision: int | None, what: str = "minRevision") -> None:
+        """Return once the projection has folded `revision` (read-your-writes across
+        replicas), or raise `Unavailable` after `min_revision_wait` seconds."""
+        if revision is None or revision <= self.state.revision:
+            return
+        if revision > self.log_head and not await self._exists(revision):
+            raise Invalid(f"{what} {revision} is beyond the head of the log ({self.log_head})")
+        if await self.writer.folded.wait_for(revision, self.min_revision_wait):
+            return
+        raise Unavailable(
+            f"this replica has folded the log up to revision {self.state.revision}, not yet "
+            f"{revision} (waited {self.min_revision_wait:g} s); retry, or ask another replica"
+        )
+
+    async def _exists(self, revision: int) -> bool:
+        """Whether the log holds `revision` (committed by another process, perhaps a moment
+        ago): one indexed read, so a made-up revision is refused at once, not after a wait."""
+        found = await self.store.read(EventQuery(after=revision - 1, limit=1))
+        return bool(found)
 
     def get(self, vm_id: str) -> Entry | None:
         return self.state.entries.get(vm_id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from vm_registry.domain import snapshot
 from vm_registry.domain.fold import State
@@ -87,11 +88,20 @@ def thinned(seqs: list[int], every: int, cut: int) -> list[int]:
 class Snapshotter:
     """Takes a snapshot every `every` events, in the background, off the write path."""
 
-    def __init__(self, store: EventStore, state: State, every: int, last_seq: int) -> None:
+    def __init__(
+        self,
+        store: EventStore,
+        state: State,
+        every: int,
+        last_seq: int,
+        is_leader: Callable[[], bool] = lambda: True,
+    ) -> None:
         self.store = store
         self.state = state
         self.every = every
         self.last_seq = last_seq
+        # Replicas on one log: only the leader writes and thins snapshots.
+        self.is_leader = is_leader
         self._task: asyncio.Task[None] | None = None
 
     def observe(self, outcomes: list[Outcome]) -> None:
@@ -99,12 +109,20 @@ class Snapshotter:
             return
         if self._task is not None and not self._task.done():
             return
-        # Called right after a commit, before anything else can append: the store's chain
-        # value is exactly the one at `state.revision`.
-        self._task = asyncio.create_task(self._take(self.state.copy(), self.store.last_hash))
+        if not self.is_leader():
+            return
+        self._task = asyncio.create_task(self._take(self.state.copy()))
 
-    async def _take(self, state: State, chain: bytes) -> None:
+    async def _take(self, state: State) -> None:
         try:
+            # Read at the snapshot's own seq: with other processes appending, the log's head
+            # may already be past what this projection has folded.
+            chain = await self.store.hash_at(state.revision)
+            if chain is None:
+                log.warning(
+                    "snapshot at seq %d skipped: the log no longer holds it", state.revision
+                )
+                return
             canonical = await asyncio.to_thread(snapshot.encode, state)
             await self.store.save_snapshot(state.revision, chain, canonical)
             self.last_seq = state.revision
@@ -121,5 +139,5 @@ class Snapshotter:
         """On clean shutdown: wait for a snapshot in flight, then take one at the head."""
         if self._task is not None:
             await asyncio.gather(self._task, return_exceptions=True)
-        if self.state.revision > self.last_seq and self.every > 0:
-            await self._take(self.state.copy(), self.store.last_hash)
+        if self.state.revision > self.last_seq and self.every > 0 and self.is_leader():
+            await self._take(self.state.copy())

@@ -1,15 +1,20 @@
-"""The single writer: the only place that decides the order of events.
+"""The writer: the only place that decides the order of events, and the only one that folds.
 
 Commands wait in a bounded queue (policy: callers wait for room, so a flood slows clients down
-instead of growing memory). The writer takes everything waiting, up to `max_batch`, and for each
-command in order:
+instead of growing memory). The writer takes everything waiting, up to `max_batch`, and:
 
-1. decides it against the projection plus the effects of earlier commands in the same batch;
+1. decides each command against the projection plus the effects of earlier commands in the same
+   batch (the overlay), building each event and its entry once;
 2. appends all accepted events in one transaction (group commit);
-3. only after the commit, folds them into the projection, publishes them, and answers.
+3. only after the commit, installs the overlay's entries into the projection (the very objects
+   the callers get back), publishes them, and answers.
 
 If the commit fails, every command of the batch gets `Unavailable` and the projection does not
 move: it never runs ahead of the log.
+
+Events other processes committed (replicas on one log) reach the projection through this task
+too, in seq order: `follow(head)` tells the writer the log has moved, and it folds and
+publishes what it has not seen yet before deciding anything else. See `docs/scale-out.md`.
 """
 
 from __future__ import annotations
@@ -24,9 +29,10 @@ from typing import Any
 from vm_registry.domain.commands import Command, decide
 from vm_registry.domain.errors import RegistryError, Unavailable
 from vm_registry.domain.events import Event
-from vm_registry.domain.fold import State, apply, evolve
+from vm_registry.domain.fold import State, apply, evolve, install
 from vm_registry.domain.model import Entry
-from vm_registry.persistence.store import EventStore, NewEvent, StoreError
+from vm_registry.persistence.store import EventQuery, EventStore, NewEvent, StoreError
+from vm_registry.service.revisions import RevisionGate
 
 log = logging.getLogger("vm_registry.writer")
 
@@ -34,12 +40,15 @@ log = logging.getLogger("vm_registry.writer")
 # (which names files and paths) goes only to the server log.
 _UNAVAILABLE = "the event log is unavailable ({}); nothing was changed, retry later"
 
+# Events read per step when folding what other processes committed.
+FOLLOW_CHUNK = 1000
+
 Publisher = Callable[[list["Outcome"]], None]
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """A committed command: its event, the entry right after it (None once deregistered), and
+    """A committed event: the event, the entry right after it (None once deregistered), and
     the VM's role (kept after deregistration, so feeds filtered by role still see it go)."""
 
     event: Event
@@ -52,8 +61,7 @@ class _Pending:
     command: Command
     actor: dict[str, Any]
     future: asyncio.Future[Outcome]
-    entry: Entry | None = None
-    role: str = ""
+    outcome: Outcome | None = None
 
 
 class Writer:
@@ -72,13 +80,21 @@ class Writer:
         self.clock = clock
         self.publish = publish
         self.max_batch = max_batch
+        # Everyone who waits for the projection to reach a revision (read-your-writes).
+        self.folded = RevisionGate(state.revision)
+        self.log_head = state.revision  # the newest head of the log this process has heard of
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue(queue_size)
+        self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._last_at = 0
         self._busy = False
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="vm-registry-writer")
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
 
     async def stop(self, drain_seconds: float = 5.0) -> None:
         """Let the writer finish what it has (the HTTP server has stopped taking requests by
@@ -98,11 +114,19 @@ class Writer:
                 pending.future.set_exception(Unavailable("the registry is shutting down"))
 
     async def submit(self, command: Command, actor: dict[str, Any]) -> Outcome:
-        if self._task is None or self._task.done():
+        """Decide, commit and fold `command`; the outcome once it is durable."""
+        if not self.running:
             raise Unavailable("the registry writer is not running")
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         await self._queue.put(_Pending(command, actor, future))
+        self._wake.set()
         return await future
+
+    def follow(self, head: int) -> None:
+        """The log's head is at least `head` (another process committed): fold up to it."""
+        if head > self.log_head:
+            self.log_head = head
+            self._wake.set()
 
     def _now(self) -> int:
         # `at` never goes backwards along the log, even if the wall clock does: time travel
@@ -112,13 +136,18 @@ class Writer:
 
     async def _run(self) -> None:
         while True:
-            first = await self._queue.get()
-            batch = [first]
+            if self._queue.empty() and self.log_head <= self.state.revision:
+                await self._wake.wait()
+            self._wake.clear()
+            batch: list[_Pending] = []
             while len(batch) < self.max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             self._busy = True
             try:
-                await self._commit(batch)
+                if self.log_head > self.state.revision:
+                    await self._catch_up()
+                if batch:
+                    await self._commit(batch)
             except asyncio.CancelledError:
                 # Stopped mid-batch: its callers must hear something rather than wait forever.
                 # (The batch may still commit in the database thread; a 503 is no promise.)
@@ -126,20 +155,58 @@ class Writer:
                     if not pending.future.done():
                         pending.future.set_exception(Unavailable("the registry is shutting down"))
                 raise
-            except Exception:  # the writer must outlive any single batch
-                log.exception("writer batch failed")
+            except Exception as error:  # the writer must outlive any single batch
+                if isinstance(error, StoreError):
+                    log.error("writer step failed: %s", error)
+                else:
+                    log.exception("writer batch failed")
+                reason = error.reason if isinstance(error, StoreError) else "internal"
                 for pending in batch:
                     if not pending.future.done():
-                        pending.future.set_exception(Unavailable(_UNAVAILABLE.format("internal")))
+                        pending.future.set_exception(Unavailable(_UNAVAILABLE.format(reason)))
+                if isinstance(error, StoreError):
+                    await asyncio.sleep(0.05)  # a failing log is not retried in a hot loop
             finally:
                 self._busy = False
+
+    # -- folding what others committed -------------------------------------------------------
+
+    async def _catch_up(self) -> None:
+        """Fold and publish, in seq order, the events committed after our projection."""
+        while self.state.revision < self.log_head:
+            events = await self.store.read(
+                EventQuery(after=self.state.revision, limit=FOLLOW_CHUNK)
+            )
+            if not events:
+                return  # the head we heard of is not visible to our reader yet
+            self._fold(events)
+
+    def _fold(self, events: list[Event]) -> None:
+        state = self.state
+        if events[0].seq != state.revision + 1:
+            raise StoreError(
+                f"the log jumps from seq {state.revision} to {events[0].seq}",
+                "the log has a gap",
+            )
+        outcomes = []
+        entries = state.entries
+        for event in events:
+            before = entries.get(event.vm_id)
+            apply(state, event)
+            after = entries.get(event.vm_id)
+            role = after.role if after is not None else before.role if before is not None else ""
+            outcomes.append(Outcome(event, after, role))
+        self._last_at = max(self._last_at, events[-1].at)
+        self.log_head = max(self.log_head, state.revision)
+        self._published(outcomes)
+
+    # -- deciding ----------------------------------------------------------------------------
 
     async def _commit(self, batch: list[_Pending]) -> None:
         at = self._now()
         overlay: dict[str, Entry | None] = {}
         accepted: list[_Pending] = []
-        new_events: list[NewEvent] = []
-        seq = self.store.head
+        seq = self.state.revision
         for pending in batch:
             if pending.future.done():  # the caller went away before we got to it
                 continue
@@ -151,32 +218,43 @@ class Writer:
             except RegistryError as error:
                 pending.future.set_exception(error)
                 continue
+            # Each event is built, numbered and evolved exactly once, here.
             seq += 1
-            provisional = Event(seq, decision.type, vm_id, at, pending.actor, decision.data)
-            overlay[vm_id] = pending.entry = evolve(entry, provisional)
-            pending.role = (pending.entry or entry).role  # type: ignore[union-attr]
+            event = Event(seq, decision.type, vm_id, at, pending.actor, decision.data)
+            overlay[vm_id] = after = evolve(entry, event)
+            owner = after if after is not None else entry
+            assert owner is not None  # decide() accepts only commands on an entry, or a Register
+            pending.outcome = Outcome(event, after, owner.role)
             accepted.append(pending)
-            new_events.append(NewEvent(decision.type, vm_id, at, pending.actor, decision.data))
-        if not new_events:
+        if not accepted:
             return
+        outcomes = [pending.outcome for pending in accepted if pending.outcome is not None]
         try:
-            events = await self.store.append(new_events)
+            await self._append([outcome.event for outcome in outcomes])
         except StoreError as error:
-            log.error("append failed, %d writes refused: %s", len(new_events), error)
+            log.error("append failed, %d writes refused: %s", len(accepted), error)
             for pending in accepted:
                 if not pending.future.done():
                     pending.future.set_exception(Unavailable(_UNAVAILABLE.format(error.reason)))
             return
-        outcomes = [
-            Outcome(event, pending.entry, pending.role)
-            for pending, event in zip(accepted, events, strict=True)
-        ]
-        for event in events:
-            apply(self.state, event)
+        # The entries worked out while deciding go into the projection as they are: the
+        # caller's answer, the feed and the projection share one object per entry version.
+        state = self.state
+        for outcome in outcomes:
+            install(state, outcome.event.seq, outcome.event.vm_id, outcome.entry)
+        self.log_head = max(self.log_head, state.revision)
+        self._published(outcomes)
+        for pending in accepted:
+            if not pending.future.done() and pending.outcome is not None:
+                pending.future.set_result(pending.outcome)
+
+    async def _append(self, events: list[Event]) -> None:
+        batch = [NewEvent(e.type, e.vm_id, e.at, e.actor, e.data) for e in events]
+        await self.store.append(batch)
+
+    def _published(self, outcomes: list[Outcome]) -> None:
         try:
             self.publish(outcomes)
-        except Exception:  # the batch is durable: a feed problem must not fail the writes
+        except Exception:  # the events are durable: a feed problem must not fail the writes
             log.exception("publishing committed events failed")
-        for pending, outcome in zip(accepted, outcomes, strict=True):
-            if not pending.future.done():
-                pending.future.set_result(outcome)
+        self.folded.advance(self.state.revision)

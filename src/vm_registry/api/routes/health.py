@@ -25,6 +25,9 @@ async def health(request: Request[Any, Any, Any], registry: Registry) -> Respons
         "vms": len(registry.state.entries),
         "subscribers": broker.subscribers,
         "stalenessSuspended": registry.staleness_suspended,
+        "head": registry.log_head,
+        "lag": registry.lag,
+        "leader": request.app.state.leadership.is_leader,
     }
     if registry.staleness_suspended:
         body["warning"] = "mass expiry suspected: staleness is suspended until heartbeats resume"

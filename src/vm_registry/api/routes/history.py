@@ -11,6 +11,7 @@ from vm_registry.api import schemas, wire
 from vm_registry.api.openapi import (
     AFTER,
     LIMIT,
+    MIN_REVISION,
     PAGE_LIMIT,
     REVISION,
     SINCE,
@@ -79,12 +80,13 @@ def _page(events: list[Any], registry: Registry) -> Response[bytes]:
 
 @get(
     "/registry/events",
-    responses=answers(200, schemas.EventPage, "A page of the log", 400, 401, 410),
+    responses=answers(200, schemas.EventPage, "A page of the log", 400, 401, 410, 503),
     operation_class=operation(
-        parameters=[AFTER, PAGE_LIMIT, VM, TYPES, SINCE, UNTIL], headers=REVISION
+        parameters=[AFTER, PAGE_LIMIT, VM, TYPES, SINCE, UNTIL, MIN_REVISION], headers=REVISION
     ),
 )
 async def list_events(request: AnyRequest, registry: Registry) -> Response[bytes]:
+    await registry.caught_up(rq.min_revision(request))
     limit = rq.query_int(request, "limit", minimum=1)
     if limit is not None and limit > MAX_LIMIT:
         raise Invalid(f"query parameter limit must be at most {MAX_LIMIT}")

@@ -131,6 +131,9 @@ async def stream(scope: Scope, receive: Receive, send: Send) -> None:
     if after is not None:
         # Another process (`vm-registry compact`) may have moved the start of the log.
         await registry.store.refresh_first_seq()
+        # A Last-Event-ID from another replica may be ahead of this one: wait until it folded it.
+        await registry.caught_up(after, "resume point")
+    await registry.caught_up(rq.min_revision(request))
     # From here to subscribing, nothing awaits: no write can slip between.
     head = registry.revision
     if after is not None and after > head:

@@ -17,6 +17,7 @@ from vm_registry.api.openapi import (
     ENTRY_HEADERS,
     HEALTHY,
     IF_MATCH,
+    MIN_REVISION,
     REVISION,
     ROLE,
     STATUS,
@@ -89,19 +90,20 @@ async def register(
     rq.writer(request)
     data = validation.registration(await rq.json_body(request))
     vm_id = data.pop("id")
-    outcome = await registry.execute(cmd.Register(vm_id, data), rq.actor(request))
+    outcome = await registry.writer.submit(cmd.Register(vm_id, data), rq.actor(request))
     assert outcome.entry is not None
     return _entry_response(registry, renderer, outcome.entry, 201)
 
 
 @get(
     "/registry/vms",
-    responses=answers(200, schemas.EntryList, "The VMs, now or in the past", 400, 401, 410),
-    operation_class=operation(parameters=[ROLE, STATUS, AT, AS_OF], headers=REVISION),
+    responses=answers(200, schemas.EntryList, "The VMs, now or in the past", 400, 401, 410, 503),
+    operation_class=operation(parameters=[ROLE, STATUS, AT, AS_OF, MIN_REVISION], headers=REVISION),
 )
 async def list_vms(
     request: AnyRequest, registry: Registry, history: TimeMachine, renderer: wire.EntryRenderer
 ) -> Response[bytes]:
+    await registry.caught_up(rq.min_revision(request))
     role = rq.query_choice(request, "role", ROLES)
     status = rq.query_choice(request, "status", STATUSES)
     past = await _past_point(request, registry, history)
@@ -113,8 +115,8 @@ async def list_vms(
 
 @get(
     "/registry/vms/{vm_id:str}",
-    responses=answers(200, schemas.Entry, "The entry, now or in the past", 400, 401, 404, 410),
-    operation_class=operation(parameters=[AT, AS_OF], headers=ENTRY_HEADERS),
+    responses=answers(200, schemas.Entry, "The entry, now or in the past", 400, 401, 404, 410, 503),
+    operation_class=operation(parameters=[AT, AS_OF, MIN_REVISION], headers=ENTRY_HEADERS),
 )
 async def get_vm(
     vm_id: VmId,
@@ -123,6 +125,7 @@ async def get_vm(
     history: TimeMachine,
     renderer: wire.EntryRenderer,
 ) -> Response[bytes]:
+    await registry.caught_up(rq.min_revision(request))
     past = await _past_point(request, registry, history)
     if past is not None:
         entry = (await history.state_at(past)).entries.get(vm_id)
@@ -149,7 +152,7 @@ async def update_vm(
     agent = rq.writer(request)
     changes = validation.update(await rq.json_body(request))
     command = cmd.Update(vm_id, changes, if_match=rq.if_match(request), agent=agent)
-    outcome = await registry.execute(command, rq.actor(request))
+    outcome = await registry.writer.submit(command, rq.actor(request))
     assert outcome.entry is not None
     return _entry_response(registry, renderer, outcome.entry)
 
@@ -163,7 +166,7 @@ async def update_vm(
 async def deregister_vm(vm_id: VmId, request: AnyRequest, registry: Registry) -> Response[bytes]:
     agent = rq.writer(request)
     command = cmd.Deregister(vm_id, if_match=rq.if_match(request), agent=agent)
-    outcome = await registry.execute(command, rq.actor(request))
+    outcome = await registry.writer.submit(command, rq.actor(request))
     body: schemas.Deleted = {"deleted": True, "id": vm_id, "revision": outcome.event.seq}
     return wire.json(body, headers={wire.REVISION_HEADER: str(outcome.event.seq)})
 
@@ -172,30 +175,31 @@ async def deregister_vm(vm_id: VmId, request: AnyRequest, registry: Registry) ->
     "/registry/vms/{vm_id:str}/heartbeat",
     status_code=200,
     responses=answers(200, schemas.HeartbeatAnswer, "Seen", 400, 401, 403, 404, 503),
-    operation_class=operation(links=AFTER_HEARTBEAT),
+    operation_class=operation(headers=REVISION, links=AFTER_HEARTBEAT),
 )
 async def heartbeat(vm_id: VmId, request: AnyRequest, registry: Registry) -> Response[bytes]:
     agent = rq.writer(request)
-    outcome = await registry.execute(cmd.Heartbeat(vm_id, agent=agent), rq.actor(request))
+    outcome = await registry.writer.submit(cmd.Heartbeat(vm_id, agent=agent), rq.actor(request))
     assert outcome.entry is not None
     body: schemas.HeartbeatAnswer = {
         "id": vm_id,
         "lastSeen": wire.to_iso(outcome.entry.last_seen),
         "revision": outcome.event.seq,
     }
-    return wire.json(body)
+    return wire.json(body, headers={wire.REVISION_HEADER: str(registry.revision)})
 
 
 @get(
     "/registry/discover/{role:str}",
-    responses=answers(200, schemas.EntryList, "The live VMs with this role", 400, 401, 404),
-    operation_class=operation(parameters=[HEALTHY], headers=REVISION),
+    responses=answers(200, schemas.EntryList, "The live VMs with this role", 400, 401, 404, 503),
+    operation_class=operation(parameters=[HEALTHY, MIN_REVISION], headers=REVISION),
 )
 async def discover(
     role: RoleName, request: AnyRequest, registry: Registry, renderer: wire.EntryRenderer
 ) -> Response[bytes]:
     validation.role(role, where="role in the path")
     healthy = rq.query_flag(request, "healthy")
+    await registry.caught_up(rq.min_revision(request))
     return _list_response(registry, renderer, registry.discover(role, healthy=healthy))
 
 

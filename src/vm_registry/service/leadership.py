@@ -1,0 +1,90 @@
+"""Leadership: the work only one process may do at a time (the reaper, snapshots and their
+thinning, health probes) runs where the log's leadership lease is held.
+
+Every replica campaigns: every `interval` it tries to take the lease if it does not hold it,
+and checks that it still does. The lease belongs to the log (PostgreSQL: an advisory lock on
+its own connection; SQLite: an flock on a file beside the database), so it is lost with the
+process or its connection, and another replica takes it at its next campaign. `interval` is
+half a reaper interval, so a dead leader's work resumes elsewhere within one reaper interval.
+
+`is_leader` is the one signal for "may I do leader-only work": ask it right before the work,
+never cache it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Protocol
+
+from vm_registry.persistence.store import StoreError
+
+log = logging.getLogger("vm_registry.leadership")
+
+
+class Lease(Protocol):
+    @property
+    def held(self) -> bool: ...
+
+    async def try_acquire(self) -> bool: ...
+
+    async def release(self) -> None: ...
+
+
+class SoleLease:
+    """For a process that is alone on its log by construction (tests, read-only tools)."""
+
+    held = True
+
+    async def try_acquire(self) -> bool:
+        return True
+
+    async def release(self) -> None:
+        return None
+
+
+class Leadership:
+    def __init__(self, lease: Lease, interval: float) -> None:
+        self.lease = lease
+        self.interval = interval
+        self._task: asyncio.Task[None] | None = None
+        self._was_leader = False
+
+    @property
+    def is_leader(self) -> bool:
+        return self.lease.held
+
+    async def start(self) -> None:
+        """Campaign once right away (a lone process is leader from its first moment), then
+        in the background."""
+        await self._campaign()
+        self._task = asyncio.create_task(self._run(), name="vm-registry-leadership")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        try:
+            await self.lease.release()
+        except StoreError as error:
+            log.warning("could not release leadership: %s", error)
+        self._was_leader = False
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            await self._campaign()
+
+    async def _campaign(self) -> None:
+        try:
+            if not self.lease.held:
+                await self.lease.try_acquire()
+        except StoreError as error:
+            log.warning("leadership campaign failed: %s", error)
+        except Exception:  # the campaign must outlive any single failure
+            log.exception("leadership campaign failed")
+        leader = self.lease.held
+        if leader != self._was_leader:
+            log.info("this replica %s", "is now the leader" if leader else "lost leadership")
+            self._was_leader = leader
