@@ -47,7 +47,11 @@ class Fleet:
         for vm_id in vm_ids:
             self._append(ev.HEARTBEAT, vm_id)
 
-    async def execute(self, command: MarkStale, actor: dict[str, Any]) -> None:
+    @property
+    def writer(self) -> Fleet:  # the reaper submits its marks to `registry.writer`
+        return self
+
+    async def submit(self, command: MarkStale, actor: dict[str, Any]) -> None:
         entry = self.state.entries[command.vm_id]
         if entry.revision != command.revision or entry.stale:
             raise Conflict("touched since")
