@@ -1,0 +1,132 @@
+"""A real nginx with ops/nginx/vm-registry.conf, in front of a real registry, on loopback.
+
+The registry runs with keepalive comments turned almost off, so nothing but the events
+themselves could push a buffered frame through: an event that reaches the watcher at all,
+while its stream stays open, went through unbuffered.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.ops.nginx import SITE, Nginx, site
+from tests.server import ServerProcess, free_port
+from tests.support import requires
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    db = tmp_path_factory.mktemp("proxied") / "registry.db"
+    proc = ServerProcess(db, args=["--keepalive", "600"]).start()
+    try:
+        yield proc
+    finally:
+        proc.kill()
+
+
+@pytest.fixture(scope="module")
+def proxy(registry: ServerProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nginx]:
+    executable = requires.nginx()
+    prefix = tmp_path_factory.mktemp("nginx")
+    nginx = Nginx(executable, prefix, "")
+    (prefix / "site.conf").write_text(site(SITE.read_text(), [registry.port], nginx.port))
+    nginx.start()
+    try:
+        yield nginx
+    finally:
+        nginx.stop()
+
+
+def body(vm_id: str) -> dict[str, str]:
+    return {
+        "id": vm_id,
+        "name": f"{vm_id}-name",
+        "role": "worker",
+        "address": f"{vm_id}.vm.vers.sh",
+        "registeredBy": "orchestrator",
+    }
+
+
+def test_events_reach_a_watcher_through_the_proxy_at_once(proxy: Nginx) -> None:
+    """Each event crosses the proxy while the stream stays open, and the fastest of five
+    round trips (write, then the frame back through nginx) is within 100 ms. The best of five,
+    so a busy machine's one slow moment cannot fail it, while a buffering proxy fails every one
+    (its frames would wait for a buffer to fill, or for the stream to end)."""
+    timeout = httpx.Timeout(10, read=10)
+    with (
+        httpx.Client(base_url=proxy.url, timeout=timeout) as http,
+        http.stream("GET", "/registry/stream") as stream,
+    ):
+        assert stream.status_code == 200
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        lines = stream.iter_lines()
+        assert next(lines) == "retry: 2000"
+        round_trips = []
+        for n in range(5):
+            started = time.monotonic()
+            written = httpx.post(f"{proxy.url}/registry/vms", json=body(f"proxied-{n}"), timeout=10)
+            assert written.status_code == 201, written.text
+            seq = written.headers["x-registry-revision"]
+            while (line := next(lines)) != f"id: {seq}":
+                assert not line.startswith("id: "), f"expected id {seq}, got {line}"
+            assert next(lines) == "event: vm.registered"
+            assert f'"vmId":"proxied-{n}"' in next(lines)
+            round_trips.append(time.monotonic() - started)
+    assert min(round_trips) < 0.1, f"round trips through nginx: {round_trips}"
+
+
+def test_the_api_works_through_the_proxy(proxy: Nginx) -> None:
+    with httpx.Client(base_url=proxy.url, timeout=10) as http:
+        created = http.post("/registry/vms", json=body("via-proxy"))
+        assert created.status_code == 201, created.text
+        assert created.headers["x-content-type-options"] == "nosniff"
+        listed = http.get("/registry/vms")
+        assert "via-proxy" in [vm["id"] for vm in listed.json()["vms"]]
+        assert int(listed.headers["x-registry-revision"]) >= 1
+        changed = http.patch("/registry/vms/via-proxy", json={"status": "paused"})
+        assert changed.json()["status"] == "paused"
+        assert http.get("/ui").status_code == 200
+        # Errors stay the registry's own.
+        missing = http.get("/registry/vms/no-such-vm")
+        assert missing.status_code == 404 and set(missing.json()) == {"error"}
+        assert http.delete("/registry/vms/via-proxy").status_code == 200
+
+
+def test_the_client_address_cannot_be_forged_through_the_proxy(proxy: Nginx) -> None:
+    with httpx.Client(base_url=proxy.url, timeout=10) as http:
+        forged = {"X-Forwarded-For": "203.0.113.9"}
+        assert http.post("/registry/vms", json=body("forged"), headers=forged).status_code == 201
+        events = http.get("/registry/events", params={"vm": "forged"}).json()["events"]
+        assert events[0]["actor"]["ip"] == "127.0.0.1"
+
+
+def test_a_body_over_the_limit_is_refused_by_nginx_as_json(proxy: Nginx) -> None:
+    too_big = b'{"id": "big", "pad": "' + b"x" * (1024 * 1024) + b'"}'
+    answer = httpx.post(
+        f"{proxy.url}/registry/vms",
+        content=too_big,
+        headers={"Content-Type": "application/json"},
+        timeout=10,
+    )
+    assert answer.status_code == 413
+    assert answer.headers["server"].startswith("nginx")  # the registry sends no Server header
+    assert answer.headers["content-type"] == "application/json"
+    assert "1 MiB" in answer.json()["error"]
+
+
+def test_no_replica_is_a_json_502(tmp_path: Path) -> None:
+    nginx = Nginx(requires.nginx(), tmp_path, "")
+    (tmp_path / "site.conf").write_text(site(SITE.read_text(), [free_port()], nginx.port))
+    nginx.start()
+    try:
+        answer = httpx.get(f"{nginx.url}/registry/vms", timeout=10)
+        assert answer.status_code == 502
+        assert answer.headers["retry-after"] == "1"
+        assert set(answer.json()) == {"error"}
+    finally:
+        nginx.stop()
