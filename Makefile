@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-test
 SERVE_STAMP := $(VENV)/.installed
 
-.PHONY: serve test lint bench fuzz soak clean
+.PHONY: serve test lint bench fuzz soak screenshot clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ soak: $(STAMP)
 # Benchmarks: see ops/bench/README.md. ARGS is passed through, e.g. make bench ARGS="--url http://127.0.0.1:3000".
 bench: $(STAMP)
 	$(BIN)/python -m ops.bench.run $(ARGS)
+
+# Redraws docs/img/dashboard.png from a demo fleet, in the system's Chromium.
+screenshot: $(STAMP)
+	$(BIN)/python -m tests.ui.screenshot
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

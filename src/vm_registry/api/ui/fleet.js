@@ -5,7 +5,7 @@
 // New, changed and removed rows keep a mark for MARK_MS; a removed row stays, struck out, for
 // that long before it leaves.
 
-import { ago, duration, element, services } from "./format.js";
+import { ago, duration, element } from "./format.js";
 
 const MARK_MS = 3000;
 const RENDER_MS = 200;
@@ -26,10 +26,26 @@ function haystack(vm) {
     const parts = [vm.id, vm.name, vm.role, vm.status, vm.address, vm.registeredBy];
     for (const s of vm.services || []) parts.push(s.name, String(s.port), s.healthPath || "");
     if (vm.metadata) parts.push(JSON.stringify(vm.metadata));
+    for (const status of Object.values(vm.health || {})) parts.push(status);
     text = parts.join(" ").toLowerCase();
     haystacks.set(vm, text);
   }
   return text;
+}
+
+/** Each service as "name:port", with its health check's verdict where one ran (vm.health). */
+function servicesCell(vm) {
+  const cell = element("td", "services");
+  const health = vm.health || {};
+  (vm.services || []).forEach((service, index) => {
+    if (index > 0) cell.append(", ");
+    const status = health[service.name];
+    const span = element("span", `svc ${status || "unchecked"}`, `${service.name}:${service.port}`);
+    span.title = status ? `health check: ${status}` : "no health check";
+    if (status === "critical") span.append(" ✗");
+    cell.append(span);
+  });
+  return cell;
 }
 
 export class FleetView {
@@ -147,7 +163,10 @@ export class FleetView {
     if (cached && cached.vm === vm && cached.mark === mark) return cached.tr;
     const tr = element("tr");
     tr.dataset.id = vm.id;
-    tr.className = [vm.stale ? "stale" : "", mark ? `mark-${mark}` : ""].join(" ").trim();
+    const critical = Object.values(vm.health || {}).includes("critical");
+    tr.className = [vm.stale ? "stale" : "", critical ? "critical" : "", mark ? `mark-${mark}` : ""]
+      .join(" ")
+      .trim();
     tr.title = "click for this VM's history";
     const status = element("td", "status");
     status.append(element("span", `badge ${vm.status}`, vm.status));
@@ -159,7 +178,7 @@ export class FleetView {
       element("td", "role", vm.role),
       status,
       element("td", "address", vm.address),
-      element("td", "services", services(vm.services)),
+      servicesCell(vm),
       element("td", "seen", ago(vm.lastSeen)),
       element("td", "age", duration(Date.now() - Date.parse(vm.registeredAt))),
     );

@@ -34,11 +34,6 @@ export function actor(who) {
   return who.ip || who.userAgent || "";
 }
 
-export function services(list) {
-  if (!Array.isArray(list)) return "";
-  return list.map((s) => `${s.name}:${s.port}`).join(", ");
-}
-
 /** Creates an element with a class and text; the page never builds HTML from strings. */
 export function element(tag, className, text) {
   const node = document.createElement(tag);
