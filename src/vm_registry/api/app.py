@@ -76,6 +76,7 @@ def create_app(settings: Settings) -> Litestar:
                 history.state_at,
                 head=store.head,
                 tail_capacity=settings.feed_tail,
+                tail_bytes=settings.feed_tail_bytes,
                 max_subscribers=settings.max_subscribers,
             )
             # Half a reaper interval: a dead leader's work resumes within one reaper interval.

@@ -23,7 +23,9 @@ STATUS_OF: dict[type[domain.RegistryError], int] = {
     domain.Conflict: 409,
     domain.Gone: 410,
     domain.PreconditionFailed: 412,
+    domain.TooLarge: 413,
     domain.Unavailable: 503,
+    domain.Full: 507,
 }
 
 

@@ -46,8 +46,9 @@ ERRORS: dict[int, str] = {
     409: "A VM with this id is already registered.",
     410: "That part of the log was compacted away.",
     412: "If-Match names a revision the entry has since moved past.",
-    413: "The body is larger than the server's limit.",
+    413: "The body, or the entry it would make, is larger than the server's limit.",
     503: "The log cannot be written just now (disk full, read-only, locked); retry.",
+    507: "The registry holds as many VMs as it is configured to (--max-vms).",
 }
 
 

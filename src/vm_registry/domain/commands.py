@@ -7,14 +7,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vm_registry.domain import events as ev
-from vm_registry.domain.errors import Conflict, Forbidden, NotFound, PreconditionFailed
+from vm_registry.domain.errors import Conflict, Forbidden, Full, NotFound, PreconditionFailed
 from vm_registry.domain.model import Entry
+from vm_registry.domain.validation import check_entry_size
 
 
 @dataclass(frozen=True, slots=True)
 class Register:
     vm_id: str
     data: dict[str, Any]  # validated registration fields, without the id
+    max_vms: int | None = None  # refuse when this many VMs are registered (decided in order)
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +25,8 @@ class Update:
     data: dict[str, Any]  # validated changes
     if_match: int | None = None
     agent: str | None = None  # set when a scoped agent token asks: it must own the VM
+    # The entry after the update (services and metadata, kept or sent) must fit this.
+    max_entry_bytes: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,18 +93,39 @@ def _check_revision(entry: Entry, expected: int | None) -> None:
         )
 
 
-def decide(entry: Entry | None, command: Command) -> Decision:
+def _check_room(command: Register, registered: int) -> None:
+    if command.max_vms is not None and registered >= command.max_vms:
+        raise Full(
+            f"the registry holds {registered} VMs, its limit (--max-vms {command.max_vms}); "
+            "deregister some first"
+        )
+
+
+def _check_updated_size(entry: Entry, command: Update) -> None:
+    data = command.data
+    if command.max_entry_bytes is None or ("services" not in data and "metadata" not in data):
+        return
+    services = data.get("services", entry.services)
+    metadata = data.get("metadata", entry.metadata)
+    check_entry_size(services, metadata, command.max_entry_bytes)
+
+
+def decide(entry: Entry | None, command: Command, registered: int = 0) -> Decision:
+    """`registered` is how many VMs are registered just before this command, in commit order
+    (registration checks it against its cap)."""
     if isinstance(command, Heartbeat):
         _check_owner(_existing(entry, command.vm_id), command.agent)
         return Decision(ev.HEARTBEAT)
     if isinstance(command, Register):
         if entry is not None:
             raise Conflict(f"VM {command.vm_id!r} is already registered")
+        _check_room(command, registered)
         return Decision(ev.REGISTERED, command.data)
     if isinstance(command, Update):
         current = _existing(entry, command.vm_id)
         _check_owner(current, command.agent)
         _check_revision(current, command.if_match)
+        _check_updated_size(current, command)
         return Decision(ev.UPDATED, command.data)
     if isinstance(command, Deregister):
         current = _existing(entry, command.vm_id)

@@ -37,3 +37,11 @@ class Forbidden(RegistryError):
 
 class Unavailable(RegistryError):
     """The registry cannot accept writes right now (storage failure, overload)."""
+
+
+class TooLarge(RegistryError):
+    """The entry would be larger than the configured limit; nothing was written."""
+
+
+class Full(RegistryError):
+    """The registry holds as many VMs as it is configured to; nothing was written."""

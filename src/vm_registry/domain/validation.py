@@ -9,13 +9,23 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from vm_registry.domain.errors import Invalid
+import orjson
+
+from vm_registry.domain.errors import Invalid, TooLarge
 from vm_registry.domain.model import ROLES, STATUSES, JsonObject
 
 MAX_ID_LENGTH: Final = 256
 MAX_STRING_LENGTH: Final = 1024
 MAX_SERVICES: Final = 64
 MAX_METADATA_DEPTH: Final = 32
+# An entry's services and metadata together, encoded as JSON. Memory, the feed's frames and
+# every list response grow with it; the default is far above what agents send (a few hundred
+# bytes) and far below the 1 MiB body limit. Configurable (`serve --max-entry-bytes`).
+MAX_ENTRY_BYTES: Final = 64 * 1024
+# At most one JSON value (each object, array, string, number...) per this many bytes of the
+# limit: 4,096 at the default. As Python objects, an array of empty objects takes 24 times its
+# encoded size; counting values keeps the in-memory cost of an entry near its encoded size.
+BYTES_PER_VALUE: Final = 16
 
 REGISTER_REQUIRED: Final = ("id", "name", "role", "address", "registeredBy")
 REGISTER_OPTIONAL: Final = ("status", "services", "metadata")
@@ -141,7 +151,7 @@ def _reject_unknown(body: JsonObject, allowed: tuple[str, ...], what: str) -> No
             raise Invalid(f"{key} is not a known field of {what}")
 
 
-def registration(body: Any) -> JsonObject:
+def registration(body: Any, max_entry_bytes: int = MAX_ENTRY_BYTES) -> JsonObject:
     """The event data of a registration: trimmed, checked, and in a stable key order."""
     if not isinstance(body, dict):
         raise Invalid("request body must be a JSON object")
@@ -161,11 +171,14 @@ def registration(body: Any) -> JsonObject:
         data["services"] = services(body["services"])
     if body.get("metadata") is not None:
         data["metadata"] = metadata(body["metadata"])
+    check_entry_size(data.get("services"), data.get("metadata"), max_entry_bytes)
     return data
 
 
-def update(body: Any) -> JsonObject:
-    """The event data of an update: only the fields sent. `null` clears services or metadata."""
+def update(body: Any, max_entry_bytes: int = MAX_ENTRY_BYTES) -> JsonObject:
+    """The event data of an update: only the fields sent. `null` clears services or metadata.
+    What is sent must fit the entry limit by itself; with what the entry keeps, it is checked
+    again when the update is decided (`commands.decide`)."""
     if not isinstance(body, dict):
         raise Invalid("request body must be a JSON object")
     for key in body:
@@ -188,4 +201,41 @@ def update(body: Any) -> JsonObject:
         data["services"] = None if body["services"] is None else services(body["services"])
     if "metadata" in body:
         data["metadata"] = None if body["metadata"] is None else metadata(body["metadata"])
+    check_entry_size(data.get("services"), data.get("metadata"), max_entry_bytes)
     return data
+
+
+def entry_size(services: Any, metadata: Any) -> int:
+    """Encoded bytes of an entry's services and metadata (absent ones count nothing)."""
+    return sum(len(orjson.dumps(part)) for part in (services, metadata) if part is not None)
+
+
+def _values(value: Any) -> int:
+    count, stack = 0, [value]
+    while stack:
+        node = stack.pop()
+        count += 1
+        if isinstance(node, dict):
+            stack.extend(node.values())
+            count += len(node)  # the keys
+        elif isinstance(node, list):
+            stack.extend(node)
+    return count
+
+
+def check_entry_size(services: Any, metadata: Any, limit: int) -> None:
+    """Raise TooLarge when services and metadata together exceed `limit` bytes encoded, or
+    hold more than one JSON value per `BYTES_PER_VALUE` bytes of it."""
+    size = entry_size(services, metadata)
+    if size > limit:
+        raise TooLarge(
+            f"services and metadata take {size} bytes encoded; the limit of an entry is "
+            f"{limit} bytes (--max-entry-bytes)"
+        )
+    values = sum(_values(part) for part in (services, metadata) if part is not None)
+    if values > max(limit // BYTES_PER_VALUE, 1):
+        raise TooLarge(
+            f"services and metadata hold {values} JSON values; the limit of an entry is "
+            f"{max(limit // BYTES_PER_VALUE, 1)} (one per {BYTES_PER_VALUE} bytes of "
+            "--max-entry-bytes)"
+        )

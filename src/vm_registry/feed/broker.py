@@ -18,7 +18,7 @@ from vm_registry.domain.events import Event
 from vm_registry.domain.fold import State, apply
 from vm_registry.feed import frames
 from vm_registry.feed.filters import FeedFilter
-from vm_registry.feed.tail import FeedItem, Tail
+from vm_registry.feed.tail import DEFAULT_MAX_BYTES, FeedItem, Tail
 from vm_registry.persistence.store import EventStore
 from vm_registry.service.writer import Outcome
 
@@ -39,11 +39,12 @@ class Broker:
         *,
         head: int,
         tail_capacity: int = 20_000,
+        tail_bytes: int = DEFAULT_MAX_BYTES,
         max_subscribers: int = 1000,
     ) -> None:
         self.store = store
         self.state_at = state_at
-        self.tail = Tail(tail_capacity, head)
+        self.tail = Tail(tail_capacity, head, tail_bytes)
         self.max_subscribers = max_subscribers
         self.subscribers = 0
 

@@ -19,8 +19,8 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from itertools import islice
+from typing import Any
 
 from vm_registry.api import wire
 from vm_registry.domain.events import Event
@@ -31,35 +31,51 @@ COALESCE_PER_SUBSCRIBER = 60e-6  # seconds of window per subscriber
 MAX_COALESCE = 0.06
 
 
-@dataclass(slots=True)
+# What a tail item costs besides its frame: the FeedItem, the event tuple without its data, and
+# the actor dict it shares with nothing (an actor is a few short strings). Checked by
+# tests/feed/test_tail_bytes.py against what the items really hold.
+ITEM_OVERHEAD = 1024
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+_NO_DATA: dict[str, Any] = {}
+
+
 class FeedItem:
-    event: Event
-    entry: Entry | None  # the entry right after the event
-    role: str
-    _frame: bytes | None = field(default=None, repr=False)
+    """An event as the feed sends it. The frame is encoded when the item is made, and the
+    event's data and the entry are then let go: the tail holds bytes it can count, not object
+    graphs whose size depends on their shape (a JSON array of empty objects takes 24 times its
+    encoded size as Python objects). Filters need only the event's seq, type and VM."""
+
+    __slots__ = ("event", "frame", "role")
+
+    def __init__(self, event: Event, entry: Entry | None, role: str) -> None:
+        payload = event.to_wire()
+        payload["vm"] = None if entry is None else wire.entry(entry, entry.stale)
+        self.frame = frames.message(event.type, payload, event.seq)
+        self.event = event._replace(data=_NO_DATA)
+        self.role = role
 
     @property
     def seq(self) -> int:
         return self.event.seq
 
     @property
-    def frame(self) -> bytes:
-        # Encoded lazily, once, then shared by every subscriber.
-        if self._frame is None:
-            payload = self.event.to_wire()
-            entry = self.entry
-            payload["vm"] = None if entry is None else wire.entry(entry, entry.stale)
-            self._frame = frames.message(self.event.type, payload, self.event.seq)
-        return self._frame
+    def size(self) -> int:
+        return len(self.frame) + ITEM_OVERHEAD
 
 
 class Tail:
-    def __init__(self, capacity: int, head: int) -> None:
+    """Bounded by count and by bytes, whichever binds first (overflow policy: the oldest
+    events fall off). A single item larger than the byte bound is not kept at all: its
+    subscribers read it from the log, as any subscriber behind the tail does."""
+
+    def __init__(self, capacity: int, head: int, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self.capacity = capacity
+        self.max_bytes = max_bytes
+        self.bytes = 0  # sum of the items' sizes
         # Seqs in the tail are consecutive (every committed event is published, in order), so
         # a cursor maps to a position by arithmetic; reading from the right keeps the live
         # case, a short suffix, cheap.
-        self._items: deque[FeedItem] = deque(maxlen=capacity)
+        self._items: deque[FeedItem] = deque()
         self.head = head  # seq of the newest event published
         # One future per waiting subscriber: waking is one C-level `set_result` each, cheaper
         # than many waiters on one shared future through `asyncio.wait`.
@@ -71,7 +87,10 @@ class Tail:
     def append(self, items: Iterable[FeedItem]) -> None:
         for item in items:
             self._items.append(item)
+            self.bytes += item.size
             self.head = item.seq
+        while self._items and (len(self._items) > self.capacity or self.bytes > self.max_bytes):
+            self.bytes -= self._items.popleft().size
         if self._wake_scheduled:
             return
         loop = asyncio.get_running_loop()

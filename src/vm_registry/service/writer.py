@@ -207,6 +207,7 @@ class Writer:
         overlay: dict[str, Entry | None] = {}
         accepted: list[_Pending] = []
         seq = self.state.revision
+        registered = len(self.state.entries)  # with the batch's earlier effects: for the VM cap
         for pending in batch:
             if pending.future.done():  # the caller went away before we got to it
                 continue
@@ -214,7 +215,7 @@ class Writer:
             vm_id = command.vm_id
             entry = overlay[vm_id] if vm_id in overlay else self.state.entries.get(vm_id)
             try:
-                decision = decide(entry, command)
+                decision = decide(entry, command, registered)
             except RegistryError as error:
                 pending.future.set_exception(error)
                 continue
@@ -222,6 +223,7 @@ class Writer:
             seq += 1
             event = Event(seq, decision.type, vm_id, at, pending.actor, decision.data)
             overlay[vm_id] = after = evolve(entry, event)
+            registered += (after is not None) - (entry is not None)
             owner = after if after is not None else entry
             assert owner is not None  # decide() accepts only commands on an entry, or a Register
             pending.outcome = Outcome(event, after, owner.role)

@@ -33,6 +33,7 @@ from vm_registry.domain.model import ROLES, STATUSES, Entry
 from vm_registry.domain.timestamps import parse_iso
 from vm_registry.service.history import TimeMachine
 from vm_registry.service.registry import Registry
+from vm_registry.settings import Settings
 
 AnyRequest = Request[Any, Any, Any]
 
@@ -79,7 +80,7 @@ async def _past_point(request: AnyRequest, registry: Registry, history: TimeMach
 @post(
     "/registry/vms",
     status_code=201,
-    responses=answers(201, schemas.Entry, "Registered", 400, 401, 403, 409, 413, 503),
+    responses=answers(201, schemas.Entry, "Registered", 400, 401, 403, 409, 413, 503, 507),
     operation_class=operation(
         body=schemas.REGISTRATION, headers=ENTRY_HEADERS, links=AFTER_REGISTER
     ),
@@ -88,9 +89,11 @@ async def register(
     request: AnyRequest, registry: Registry, renderer: wire.EntryRenderer
 ) -> Response[bytes]:
     rq.writer(request)
-    data = validation.registration(await rq.json_body(request))
+    limits: Settings = request.app.state.settings
+    data = validation.registration(await rq.json_body(request), limits.max_entry_bytes)
     vm_id = data.pop("id")
-    outcome = await registry.writer.submit(cmd.Register(vm_id, data), rq.actor(request))
+    command = cmd.Register(vm_id, data, max_vms=limits.max_vms)
+    outcome = await registry.writer.submit(command, rq.actor(request))
     assert outcome.entry is not None
     return _entry_response(registry, renderer, outcome.entry, 201)
 
@@ -150,8 +153,15 @@ async def update_vm(
     vm_id: VmId, request: AnyRequest, registry: Registry, renderer: wire.EntryRenderer
 ) -> Response[bytes]:
     agent = rq.writer(request)
-    changes = validation.update(await rq.json_body(request))
-    command = cmd.Update(vm_id, changes, if_match=rq.if_match(request), agent=agent)
+    limits: Settings = request.app.state.settings
+    changes = validation.update(await rq.json_body(request), limits.max_entry_bytes)
+    command = cmd.Update(
+        vm_id,
+        changes,
+        if_match=rq.if_match(request),
+        agent=agent,
+        max_entry_bytes=limits.max_entry_bytes,
+    )
     outcome = await registry.writer.submit(command, rq.actor(request))
     assert outcome.entry is not None
     return _entry_response(registry, renderer, outcome.entry)

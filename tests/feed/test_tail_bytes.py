@@ -1,0 +1,52 @@
+"""The tail is bounded by bytes as well as by count (issue #11, 1), and what it counts is what
+its items hold: encoded frames, not the events' data."""
+
+from __future__ import annotations
+
+import gc
+import tracemalloc
+
+from vm_registry.domain.events import UPDATED, Event
+from vm_registry.feed.tail import ITEM_OVERHEAD, FeedItem, Tail
+
+
+def update(seq: int, pad: int) -> FeedItem:
+    actor = {"ip": "127.0.0.1", "userAgent": "python-httpx/0.28.1", "token": "ci", "scope": "agent"}
+    data = {"metadata": {"a": [{} for _ in range(pad)]}}  # the worst shape as Python objects
+    return FeedItem(Event(seq, UPDATED, "vm-1", 1_000 + seq, dict(actor), data), None, "worker")
+
+
+async def test_the_oldest_items_fall_off_once_the_bytes_are_spent() -> None:
+    size = update(1, 100).size
+    tail = Tail(capacity=1000, head=0, max_bytes=10 * size + 100)  # seqs vary in length
+    tail.append([update(seq, 100) for seq in range(1, 26)])
+    assert tail.bytes <= 10 * size + 100
+    assert [i.seq for i in tail.after(0)] == list(range(16, 26))
+    assert tail.covers(15) and not tail.covers(14)  # older cursors read the log
+
+
+async def test_an_item_larger_than_the_bound_is_not_kept() -> None:
+    tail = Tail(capacity=1000, head=0, max_bytes=1000)
+    tail.append([update(1, 1000)])
+    assert tail.head == 1 and tail.bytes == 0 and tail.after(0) == []
+    assert tail.covers(1) and not tail.covers(0)
+
+
+async def test_the_count_bound_still_holds() -> None:
+    tail = Tail(capacity=5, head=0)
+    tail.append([update(seq, 1) for seq in range(1, 9)])
+    assert [i.seq for i in tail.after(0)] == [4, 5, 6, 7, 8]
+    assert tail.bytes == sum(i.size for i in tail.after(0))
+
+
+def test_an_items_size_covers_what_it_holds() -> None:
+    gc.collect()
+    tracemalloc.start()
+    try:
+        items = [update(seq, 2000) for seq in range(1, 51)]
+        gc.collect()
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert held <= sum(item.size for item in items)
+    assert all(item.size > ITEM_OVERHEAD for item in items)
