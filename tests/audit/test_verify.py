@@ -102,7 +102,9 @@ def forged_snapshot(db: Path) -> int:
 def test_verify_passes_on_an_intact_log(db: Path) -> None:
     result = cli("verify", "--db", str(db))
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "ok: 36 events and 3 snapshots verified through seq 36"
+    ok, head = result.stdout.strip().splitlines()
+    assert ok == "ok: 36 events and 3 snapshots verified through seq 36"
+    assert head.startswith("head: 36:") and len(head) == len("head: 36:") + 64
 
 
 @pytest.mark.parametrize(

@@ -2,8 +2,15 @@
 
 It refolds the whole log once, checking on the way that seqs have no gaps, that every event
 decodes, that each stored hash equals sha256(previous hash + canonical event bytes), and that
-each snapshot equals the refold at its seq. It only reads, through a read-only connection, so
-it can run against the live file while the server writes (WAL readers do not block writers).
+each snapshot equals the refold at its seq.
+
+A chain proves every event up to the head, but not that the head is where it was: a log cut
+short after its last good event verifies as well as the whole one. So the report gives the
+head's seq and chain hash, for an operator to record elsewhere, and `expect` checks a head
+recorded earlier: the log must still reach that seq, with that hash there.
+
+It only reads, through a read-only connection, so it can run against the live file while the
+server writes (WAL readers do not block writers).
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from dataclasses import dataclass
 from vm_registry.domain import snapshot
 from vm_registry.domain.events import canonical_bytes
 from vm_registry.domain.fold import State, apply
-from vm_registry.persistence.store import GENESIS_HASH, EventStore, StoreCorrupt
+from vm_registry.persistence.store import GENESIS_HASH, EventStore, SnapshotInfo, StoreCorrupt
 from vm_registry.service.snapshots import load_verified
 
 Progress = Callable[[int], None]
@@ -26,6 +33,7 @@ class Report:
     events: int = 0
     snapshots: int = 0
     head: int = 0
+    head_hash: bytes = GENESIS_HASH  # the chain's value at `head`
     first_bad_seq: int | None = None
     problem: str | None = None
 
@@ -38,7 +46,27 @@ class Report:
         return self
 
 
-async def verify(store: EventStore, progress: Progress | None = None) -> Report:
+@dataclass(frozen=True, slots=True)
+class ExpectedHead:
+    seq: int
+    chain: bytes
+
+    @classmethod
+    def parse(cls, text: str) -> ExpectedHead:
+        """`SEQ:HASH`, the hash in hex, as `verify` prints them."""
+        seq, _, digest = text.partition(":")
+        try:
+            found = cls(int(seq), bytes.fromhex(digest))
+        except ValueError:
+            found = None
+        if found is None or found.seq < 0 or len(found.chain) != 32:
+            raise ValueError(f"expected SEQ:HASH (a seq and 64 hex digits), not {text!r}")
+        return found
+
+
+async def verify(
+    store: EventStore, progress: Progress | None = None, expect: ExpectedHead | None = None
+) -> Report:
     report = Report(head=store.head)
     first = await store.refresh_first_seq()
     snapshots = {info.seq: info for info in await store.snapshots()}
@@ -95,7 +123,42 @@ async def verify(store: EventStore, progress: Progress | None = None) -> Report:
     beyond = [seq for seq in snapshots if seq >= expected]
     if beyond:
         return report.fail(min(beyond), f"snapshot at seq {min(beyond)} is beyond the log")
-    report.head = expected - 1
+    report.head, report.head_hash = expected - 1, chain
+    if expect is not None:
+        return await _check_head(store, report, expect, first, snapshots)
+    return report
+
+
+async def _check_head(
+    store: EventStore,
+    report: Report,
+    expect: ExpectedHead,
+    first: int,
+    snapshots: dict[int, SnapshotInfo],
+) -> Report:
+    if expect.seq > report.head:
+        return report.fail(
+            report.head + 1,
+            f"the log ends at seq {report.head}, but its head was recorded at seq {expect.seq}: "
+            f"seqs {report.head + 1}..{expect.seq} are missing (the log was truncated)",
+        )
+    if expect.seq == 0:
+        chain: bytes | None = GENESIS_HASH
+    elif expect.seq == first - 1:
+        chain = snapshots[expect.seq].chain
+    elif expect.seq < first - 1:
+        return report.fail(
+            expect.seq,
+            f"the recorded head, seq {expect.seq}, was compacted away; check against an "
+            "archive, or record a newer head",
+        )
+    else:
+        chain = await store.hash_at(expect.seq)
+    if chain != expect.chain:
+        return report.fail(
+            expect.seq,
+            f"the chain hash at seq {expect.seq} is not the one recorded: the log was rewritten",
+        )
     return report
 
 

@@ -19,7 +19,7 @@ import orjson
 from vm_registry.audit import archive
 from vm_registry.audit.compact import compact
 from vm_registry.audit.replay import point_for, state_at, vm_history
-from vm_registry.audit.verify import verify
+from vm_registry.audit.verify import ExpectedHead, verify
 from vm_registry.domain.errors import RegistryError
 from vm_registry.domain.timestamps import parse_iso, to_iso
 from vm_registry.persistence.sqlite import SqliteEventStore
@@ -65,6 +65,9 @@ def register(subparsers: Any) -> None:
     _db(check)
     check.add_argument("--archive", type=Path, action="append", default=[],
                        help="also check a compaction archive against the chain")  # fmt: skip
+    check.add_argument("--expect-head", metavar="SEQ:HASH", type=_expected_head,
+                       help="a head recorded earlier (as verify prints it): the log must still "
+                       "reach it, with that hash, or it was truncated or rewritten")  # fmt: skip
     check.set_defaults(func=lambda args: asyncio.run(_verify(args)))
 
     show = subparsers.add_parser("replay", help="print the registry as of any point in its log")
@@ -100,6 +103,13 @@ async def _open(path: Path, read_only: bool) -> SqliteEventStore:
     return store
 
 
+def _expected_head(text: str) -> ExpectedHead:
+    try:
+        return ExpectedHead.parse(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 async def _verify(args: argparse.Namespace) -> int:
     try:
         store = await _open(args.db, read_only=True)
@@ -107,7 +117,7 @@ async def _verify(args: argparse.Namespace) -> int:
         return _fail(str(error), 2)
     try:
         bar = ProgressBar(store.head, "verifying")
-        report = await verify(store, bar)
+        report = await verify(store, bar, args.expect_head)
         bar.close()
         snapshots = {info.seq: info for info in await store.snapshots()}
     except StoreError as error:
@@ -129,6 +139,8 @@ async def _verify(args: argparse.Namespace) -> int:
         print(f"archive {name}: events {found.first}..{found.last} verified against the chain")
     print(f"ok: {report.events} events and {report.snapshots} snapshots verified "
           f"through seq {report.head}")  # fmt: skip
+    # Worth recording elsewhere: `--expect-head` later proves the log was not cut short.
+    print(f"head: {report.head}:{report.head_hash.hex()}")
     return 0
 
 

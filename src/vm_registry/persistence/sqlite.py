@@ -40,7 +40,7 @@ from vm_registry.domain.events import (
 )
 from vm_registry.persistence.sqlite_errors import translate
 from vm_registry.persistence.sqlite_file_identity import LogFileIdentity
-from vm_registry.persistence.sqlite_leftovers import remove_compacted_rows
+from vm_registry.persistence.sqlite_leftovers import cut_time, remove_compacted_rows
 from vm_registry.persistence.sqlite_schema import SCHEMA_VERSION, upgrade_script
 from vm_registry.persistence.sqlite_snapshots import SnapshotTables
 from vm_registry.persistence.store import (
@@ -376,6 +376,13 @@ class SqliteEventStore(SnapshotTables):
     async def scan(self, after: int = 0, upto: int | None = None) -> AsyncIterator[list[Event]]:
         async for rows in self._pages(_COLUMNS, after, upto):
             yield await self._decode_rows(rows)
+
+    async def compacted_at(self) -> tuple[int, int] | None:
+        """(cut, time of its event) of the last compaction, if recorded (`asOf` near the cut)."""
+        try:
+            return await cut_time(self._conn())
+        except sqlite3.Error as error:
+            raise translate(error, f"reading {self.path}", self.path) from error
 
     async def seq_at_time(self, at: int) -> int:
         conn = self._conn()

@@ -1,4 +1,10 @@
-"""Removing rows a crashed compaction left below its cut.
+"""What a compaction leaves behind: the time of its cut, and rows a crash left below it.
+
+The cut's time (the `at` of the event at the cut) lets `asOf` answer a time between the cut
+and the first event kept from the snapshot at the cut, which without it is indistinguishable
+from a time before the cut. Logs compacted before this was recorded answer 410 there, as before.
+
+Rows a crashed compaction left below its cut:
 
 A compaction records its cut (and the snapshot there) in one short transaction, then deletes
 the rows below it in chunks, so that a live server's writes never wait long. A crash between
@@ -43,3 +49,23 @@ async def remove_compacted_rows(conn: aiosqlite.Connection) -> int:
             cut,
         )
     return removed
+
+
+async def record_cut_time(conn: aiosqlite.Connection, cut: int) -> None:
+    """Inside the compaction's first transaction, while the event at the cut still exists."""
+    await conn.execute(
+        "INSERT OR REPLACE INTO meta (key, value) "
+        "SELECT 'compacted_through_at', CAST(at AS TEXT) FROM events WHERE seq = ?",
+        (cut,),
+    )
+
+
+async def cut_time(conn: aiosqlite.Connection) -> tuple[int, int] | None:
+    """(cut, time of the event at the cut), if a compaction recorded both."""
+    async with conn.execute(
+        "SELECT key, value FROM meta WHERE key IN ('compacted_through', 'compacted_through_at')"
+    ) as cur:
+        found: dict[str, str] = {str(key): str(value) for key, value in await cur.fetchall()}
+    if "compacted_through" not in found or "compacted_through_at" not in found:
+        return None
+    return int(found["compacted_through"]), int(found["compacted_through_at"])

@@ -17,6 +17,7 @@ from typing import Final
 import aiosqlite
 
 from vm_registry.persistence.sqlite_errors import translate
+from vm_registry.persistence.sqlite_leftovers import record_cut_time
 from vm_registry.persistence.store import SnapshotInfo, StoreCorrupt, StoreUnavailable
 
 COMPACT_CHUNK: Final = 20_000
@@ -108,6 +109,7 @@ class SnapshotTables:
                         "INSERT OR REPLACE INTO meta (key, value) VALUES ('compacted_through', ?)",
                         (str(cut),),
                     )
+                    await record_cut_time(conn, cut)
                     await conn.commit()
                 except BaseException:
                     await self._rollback()

@@ -7,10 +7,14 @@ log. The last base state used is kept, because audits tend to ask about nearby p
 
 from __future__ import annotations
 
+import logging
+
 from vm_registry.domain.errors import Gone, Invalid
 from vm_registry.domain.fold import State, apply
-from vm_registry.persistence.store import EventStore
-from vm_registry.service.snapshots import newest_valid
+from vm_registry.persistence.store import EventStore, StoreCorrupt
+from vm_registry.service.snapshots import load_verified
+
+log = logging.getLogger("vm_registry.snapshots")
 
 # A cached base this close below the point asked for is folded forward rather than looking for
 # a newer snapshot.
@@ -22,6 +26,9 @@ class TimeMachine:
         self.store = store
         self.live = live
         self._cached: State | None = None
+        # Snapshots found corrupt, by (seq, digest, chain): judged once, warned about once. A
+        # snapshot written again at that seq has another digest, and is judged afresh.
+        self._corrupt: set[tuple[int, bytes, bytes]] = set()
 
     async def check(self, seq: int) -> None:
         if seq > self.live.revision:
@@ -47,7 +54,7 @@ class TimeMachine:
         if base is not None and not floor <= base.revision <= seq:
             base = None
         if base is None or seq - base.revision > NEARBY:
-            snap = await newest_valid(self.store, upto=seq)
+            snap = await self._newest_valid(upto=seq)
             lowest = floor if base is None else base.revision + 1
             if snap is not None and snap.revision >= lowest:
                 base = snap
@@ -65,12 +72,30 @@ class TimeMachine:
                 apply(state, event)
         return state
 
+    async def _newest_valid(self, upto: int) -> State | None:
+        for info in await self.store.snapshots():
+            verdict = (info.seq, info.digest, info.chain)
+            if info.seq > upto or verdict in self._corrupt:
+                continue
+            try:
+                return await load_verified(self.store, info)
+            except StoreCorrupt as error:
+                self._corrupt.add(verdict)
+                log.warning("ignoring snapshot (not checked again): %s", error)
+        return None
+
     async def seq_as_of(self, at_ms: int, now_ms: int) -> int:
         if at_ms > now_ms:
             raise Invalid("asOf is in the future")
         seq = await self.store.seq_at_time(at_ms)
         first = await self.store.refresh_first_seq()
         if seq < first and first > 1:
+            # Before the first event kept: the snapshot at the cut answers, if the time is not
+            # before the cut's own event. Backends that do not record that time answer 410.
+            recorded = getattr(self.store, "compacted_at", None)
+            cut: tuple[int, int] | None = await recorded() if recorded is not None else None
+            if cut is not None and cut[0] == first - 1 and at_ms >= cut[1]:
+                return first - 1
             raise Gone(
                 f"history before seq {first} was compacted; that time is no longer available"
             )
