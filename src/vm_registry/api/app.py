@@ -16,8 +16,9 @@ from litestar.datastructures import State as AppState
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
-from vm_registry.api import edge, errors, headers, openapi, schemas, wire
+from vm_registry.api import edge, errors, headers, metrics, openapi, schemas, wire
 from vm_registry.api.auth import auth_middleware, load_tokens
+from vm_registry.api.request_log import observed
 from vm_registry.api.routes import health, history, stream, ui, vms
 from vm_registry.feed.broker import Broker
 from vm_registry.persistence.sqlite import SqliteEventStore
@@ -27,8 +28,10 @@ from vm_registry.service.reaper import Reaper
 from vm_registry.service.registry import Registry, wall_clock_ms
 from vm_registry.service.self_registration import Identity, SelfRegistration
 from vm_registry.service.snapshots import Snapshotter, load_state
-from vm_registry.service.writer import Outcome, Writer
+from vm_registry.service.writer import Outcome
 from vm_registry.settings import Settings
+from vm_registry.telemetry.registry_collector import RegistryCollector
+from vm_registry.telemetry.writer_metrics import MeteredWriter
 
 log = logging.getLogger("vm_registry")
 
@@ -63,6 +66,7 @@ def provide_renderer(state: AppState) -> wire.EntryRenderer:
 
 def create_app(settings: Settings) -> Litestar:
     tokens = load_tokens(settings.auth_token, settings.tokens_file, settings.tokens_env)
+    telemetry = metrics.Telemetry()
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -90,7 +94,7 @@ def create_app(settings: Settings) -> Litestar:
                 broker.publish(outcomes)
                 snapshotter.observe(outcomes)
 
-            writer = Writer(store, state, wall_clock_ms, publish)
+            writer = MeteredWriter(store, state, wall_clock_ms, publish, metrics=telemetry.writer)
             registry = Registry(store, state, writer, stale_after=settings.stale_after)
             reaper = Reaper(
                 registry,
@@ -105,6 +109,8 @@ def create_app(settings: Settings) -> Litestar:
             app.state.renderer = wire.EntryRenderer()
             app.state.reaper = reaper
             app.state.leadership = leadership
+            app.state.telemetry = telemetry
+            telemetry.attach(RegistryCollector(registry, broker, lambda: writer.queue_depth))
             writer.start()
             reaper.start()
             me = _self_registration(settings, registry)
@@ -124,18 +130,26 @@ def create_app(settings: Settings) -> Litestar:
                 await writer.stop()
                 await snapshotter.final()
                 await leadership.stop()
+                telemetry.detach()
         finally:
             await store.close()
 
     app = Litestar(
-        route_handlers=[*health.ROUTES, *vms.ROUTES, *history.ROUTES, *stream.ROUTES, *ui.ROUTES],
+        route_handlers=[
+            *health.ROUTES,
+            *vms.ROUTES,
+            *history.ROUTES,
+            *stream.ROUTES,
+            *ui.ROUTES,
+            *metrics.ROUTES,
+        ],
         dependencies={
             "registry": Provide(provide_registry, sync_to_thread=False),
             "history": Provide(provide_history, sync_to_thread=False),
             "renderer": Provide(provide_renderer, sync_to_thread=False),
         },
         exception_handlers=errors.HANDLERS,
-        middleware=[auth_middleware(tokens)],
+        middleware=[auth_middleware(tokens, metrics_public=settings.metrics_public)],
         # A before_send hook, not middleware: it also sees what the router answers by itself
         # (404, 405), and the auth middleware's 401.
         before_send=[headers.before_send],
@@ -152,7 +166,10 @@ def create_app(settings: Settings) -> Litestar:
         ),
         plugins=[schemas.ClosedShapes()],
         debug=False,
+        logging_config=None,  # `vm-registry serve` configures logging (telemetry/log_format.py)
     )
     # Outside routing: HEAD on every GET route, and JSON for the answers made below our handlers.
     app.asgi_handler = edge.wrap(app.asgi_handler)
+    # Outermost, so 404s, 405s, 401s and the edge's own answers are counted and logged too.
+    app.asgi_handler = observed(app.asgi_handler, telemetry.http)
     return app

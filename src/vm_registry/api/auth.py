@@ -118,7 +118,9 @@ def _bearer(scope: Scope) -> str | None:
     return None
 
 
-def auth_middleware(tokens: Tokens) -> Any:
+def auth_middleware(tokens: Tokens, *, metrics_public: bool = False) -> Any:
+    open_paths = OPEN_PATHS | {"/metrics"} if metrics_public else OPEN_PATHS
+
     def factory(app: ASGIApp) -> ASGIApp:
         async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
             if scope["type"] != ScopeType.HTTP:
@@ -126,7 +128,7 @@ def auth_middleware(tokens: Tokens) -> Any:
                 return
             path = scope["path"]
             state = scope.setdefault("state", {})
-            if not tokens.enabled or path in OPEN_PATHS or path.startswith(OPEN_PREFIXES):
+            if not tokens.enabled or path in open_paths or path.startswith(OPEN_PREFIXES):
                 state["principal"] = ANONYMOUS
                 await app(scope, receive, send)
                 return

@@ -4,7 +4,6 @@ table in `cli/serve_flags.py`; the uvicorn server itself is `cli/uvicorn_server.
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import socket
 import sys
@@ -38,6 +37,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         tokens_file=args.tokens,
         tokens_env=os.environ.get("VM_REGISTRY_TOKENS") or None,
         cors_origins=tuple(args.cors_origin),
+        metrics_public=args.metrics_public,
         keepalive_seconds=args.keepalive,
         max_subscribers=args.max_subscribers,
         feed_tail=args.feed_tail,
@@ -62,10 +62,10 @@ def run(args: argparse.Namespace) -> int:
     from vm_registry.api.app import create_app
     from vm_registry.api.auth import TokenConfigError
     from vm_registry.cli.uvicorn_server import GracefulServer, bounded_protocol
+    from vm_registry.telemetry import log_format
 
     settings = settings_from(args)
-    level = args.log_level.upper()
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    chosen = log_format.configure(args.log_format or log_format.default_format(), args.log_level)
     import uvicorn
 
     try:
@@ -79,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
         host=settings.host,
         port=settings.port,
         log_level=args.log_level.lower(),
+        log_config=None,  # every logger goes through the handler configured above
         access_log=False,
         timeout_graceful_shutdown=3,
         server_header=False,
@@ -87,6 +88,6 @@ def run(args: argparse.Namespace) -> int:
         f"vm-registry: listening on http://{settings.host}:{settings.port} "
         f"with database {settings.db.resolve()}"
     )
-    server = GracefulServer(config, ready_message=ready)
+    server = GracefulServer(config, ready_message=log_format.render(chosen, "vm_registry", ready))
     server.run()
     return 0 if server.started else 1

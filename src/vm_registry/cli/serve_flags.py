@@ -73,6 +73,22 @@ FLAGS: tuple[Flag, ...] = (
     ),
     Flag("--log-level", "VM_REGISTRY_LOG_LEVEL", str, "info", "uvicorn and registry log level"),
     Flag(
+        "--log-format",
+        "VM_REGISTRY_LOG_FORMAT",
+        _lower,
+        None,
+        "default: json when stderr is not a terminal, else text",
+        choices=("json", "text"),
+    ),
+    Flag(
+        "--metrics-public",
+        None,
+        str,
+        False,
+        "serve /metrics without a token even when auth is on",
+        kind="on",
+    ),
+    Flag(
         "--snapshot-every",
         "VM_REGISTRY_SNAPSHOT_EVERY",
         int,

@@ -47,16 +47,21 @@ class Broker:
         self.tail = Tail(tail_capacity, head, tail_bytes)
         self.max_subscribers = max_subscribers
         self.subscribers = 0
+        # Plain counters, read by the metrics collector at scrape time (nothing on the hot path
+        # but an integer add).
+        self.frames_sent = self.catch_ups = self.refused = self.gone = 0
 
     def publish(self, outcomes: list[Outcome]) -> None:
         self.tail.append(FeedItem(o.event, o.entry, o.role) for o in outcomes)
 
     def subscribe(self, cursor: int, feed_filter: FeedFilter) -> Subscription:
         if self.subscribers >= self.max_subscribers:
+            self.refused += 1
             raise Unavailable(
                 f"the change feed is at its limit of {self.max_subscribers} subscribers"
             )
         if cursor < self.store.first_seq - 1:
+            self.gone += 1
             raise Gone(
                 f"resume point {cursor} is older than the oldest event the log still holds "
                 f"({self.store.first_seq}); list the registry again and watch from its revision"
@@ -148,13 +153,16 @@ class Subscription:
                 size += len(frame)
                 self.sent = item.seq
                 if size >= WRITE_SIZE:
+                    self.broker.frames_sent += len(out)
                     yield b"".join(out)
                     out, size = [], 0
         if out:
+            self.broker.frames_sent += len(out)
             yield b"".join(out)
 
     async def _catch_up(self, upto: int) -> AsyncIterator[bytes]:
         """Replay from the log up to `upto`, folding to know each VM after each event."""
+        self.broker.catch_ups += 1
         # A private copy: the fold below moves it forward, and the state may be shared.
         state = (await self.broker.state_at(self.cursor)).copy()
         async for events in self.broker.store.scan(after=self.cursor, upto=upto):

@@ -1,0 +1,102 @@
+"""Around every HTTP request: its id, its line in the log, and its HTTP metrics.
+
+This wraps litestar's whole ASGI handler (the router included), not a route's middleware
+stack, so it also sees what the router answers by itself (404, 405) and the auth middleware's
+401. The route label is the matched route's template (`/registry/vms/{vm_id}`), never the raw
+path, so the metrics' cardinality stays bounded.
+
+The request id comes from `X-Request-ID` when it is sane (1 to 128 characters of letters,
+digits and `-_.:`), else it is generated; it is echoed on the response and set in a context
+variable that every log line of the request reads, the writer's included.
+
+What is logged: time, request id, method, route, path (never the query string), status,
+duration, actor (the token's *name*), bytes sent. Never a header or a body: the token cannot
+reach the log through here.
+
+The latency histogram measures arrival to the response's start. For ordinary routes that is the
+whole work (the body follows in the same breath); for the change feed it is the time to open
+the stream, while the log line's duration is the stream's whole life.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+import time
+from typing import Any
+
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from vm_registry.api.metrics import UNMATCHED, HttpMetrics
+from vm_registry.telemetry.context import REQUEST_ID
+
+log = logging.getLogger("vm_registry.request")
+
+HEADER = b"x-request-id"
+SANE_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
+
+
+def request_id(headers: Any) -> str:
+    for name, value in headers:
+        if name == HEADER:
+            if SANE_ID.fullmatch(value):
+                return str(value.decode("ascii"))
+            break
+    # Not a secret, only unique: 128 random bits from the fast generator (os.urandom is a
+    # system call per request).
+    return f"{random.getrandbits(128):032x}"
+
+
+def observed(app: ASGIApp, metrics: HttpMetrics) -> ASGIApp:
+    async def observe(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        rid = request_id(scope["headers"])
+        token = REQUEST_ID.set(rid)
+        echo = (HEADER, rid.encode())
+        status = 0
+        first: float | None = None
+        sent = 0
+
+        async def observed_send(message: Message) -> None:
+            nonlocal status, first, sent
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                first = time.perf_counter() - started
+                headers = message.get("headers")
+                message["headers"] = [*headers, echo] if headers else [echo]
+            elif message["type"] == "http.response.body":
+                sent += len(message.get("body", b""))
+            await send(message)
+
+        try:
+            await app(scope, receive, observed_send)
+        finally:
+            route = scope.get("path_template") or UNMATCHED
+            method: str = scope["method"]
+            code = status or 500  # no response started: the server will answer 500
+            metrics.observe(route, method, code, first)
+            if log.isEnabledFor(logging.INFO):
+                principal = scope.get("state", {}).get("principal")
+                fields = {
+                    "method": method,
+                    "route": route,
+                    "path": scope["path"],
+                    "status": code,
+                    "durationMs": round((time.perf_counter() - started) * 1000, 3),
+                    "actor": principal.name if principal is not None else None,
+                    "bytes": sent,
+                }
+                # makeRecord + handle, not log.info: skips the caller lookup (a stack walk).
+                record = log.makeRecord(
+                    log.name, logging.INFO, __file__, 0, "%s %s %d", (method, route, code), None
+                )
+                record.http = fields
+                log.handle(record)
+            REQUEST_ID.reset(token)
+
+    return observe
