@@ -110,7 +110,9 @@ def create_app(settings: Settings) -> Litestar:
             app.state.reaper = reaper
             app.state.leadership = leadership
             app.state.telemetry = telemetry
-            telemetry.attach(RegistryCollector(registry, broker, lambda: writer.queue_depth))
+            telemetry.attach(
+                RegistryCollector(registry, broker, lambda: writer.queue_depth, leadership)
+            )
             writer.start()
             reaper.start()
             me = _self_registration(settings, registry)
