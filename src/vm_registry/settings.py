@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from vm_registry.service.allow_list import DEFAULT_ALLOW
+from vm_registry.service.health_checks import CheckPolicy
 from vm_registry.service.reaper import GuardPolicy
 
 
@@ -42,6 +44,13 @@ class Settings:
     guard_max_seconds: float | None = None  # default: 3 stale windows
     # Snapshots.
     snapshot_every: int = 10_000
+    # Active health checks (docs/health.md): off unless asked for, see docs/security.md.
+    health_checks: bool = False
+    health_check_allow: tuple[str, ...] = DEFAULT_ALLOW
+    check_interval: float = 30.0
+    check_timeout: float = 2.0
+    check_concurrency: int = 32
+    check_failures: int = 2
     # Self-registration.
     self_id: str | None = None
     self_name: str = "infra"
@@ -52,6 +61,15 @@ class Settings:
         if self.reap_interval is not None:
             return self.reap_interval
         return min(self.stale_after / 10, 5.0)
+
+    @property
+    def check_policy(self) -> CheckPolicy:
+        return CheckPolicy(
+            interval=self.check_interval,
+            timeout=self.check_timeout,
+            concurrency=self.check_concurrency,
+            failures=self.check_failures,
+        )
 
     @property
     def guard_policy(self) -> GuardPolicy:

@@ -77,6 +77,10 @@ async def test_every_tool_over_stdio_and_refusals_as_tool_errors(
         assert vm_id in {vm["id"] for vm in listed_vms["vms"]}
         found = body(await client.call_tool("registry_discover", {"role": "lieutenant"}))
         assert vm_id in {vm["id"] for vm in found["vms"]}
+        assert "healthy" in tools["registry_discover"].input_schema["properties"]
+        arguments = {"role": "lieutenant", "healthy": True}
+        healthy = body(await client.call_tool("registry_discover", arguments))
+        assert vm_id in {vm["id"] for vm in healthy["vms"]}  # nothing checked, nothing critical
         beat = body(await client.call_tool("registry_heartbeat", {"id": vm_id}))
         assert beat["id"] == vm_id
         assert body(await client.call_tool("registry_get", {"id": vm_id}))["name"] == "billing-lt"

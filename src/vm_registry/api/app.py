@@ -22,8 +22,11 @@ from vm_registry.api.request_log import observed
 from vm_registry.api.routes import health, history, stream, ui, vms
 from vm_registry.feed.broker import Broker
 from vm_registry.persistence.sqlite import SqliteEventStore
+from vm_registry.service.allow_list import AllowList
+from vm_registry.service.health_checks import HealthChecker
 from vm_registry.service.history import TimeMachine
 from vm_registry.service.leadership import Leadership, SoleLease
+from vm_registry.service.probe import Prober
 from vm_registry.service.reaper import Reaper
 from vm_registry.service.registry import Registry, wall_clock_ms
 from vm_registry.service.self_registration import Identity, SelfRegistration
@@ -52,6 +55,16 @@ def _self_registration(settings: Settings, registry: Registry) -> SelfRegistrati
     )
     # Heartbeat well inside the stale window, and at least as often as agents are told to.
     return SelfRegistration(registry, identity, interval=min(settings.stale_after / 3, 60.0))
+
+
+def _health_checker(
+    settings: Settings, registry: Registry, is_leader: Callable[[], bool]
+) -> HealthChecker | None:
+    if not settings.health_checks:
+        return None
+    allow = AllowList.parse(settings.health_check_allow)
+    prober = Prober(allow, settings.check_timeout, settings.check_concurrency)
+    return HealthChecker(registry, prober, settings.check_policy, is_leader)
 
 
 def provide_history(state: AppState) -> TimeMachine:
@@ -113,8 +126,14 @@ def create_app(settings: Settings) -> Litestar:
             telemetry.attach(
                 RegistryCollector(registry, broker, lambda: writer.queue_depth, leadership)
             )
+            checker = _health_checker(settings, registry, lambda: leadership.is_leader)
+            app.state.health_checker = checker
             writer.start()
+            # The reaper and the health checker write on the registry's own initiative: with
+            # replicas on one log, only the leader's do (both are given `is_leader`).
             reaper.start()
+            if checker is not None:
+                checker.start()
             me = _self_registration(settings, registry)
             if me is not None:
                 await me.start()
@@ -126,6 +145,8 @@ def create_app(settings: Settings) -> Litestar:
             try:
                 yield
             finally:
+                if checker is not None:
+                    await checker.stop()
                 await reaper.stop()
                 if me is not None:
                     await me.stop()

@@ -27,6 +27,9 @@ def settings_from(args: argparse.Namespace) -> Settings:
     for flag in ("max_entry_bytes", "max_vms", "feed_tail_bytes"):
         if getattr(args, flag) < 1:
             raise SystemExit(f"vm-registry serve: --{flag.replace('_', '-')} must be at least 1")
+    for flag in ("check_interval", "check_timeout", "check_concurrency", "check_failures"):
+        if getattr(args, flag) <= 0:
+            raise SystemExit(f"vm-registry serve: --{flag.replace('_', '-')} must be positive")
     return Settings(
         db=args.db,
         host=args.host,
@@ -55,7 +58,24 @@ def settings_from(args: argparse.Namespace) -> Settings:
         self_id=args.self_id or (socket.gethostname() if args.self_register else None),
         self_name=args.self_name,
         self_address=args.self_address,
+        health_checks=args.health_checks,
+        health_check_allow=_allow_list(args.health_check_allow),
+        check_interval=args.check_interval,
+        check_timeout=args.check_timeout,
+        check_concurrency=args.check_concurrency,
+        check_failures=args.check_failures,
     )
+
+
+def _allow_list(given: list[str]) -> tuple[str, ...]:
+    from vm_registry.service.allow_list import DEFAULT_ALLOW, AllowList, AllowListError
+
+    entries = tuple(e.strip() for e in given if e.strip()) or DEFAULT_ALLOW
+    try:
+        AllowList.parse(entries)
+    except AllowListError as error:
+        raise SystemExit(f"vm-registry serve: --health-check-allow: {error}") from None
+    return entries
 
 
 def run(args: argparse.Namespace) -> int:

@@ -49,6 +49,7 @@ def _optional_text(text: str) -> str | None:
 BOUNDS = "bounds (docs/reliability.md)"
 FEED = "change feed"
 GUARD = "mass-expiry guard"
+CHECKS = "health checks (docs/health.md)"
 SELF = "self-registration"
 
 FLAGS: tuple[Flag, ...] = (
@@ -251,6 +252,60 @@ FLAGS: tuple[Flag, ...] = (
         group=GUARD,
         metavar="SECONDS",
     ),
+    Flag(
+        "--health-checks",
+        "VM_REGISTRY_HEALTH_CHECKS",
+        bool,
+        False,
+        "probe each service's healthPath; off by default (the environment twin: on)",
+        group=CHECKS,
+        kind="on",
+    ),
+    Flag(
+        "--health-check-allow",
+        "VM_REGISTRY_HEALTH_CHECK_ALLOW",
+        str,
+        (),
+        "what may be probed (repeatable): an IP, a network, a host name or *.domain; "
+        "replaces the default, loopback and *.vm.vers.sh",
+        group=CHECKS,
+        kind="list",
+        metavar="HOST|NETWORK|*.DOMAIN",
+    ),
+    Flag(
+        "--check-interval",
+        "VM_REGISTRY_CHECK_INTERVAL",
+        float,
+        30.0,
+        "time between two probes of a service, +-10%%",
+        group=CHECKS,
+        metavar="SECONDS",
+    ),
+    Flag(
+        "--check-timeout",
+        "VM_REGISTRY_CHECK_TIMEOUT",
+        float,
+        2.0,
+        "a probe not answered within this fails",
+        group=CHECKS,
+        metavar="SECONDS",
+    ),
+    Flag(
+        "--check-concurrency",
+        "VM_REGISTRY_CHECK_CONCURRENCY",
+        int,
+        32,
+        "probes in flight at most",
+        group=CHECKS,
+    ),
+    Flag(
+        "--check-failures",
+        "VM_REGISTRY_CHECK_FAILURES",
+        int,
+        2,
+        "consecutive failures before a service is critical",
+        group=CHECKS,
+    ),
 )
 
 
@@ -262,6 +317,8 @@ def _env_default(row: Flag) -> Any:
         return [part for part in raw.split(",") if part]
     if row.kind == "off":
         return raw.lower() not in ("off", "0")
+    if row.kind == "on":
+        return raw.lower() in ("on", "1", "true")
     return raw  # a string default: argparse converts it with `type` when the flag is absent
 
 

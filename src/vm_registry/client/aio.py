@@ -127,8 +127,9 @@ class AsyncRegistryClient(ClientBase):
     async def heartbeat(self, id: str) -> Heartbeat:
         return await self._send(calls.heartbeat(id))
 
-    async def discover(self, role: str) -> Listing:
-        return await self._send(calls.discover(role))
+    async def discover(self, role: str, *, healthy: bool = False) -> Listing:
+        """Running, not stale; with `healthy`, also no critical service (docs/health.md)."""
+        return await self._send(calls.discover(role, healthy))
 
     async def events(
         self,

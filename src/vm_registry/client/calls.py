@@ -171,8 +171,10 @@ def heartbeat(vm_id: str) -> Call[Heartbeat]:
     )
 
 
-def discover(role: str) -> Call[Listing]:
-    return Call("GET", f"/registry/discover/{segment(role)}", _listing, reads_writes=True)
+def discover(role: str, healthy: bool = False) -> Call[Listing]:
+    params: Params = {"healthy": "true"} if healthy else {}
+    path = f"/registry/discover/{segment(role)}"
+    return Call("GET", path, _listing, params=params, reads_writes=True)
 
 
 def events(

@@ -127,8 +127,9 @@ class RegistryClient(ClientBase):
     def heartbeat(self, id: str) -> Heartbeat:
         return self._send(calls.heartbeat(id))
 
-    def discover(self, role: str) -> Listing:
-        return self._send(calls.discover(role))
+    def discover(self, role: str, *, healthy: bool = False) -> Listing:
+        """Running, not stale; with `healthy`, also no critical service (docs/health.md)."""
+        return self._send(calls.discover(role, healthy))
 
     def events(
         self,

@@ -118,10 +118,19 @@ def build_server(client: AsyncRegistryClient) -> MCPServer:
 
     @server.tool(annotations=read_only)
     @_refusals_as_tool_errors
-    async def registry_discover(role: RoleArg) -> JsonObject:
+    async def registry_discover(
+        role: RoleArg,
+        healthy: Annotated[
+            bool,
+            Field(
+                description="Also leave out VMs whose health-checked services are failing "
+                "(when the registry runs health checks)."
+            ),
+        ] = False,
+    ) -> JsonObject:
         """Find the running, non-stale VMs of a role. The preferred way to look things up,
         e.g. role 'infra' to find the board and feed."""
-        return (await client.discover(role)).to_wire()
+        return (await client.discover(role, healthy=healthy)).to_wire()
 
     @server.tool()
     @_refusals_as_tool_errors

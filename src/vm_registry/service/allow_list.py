@@ -1,0 +1,119 @@
+"""Which addresses the health checker may contact (`serve --health-check-allow`).
+
+Health checks make the registry send requests to addresses its clients supply, so a client
+could point it at anything the registry can reach: a cloud metadata service, an admin port on
+the internal network. The allow-list bounds that (docs/security.md). An entry is an IP address
+or network (`10.0.0.0/8`, `::1`), a host name (`infra.internal`), or a domain wildcard
+(`*.vm.vers.sh`, any name under that domain but not the domain itself).
+
+A target is checked twice: its name against the list, then every address the name resolves to.
+A name the list admits by name may resolve anywhere except the addresses no registry should
+probe unless told to by network (link-local, which holds the metadata services, and
+unspecified, multicast and broadcast addresses); a name the list does not admit is allowed only
+if all its addresses are in listed networks. The probe then connects to the address that was
+checked, never resolving again, so a DNS answer that changes between check and connect (DNS
+rebinding) cannot steer it elsewhere.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+# Loopback and the fleet's own domain: what a registry probes when nobody configured more.
+DEFAULT_ALLOW: Final = ("127.0.0.0/8", "::1", "localhost", "*.vm.vers.sh")
+
+# Never probed through a name, only when a listed network contains them.
+_NEVER_BY_NAME: Final = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "169.254.0.0/16",  # IPv4 link-local: cloud metadata services live here
+        "fe80::/10",
+        "0.0.0.0/8",
+        "::/128",
+        "224.0.0.0/4",
+        "ff00::/8",
+        "255.255.255.255/32",
+    )
+)
+
+_LABEL = r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)"
+_HOST_NAME: Final = re.compile(rf"^{_LABEL}(\.{_LABEL})*\.?$")
+
+
+class AllowListError(ValueError):
+    """An entry of the allow-list that is neither a network, a name nor a `*.` wildcard."""
+
+
+def parse_ip(text: str) -> IpAddress | None:
+    try:
+        return ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        return None
+
+
+def is_host_name(text: str) -> bool:
+    return len(text) <= 253 and _HOST_NAME.match(text) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class AllowList:
+    networks: tuple[IpNetwork, ...]
+    names: frozenset[str]
+    domains: tuple[str, ...]  # ".vm.vers.sh" for "*.vm.vers.sh"
+
+    @classmethod
+    def parse(cls, entries: Iterable[str]) -> AllowList:
+        networks: list[IpNetwork] = []
+        names: set[str] = set()
+        domains: list[str] = []
+        for raw in entries:
+            entry = raw.strip().lower()
+            if not entry:
+                continue
+            if entry.startswith("*."):
+                if not is_host_name(entry[2:]):
+                    raise AllowListError(f"{raw!r} is not a domain wildcard such as *.vm.vers.sh")
+                domains.append("." + entry[2:].rstrip("."))
+                continue
+            try:
+                networks.append(ipaddress.ip_network(entry.strip("[]"), strict=False))
+                continue
+            except ValueError:
+                pass
+            if not is_host_name(entry):
+                raise AllowListError(
+                    f"{raw!r} is not an IP address, network, host name or *.domain wildcard"
+                )
+            names.add(entry.rstrip("."))
+        return cls(tuple(networks), frozenset(names), tuple(domains))
+
+    def admits_name(self, host: str) -> bool:
+        name = host.lower().rstrip(".")
+        return name in self.names or any(name.endswith(d) for d in self.domains)
+
+    def admits_address(self, address: IpAddress) -> bool:
+        return any(address in network for network in self.networks)
+
+    def refusal(self, host: str, resolved: Sequence[IpAddress]) -> str | None:
+        """Why `host`, resolved to `resolved`, may not be probed; None if it may."""
+        literal = parse_ip(host)
+        if literal is not None:
+            if self.admits_address(literal):
+                return None
+            return f"{literal} is outside the health-check allow-list"
+        by_name = self.admits_name(host)
+        for address in resolved:
+            if self.admits_address(address):
+                continue
+            if not by_name:
+                return f"{host} ({address}) is outside the health-check allow-list"
+            if any(address in network for network in _NEVER_BY_NAME):
+                return f"{host} resolves to {address}, which is only probed if listed by network"
+        return None

@@ -1,0 +1,203 @@
+"""Active health checks: probe every checked service, record only the changes.
+
+Every `interval` (with ±10 % jitter, so replicas and restarts do not fall into step), a round
+probes each service with a `healthPath` of every VM that is running and not stale. A round's
+probes are spread over the first half of the interval and at most `concurrency` run at once, so
+a large fleet costs a steady trickle of requests rather than a burst.
+
+The log records transitions, never probes. A service becomes `passing` on its first success and
+`critical` after `failures` consecutive failures (a single lost probe is not an outage), and an
+event is written only when that differs from the status the log holds. A flapping service could
+still change status every round, so each VM may record at most `TRANSITION_BURST` `vm.health`
+events per `TRANSITION_WINDOW_ROUNDS` intervals; beyond that its changes wait, and the latest
+status is written as soon as the budget allows, its detail saying that changes were held
+back. The log then always converges on the truth, at a bounded rate.
+
+Statuses are read back from the projection, not kept here: a restarted or newly elected checker
+starts from what the log says, with its failure counts at zero.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections import Counter, deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Final
+
+from vm_registry.domain.commands import RecordHealth
+from vm_registry.domain.errors import RegistryError
+from vm_registry.domain.model import Entry
+from vm_registry.service.probe import PASSING, RESULTS, Prober, ProbeResult, Target
+from vm_registry.service.registry import Registry
+
+log = logging.getLogger("vm_registry.health")
+
+HEALTH_ACTOR: Final = {"system": "health-checks"}
+TRANSITION_BURST: Final = 4
+TRANSITION_WINDOW_ROUNDS: Final = 10
+JITTER: Final = 0.1
+
+
+@dataclass(frozen=True, slots=True)
+class CheckPolicy:
+    interval: float = 30.0
+    timeout: float = 2.0
+    concurrency: int = 32
+    failures: int = 2  # consecutive failures before a service is critical
+
+
+@dataclass(slots=True)
+class _Track:
+    target: Target
+    failures: int = 0
+    held_back: bool = False  # the rate limit kept a change out of the log since the last event
+
+
+@dataclass(slots=True)
+class _Budget:
+    # This VM's recent events, oldest first, each a one-item list: the time its slot was taken,
+    # replaced by the event's own `at` once committed, so the rule holds for the log's times.
+    recent: deque[list[int]] = field(default_factory=deque)
+
+
+def targets(entry: Entry) -> Iterator[Target]:
+    """The checked services of one VM; a name given twice is checked once, as it appears first
+    (health is keyed by service name)."""
+    seen: set[str] = set()
+    for service in entry.services or ():
+        name = service["name"]
+        if "healthPath" not in service or name in seen:
+            continue
+        seen.add(name)
+        yield Target(entry.id, name, entry.address, service["port"], service["healthPath"])
+
+
+class HealthChecker:
+    def __init__(self, registry: Registry, prober: Prober, policy: CheckPolicy) -> None:
+        self.registry = registry
+        self.prober = prober
+        self.policy = policy
+        self.probes: Counter[str] = Counter({result: 0 for result in RESULTS})
+        self.transitions = 0
+        self.suppressed = 0
+        self._tracks: dict[tuple[str, str], _Track] = {}
+        self._budgets: dict[str, _Budget] = {}
+        self._slots = asyncio.Semaphore(policy.concurrency)
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="vm-registry-health-checks")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        await self.prober.close()
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            started = loop.time()
+            try:
+                await self.round()
+            except Exception:
+                log.exception("health-check round failed")
+            pause = self.policy.interval * random.uniform(1 - JITTER, 1 + JITTER)
+            await asyncio.sleep(max(0.0, started + pause - loop.time()))
+
+    def due(self) -> list[Target]:
+        registry = self.registry
+        now = registry.clock()
+        found: list[Target] = []
+        for entry in registry.state.entries.values():
+            if entry.services and entry.status == "running" and not registry.is_stale(entry, now):
+                found.extend(targets(entry))
+        return found
+
+    async def round(self) -> None:
+        """Probe everything due once, spread over half an interval; return when all are done."""
+        due = self.due()
+        live = {(t.vm_id, t.service) for t in due}
+        self._tracks = {key: track for key, track in self._tracks.items() if key in live}
+        vms = {t.vm_id for t in due}
+        self._budgets = {vm: budget for vm, budget in self._budgets.items() if vm in vms}
+        spacing = self.policy.interval / 2 / max(len(due), 1)
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            for index, target in enumerate(due):
+                if index:
+                    await asyncio.sleep(spacing)
+                await self._slots.acquire()
+                tasks.append(asyncio.create_task(self._check(target)))
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+
+    async def _check(self, target: Target) -> None:
+        try:
+            outcome = await self.prober.probe(target)
+        finally:
+            self._slots.release()
+        self.probes[outcome.result] += 1
+        await self._judge(target, outcome)
+
+    async def _judge(self, target: Target, outcome: ProbeResult) -> None:
+        key = (target.vm_id, target.service)
+        track = self._tracks.get(key)
+        if track is None or track.target != target:  # new, or its address/port/path changed
+            track = self._tracks[key] = _Track(target)
+        if outcome.result == PASSING:
+            track.failures = 0
+            status = "passing"
+        else:
+            track.failures += 1
+            if track.failures < self.policy.failures:
+                return
+            status = "critical"
+        entry = self.registry.get(target.vm_id)
+        if entry is None or (entry.health or {}).get(target.service) == status:
+            return
+        slot = self._spend(target.vm_id)
+        if slot is None:
+            track.held_back = True
+            self.suppressed += 1
+            return
+        detail = outcome.detail
+        if track.held_back:
+            detail += "; earlier changes were held back by the rate limit"
+        command = RecordHealth(
+            target.vm_id, target.service, status, detail, target.address, target.port, target.path
+        )
+        try:
+            recorded = await self.registry.execute(command, HEALTH_ACTOR)
+        except RegistryError:
+            # The VM changed meanwhile, or the log is unavailable: nothing was written, so the
+            # slot is given back, and the next round decides again.
+            budget = self._budgets.get(target.vm_id)
+            if budget is not None and slot in budget.recent:
+                budget.recent.remove(slot)
+            return
+        slot[0] = recorded.event.at
+        track.held_back = False
+        self.transitions += 1
+
+    def _spend(self, vm_id: str) -> list[int] | None:
+        """A slot in this VM's budget, or None when it has none left just now."""
+        now = self.registry.clock()
+        budget = self._budgets.setdefault(vm_id, _Budget())
+        while budget.recent and budget.recent[0][0] <= now - self.window_ms:
+            budget.recent.popleft()
+        if len(budget.recent) >= TRANSITION_BURST:
+            return None
+        slot = [now]
+        budget.recent.append(slot)
+        return slot
+
+    @property
+    def window_ms(self) -> int:
+        return int(self.policy.interval * TRANSITION_WINDOW_ROUNDS * 1000)

@@ -1,0 +1,142 @@
+"""The checker's decisions on a clock the test controls: the real store, writer and prober,
+real services on a loopback port, and rounds run by hand instead of on a timer."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.domain.strategies import T0
+from tests.health.services import Services, running_services
+from tests.service.harness import FakeClock, Service
+from vm_registry.domain import commands as cmd
+from vm_registry.domain import events as ev
+from vm_registry.service.allow_list import AllowList
+from vm_registry.service.health_checks import CheckPolicy, HealthChecker
+from vm_registry.service.probe import Prober
+
+INTERVAL = 1.0  # seconds: the rate limit's window is ten of them
+
+
+@pytest.fixture(scope="module")
+def services() -> Iterator[Services]:
+    with running_services() as running:
+        yield running
+
+
+@pytest.fixture
+async def service(tmp_path: Path) -> AsyncIterator[Service]:
+    running = await Service(tmp_path / "registry.db", FakeClock(T0), stale_after=3600).start()
+    try:
+        yield running
+    finally:
+        await running.stop()
+
+
+@pytest.fixture
+async def checker(service: Service) -> AsyncIterator[HealthChecker]:
+    prober = Prober(AllowList.parse(["127.0.0.1"]), timeout=0.5, concurrency=4)
+    found = HealthChecker(service.registry, prober, CheckPolicy(interval=INTERVAL, failures=2))
+    try:
+        yield found
+    finally:
+        await prober.close()
+
+
+async def register(service: Service, services: Services, *paths: str) -> None:
+    data: dict[str, Any] = {
+        "name": "vm",
+        "role": "worker",
+        "address": "127.0.0.1",
+        "registeredBy": "test",
+        "services": [
+            {"name": f"svc{i}", "port": services.port, "healthPath": path}
+            for i, path in enumerate(paths)
+        ],
+    }
+    await service.execute(cmd.Register("vm-1", data))
+
+
+def recorded(service: Service) -> list[tuple[str, str, str]]:
+    return [
+        (o.event.data["service"], o.event.data["status"], o.event.data["detail"])
+        for o in service.published
+        if o.event.type == ev.HEALTH
+    ]
+
+
+async def test_one_failure_is_not_an_outage_two_are(
+    service: Service, checker: HealthChecker, services: Services
+) -> None:
+    services.flap_healthy = True
+    await register(service, services, "/flap")
+    await checker.round()
+    services.flap_healthy = False
+    await checker.round()
+    assert service.registry.get("vm-1").health == {"svc0": "passing"}  # type: ignore[union-attr]
+    services.flap_healthy = True
+    await checker.round()  # the count starts again
+    services.flap_healthy = False
+    await checker.round()
+    assert recorded(service) == [("svc0", "passing", "HTTP 200")]
+    await checker.round()
+    assert recorded(service)[-1] == ("svc0", "critical", "HTTP 503")
+    assert checker.probes["passing"] == 2
+    assert checker.probes["failing"] == 3
+
+
+async def test_a_flapping_service_writes_four_changes_per_ten_intervals_then_its_latest(
+    service: Service, checker: HealthChecker, services: Services
+) -> None:
+    services.flap_healthy = True
+    await register(service, services, "/flap")
+    for _ in range(6):  # passing, critical, passing, critical, passing, critical, ...
+        await checker.round()
+        services.flap_healthy = False
+        await checker.round()
+        await checker.round()
+        services.flap_healthy = True
+    statuses = [status for _, status, _ in recorded(service)]
+    assert statuses == ["passing", "critical", "passing", "critical"]
+    assert checker.suppressed > 0
+    # The window moves on: the current status (passing) is written, saying what happened.
+    service.clock.now += int(10 * INTERVAL * 1000)
+    await checker.round()
+    assert recorded(service)[-1] == (
+        "svc0",
+        "passing",
+        "HTTP 200; earlier changes were held back by the rate limit",
+    )
+    assert service.registry.get("vm-1").health == {"svc0": "passing"}  # type: ignore[union-attr]
+
+
+async def test_a_vm_that_is_not_running_or_is_stale_is_not_probed(
+    service: Service, checker: HealthChecker, services: Services
+) -> None:
+    await register(service, services, "/ok-idle")
+    await service.execute(cmd.Update("vm-1", {"status": "paused"}))
+    assert checker.due() == []
+    await service.execute(cmd.Update("vm-1", {"status": "running"}))
+    assert [t.path for t in checker.due()] == ["/ok-idle"]
+    entry = service.registry.get("vm-1")
+    assert entry is not None
+    service.clock.now += 3_600_001  # past the stale window, and past the startup grace
+    await service.execute(cmd.MarkStale("vm-1", entry.revision))
+    assert checker.due() == []
+
+
+async def test_a_probe_of_a_service_that_changed_meanwhile_is_not_recorded(
+    service: Service, checker: HealthChecker, services: Services
+) -> None:
+    await register(service, services, "/fail")
+    [target] = checker.due()
+    moved = [{"name": "svc0", "port": services.port, "healthPath": "/ok"}]
+    await service.execute(cmd.Update("vm-1", {"services": moved}))
+    for _ in range(2):  # two failures of the old path, judged after the change
+        await checker._judge(target, await checker.prober.probe(target))
+    assert recorded(service) == []
+    await checker.round()
+    assert recorded(service) == [("svc0", "passing", "HTTP 200")]

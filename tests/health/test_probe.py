@@ -1,0 +1,87 @@
+"""The probe on its own, against real services on loopback ports."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from tests.health.services import Services, running_services
+from tests.server import free_port
+from vm_registry.service.allow_list import AllowList
+from vm_registry.service.probe import Prober, Target
+
+
+@pytest.fixture(scope="module")
+def services() -> Iterator[Services]:
+    with running_services() as running:
+        yield running
+
+
+@pytest.fixture
+async def prober() -> AsyncIterator[Prober]:
+    found = Prober(AllowList.parse(["127.0.0.1", "localhost"]), timeout=0.5, concurrency=4)
+    try:
+        yield found
+    finally:
+        await found.close()
+
+
+def at(services: Services, path: str, address: str = "127.0.0.1") -> Target:
+    return Target("vm-1", "svc", address, services.port, path)
+
+
+@pytest.mark.parametrize(
+    ("path", "result", "detail"),
+    [
+        ("/ok", "passing", "HTTP 200"),
+        ("/ok?verbose=1", "passing", "HTTP 200"),
+        ("/fail", "failing", "HTTP 500"),
+        ("/nowhere", "failing", "HTTP 404"),
+        ("/redirect", "failing", "HTTP 302 (redirects are not followed)"),
+        ("/hang", "timeout", "no answer within 0.5 s"),
+    ],
+)
+async def test_only_a_2xx_passes(
+    prober: Prober, services: Services, path: str, result: str, detail: str
+) -> None:
+    outcome = await prober.probe(at(services, path))
+    assert (outcome.result, outcome.detail) == (result, detail)
+
+
+async def test_a_redirect_is_not_followed(prober: Prober, services: Services) -> None:
+    await prober.probe(at(services, "/redirect"))
+    assert services.hits["/ok-after-redirect"] == 0
+
+
+async def test_a_name_is_resolved_and_sent_as_the_host(prober: Prober, services: Services) -> None:
+    outcome = await prober.probe(at(services, "/ok", address="localhost"))
+    assert outcome.result == "passing"
+    assert services.last_host == f"localhost:{services.port}"
+
+
+async def test_a_closed_port_is_unreachable(prober: Prober) -> None:
+    outcome = await prober.probe(Target("vm-1", "svc", "127.0.0.1", free_port(), "/ok"))
+    assert outcome.result == "unreachable"
+    assert outcome.detail.startswith("no HTTP answer")
+
+
+@pytest.mark.parametrize(
+    ("address", "path", "detail"),
+    [
+        ("127.0.0.2", "/ok", "not probed: 127.0.0.2 is outside the health-check allow-list"),
+        ("evil.com/x?", "/ok", "address 'evil.com/x?' is not a host name or IP address"),
+        ("user@127.0.0.1", "/ok", "is not a host name or IP address"),
+        ("127.0.0.1", "health", "healthPath 'health' is not an absolute path"),
+        ("127.0.0.1", "//other.host/x", "is not an absolute path"),
+        ("127.0.0.1", "/a b", "is not an absolute path"),
+    ],
+)
+async def test_targets_it_may_not_or_cannot_probe_are_refused_unprobed(
+    prober: Prober, services: Services, address: str, path: str, detail: str
+) -> None:
+    before = sum(services.hits.values())
+    outcome = await prober.probe(at(services, path, address=address))
+    assert outcome.result == "refused"
+    assert detail in outcome.detail
+    assert sum(services.hits.values()) == before
