@@ -24,6 +24,7 @@ TOOLS = {
     "registry_update",
     "registry_deregister",
     "registry_history",
+    "registry_wait",
 }
 
 
@@ -105,6 +106,35 @@ async def test_every_tool_over_stdio_and_refusals_as_tool_errors(
         bad_role = await client.call_tool("registry_discover", {"role": "captain"})
         assert bad_role.is_error and "role" in text(bad_role)
         assert "vms" in body(await client.call_tool("registry_list", {}))
+
+
+async def test_registry_wait_answers_when_the_vm_runs_or_when_its_timeout_passes(
+    shared_server: ServerProcess, vm_id: str
+) -> None:
+    async with Client(mcp_server(shared_server.url)) as client:
+        early = body(await client.call_tool("registry_wait", {"id": vm_id, "timeout": 0.5}))
+        assert early["satisfied"] is False
+        assert early["vm"] is None
+        assert "gave up waiting" in early["message"]
+        await client.call_tool(
+            "registry_register",
+            {
+                "id": vm_id,
+                "name": "lt",
+                "role": "lieutenant",
+                "address": "lt.vm.vers.sh",
+                "registeredBy": "test",
+            },
+        )
+        up = body(await client.call_tool("registry_wait", {"id": vm_id, "timeout": 30}))
+        assert up["satisfied"] is True
+        assert up["vm"]["id"] == vm_id
+        role = body(await client.call_tool("registry_wait", {"role": "lieutenant"}))
+        assert role["satisfied"] is True
+        assert vm_id in {vm["id"] for vm in role["vms"]}
+        neither = await client.call_tool("registry_wait", {})
+        assert neither.is_error and "either id" in text(neither)
+        await client.call_tool("registry_deregister", {"id": vm_id})
 
 
 async def test_an_unreachable_registry_is_a_tool_error() -> None:
