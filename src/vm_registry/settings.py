@@ -51,6 +51,8 @@ class Settings:
     check_timeout: float = 2.0
     check_concurrency: int = 32
     check_failures: int = 2
+    # Blocking queries (`?index=N&wait=...`) held at once before 503.
+    max_held_queries: int = 1000
     # Self-registration.
     self_id: str | None = None
     self_name: str = "infra"

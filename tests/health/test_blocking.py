@@ -160,9 +160,7 @@ def test_held_discover_ignores_changes_outside_its_result(
     assert [vm["id"] for vm in response.json()["vms"]] == [newcomer]
 
 
-def test_held_list_wakes_when_a_vm_leaves_it(
-    http: httpx.Client, pool: ThreadPoolExecutor
-) -> None:
+def test_held_list_wakes_when_a_vm_leaves_it(http: httpx.Client, pool: ThreadPoolExecutor) -> None:
     vm_id = register(http, role="golden")
     seen = revision(http.get("/registry/vms", params={"role": "golden", "status": "running"}))
     answer = hold(http, pool, "/registry/vms", role="golden", status="running", index=seen)

@@ -7,7 +7,7 @@ The lifespan opens the store, replays the log, starts the single writer, and put
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from litestar import Litestar
@@ -23,6 +23,7 @@ from vm_registry.api.routes import health, history, stream, ui, vms
 from vm_registry.feed.broker import Broker
 from vm_registry.persistence.sqlite import SqliteEventStore
 from vm_registry.service.allow_list import AllowList
+from vm_registry.service.changes import Changes
 from vm_registry.service.health_checks import HealthChecker
 from vm_registry.service.history import TimeMachine
 from vm_registry.service.leadership import Leadership, SoleLease
@@ -67,6 +68,11 @@ def _health_checker(
     return HealthChecker(registry, prober, settings.check_policy, is_leader)
 
 
+def provide_changes(state: AppState) -> Changes:
+    changes: Changes = state.changes
+    return changes
+
+
 def provide_history(state: AppState) -> TimeMachine:
     history: TimeMachine = state.history
     return history
@@ -103,8 +109,11 @@ def create_app(settings: Settings) -> Litestar:
                 store, state, settings.snapshot_every, state.revision, lambda: leadership.is_leader
             )
 
+            changes = Changes(state, settings.max_held_queries)
+
             def publish(outcomes: list[Outcome]) -> None:
                 broker.publish(outcomes)
+                changes.observe(outcomes)
                 snapshotter.observe(outcomes)
 
             writer = MeteredWriter(store, state, wall_clock_ms, publish, metrics=telemetry.writer)
@@ -121,6 +130,10 @@ def create_app(settings: Settings) -> Litestar:
             app.state.history = history
             app.state.renderer = wire.EntryRenderer()
             app.state.reaper = reaper
+            app.state.changes = changes
+            # Called by the server as soon as it is asked to stop (cli/server.py): held
+            # blocking queries are answered instead of being cut at the grace timeout.
+            app.state.begin_shutdown = changes.release_all
             app.state.leadership = leadership
             app.state.telemetry = telemetry
             telemetry.attach(
@@ -170,6 +183,7 @@ def create_app(settings: Settings) -> Litestar:
             "registry": Provide(provide_registry, sync_to_thread=False),
             "history": Provide(provide_history, sync_to_thread=False),
             "renderer": Provide(provide_renderer, sync_to_thread=False),
+            "changes": Provide(provide_changes, sync_to_thread=False),
         },
         exception_handlers=errors.HANDLERS,
         middleware=[auth_middleware(tokens, metrics_public=settings.metrics_public)],

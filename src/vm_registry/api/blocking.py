@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Callable
 from typing import Any, Final
 
 from litestar import Request
 
-from vm_registry.api import requests as rq
+from vm_registry.api import request_inputs as rq
 from vm_registry.domain.errors import Invalid
 from vm_registry.service.changes import Changes, Scope
 
@@ -29,9 +30,7 @@ AnyRequest = Request[Any, Any, Any]
 def wait_seconds(text: str) -> float:
     match = _WAIT.match(text.strip())
     if match is None:
-        raise Invalid(
-            f"query parameter wait={text!r} must be a duration such as 500ms, 30s or 5m"
-        )
+        raise Invalid(f"query parameter wait={text!r} must be a duration such as 500ms, 30s or 5m")
     return min(float(match.group(1)) * _UNITS[match.group(2)], MAX_WAIT)
 
 
@@ -44,8 +43,9 @@ def blocking(request: AnyRequest) -> tuple[int, float] | None:
             raise Invalid("query parameter wait needs index=<X-Registry-Revision you last saw>")
         return None
     if "at" in request.query_params or "asOf" in request.query_params:
-        raise Invalid("index (a blocking query) cannot be combined with at or asOf: the past "
-                      "does not change")
+        raise Invalid(
+            "index (a blocking query) cannot be combined with at or asOf: the past does not change"
+        )
     seconds = DEFAULT_WAIT if raw_wait is None else wait_seconds(raw_wait)
     return index, seconds * (1 - random.uniform(0, 1 / 16))
 
@@ -59,12 +59,14 @@ async def _hung_up(request: AnyRequest) -> None:
             return
 
 
-async def hold(request: AnyRequest, changes: Changes, scope: Scope) -> None:
-    """Hold the request if it asked to be held and nothing in its scope changed yet."""
+async def hold(request: AnyRequest, changes: Changes, scope_now: Callable[[], Scope]) -> None:
+    """Hold the request if it asked to be held and nothing in its scope changed yet. The scope
+    (with the ids of the answer as it is now) is only worked out for a blocking request."""
     asked = blocking(request)
     if asked is None:
         return
     index, seconds = asked
+    scope = scope_now()
     if not changes.must_wait(scope, index):
         return
     await changes.hold(scope, index, seconds, lambda: _hung_up(request))

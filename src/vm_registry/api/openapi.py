@@ -114,6 +114,16 @@ HEALTHY = _query(
     "true leaves out VMs with a critical service (docs/health.md)",
     empty=True,
 )
+INDEX = _query(
+    "index",
+    Schema(type=OpenAPIType.INTEGER, minimum=0),
+    "hold the answer until it changes after this X-Registry-Revision (docs/health.md)",
+)
+WAIT = _query(
+    "wait",
+    Schema(type=OpenAPIType.STRING, pattern=r"^[0-9]+(\.[0-9]+)?(ms|s|m)?$"),
+    "longest hold with index, e.g. 30s (default and cap 5m)",
+)
 AFTER = _query("after", schemas.SEQ, "events after this seq (the previous page's next)")
 LIMIT = _query("limit", Schema(type=OpenAPIType.INTEGER, minimum=1), "at most this many events")
 PAGE_LIMIT = _query(

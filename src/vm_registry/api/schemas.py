@@ -142,6 +142,7 @@ class Health(TypedDict):
     head: Count  # the log's head as far as this replica knows
     lag: Count  # events committed to the log that this replica has not folded yet
     leader: bool  # this replica runs the reaper and writes snapshots
+    heldQueries: Count  # blocking queries held right now (docs/health.md)
     warning: NotRequired[str]
 
 

@@ -27,7 +27,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
     for flag in ("max_entry_bytes", "max_vms", "feed_tail_bytes"):
         if getattr(args, flag) < 1:
             raise SystemExit(f"vm-registry serve: --{flag.replace('_', '-')} must be at least 1")
-    for flag in ("check_interval", "check_timeout", "check_concurrency", "check_failures"):
+    checked = ("check_interval", "check_timeout", "check_concurrency", "check_failures")
+    for flag in (*checked, "max_held_queries"):
         if getattr(args, flag) <= 0:
             raise SystemExit(f"vm-registry serve: --{flag.replace('_', '-')} must be positive")
     return Settings(
@@ -64,6 +65,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         check_timeout=args.check_timeout,
         check_concurrency=args.check_concurrency,
         check_failures=args.check_failures,
+        max_held_queries=args.max_held_queries,
     )
 
 

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 # How a row becomes an argparse argument. `value` takes one value, `list` is repeatable (its
 # environment twin is comma-separated), `on` and `off` are switches (an environment value of
-# "off" or "0" turns an `off` row's setting off; `on` rows have no environment twin).
+# "off" or "0" turns an `off` row's setting off; "on", "1" or "true" turns an `on` row's on).
 Kind = Literal["value", "list", "on", "off"]
 
 
@@ -305,6 +305,14 @@ FLAGS: tuple[Flag, ...] = (
         2,
         "consecutive failures before a service is critical",
         group=CHECKS,
+    ),
+    Flag(
+        "--max-held-queries",
+        "VM_REGISTRY_MAX_HELD_QUERIES",
+        int,
+        1000,
+        "blocking queries (?index=&wait=) held at once before 503 (docs/health.md)",
+        group=BOUNDS,
     ),
 )
 

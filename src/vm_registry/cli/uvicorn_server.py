@@ -182,6 +182,14 @@ class GracefulServer(uvicorn.Server):
         if self.started:
             print(self.ready_message, file=sys.stderr, flush=True)
 
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # Before uvicorn waits for open requests to finish: the app answers what it holds
+        # (blocking queries) now, rather than have them cut at the grace timeout.
+        begin = getattr(getattr(self.config.app, "state", None), "begin_shutdown", None)
+        if callable(begin):
+            begin()
+        await super().shutdown(sockets)
+
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         super().handle_exit(sig, frame)
         # uvicorn re-raises the signal after a graceful shutdown, so the process would die

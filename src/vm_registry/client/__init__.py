@@ -39,6 +39,7 @@ from vm_registry.client.models import (
     WatchItem,
 )
 from vm_registry.client.sync import RegistryClient
+from vm_registry.client.waiting import WaitTimeout
 
 __all__ = [
     "EVENT_TYPES",
@@ -65,5 +66,6 @@ __all__ = [
     "Unauthorized",
     "Unavailable",
     "Unreachable",
+    "WaitTimeout",
     "WatchItem",
 ]

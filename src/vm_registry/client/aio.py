@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import builtins
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
 import httpx
 
-from vm_registry.client import calls
+from vm_registry.client import calls, waiting
 from vm_registry.client.base import DEFAULT_TIMEOUT, ClientBase
+from vm_registry.client.errors import RegistryError
 from vm_registry.client.models import (
     Entry,
     Event,
@@ -64,6 +66,7 @@ class AsyncRegistryClient(ClientBase):
                 params=call.params or None,
                 content=call.content(),
                 headers=headers,
+                timeout=httpx.USE_CLIENT_DEFAULT if call.timeout is None else call.timeout,
             )
         except httpx.TransportError as e:
             raise self._unreachable(e) from e
@@ -126,6 +129,31 @@ class AsyncRegistryClient(ClientBase):
 
     async def heartbeat(self, id: str) -> Heartbeat:
         return await self._send(calls.heartbeat(id))
+
+    async def wait_for_vm(
+        self, id: str, condition: Callable[[Entry], bool] | None = None, *, timeout: float = 60.0
+    ) -> Entry:
+        """Until VM `id` is running and not stale (or `condition(entry)` holds), on blocking
+        reads; `WaitTimeout` after `timeout` seconds. docs/health.md."""
+        found = await self._wait(waiting.for_vm(id, condition, timeout))
+        assert found.entry is not None
+        return found.entry
+
+    async def wait_for_role(
+        self, role: str, count: int = 1, *, healthy: bool = False, timeout: float = 60.0
+    ) -> Listing:
+        """Until `discover(role)` shows at least `count` VMs; `WaitTimeout` after `timeout`."""
+        return await self._wait(waiting.for_role(role, count, healthy, timeout))
+
+    async def _wait(self, wait: waiting.Wait[T]) -> T:
+        while True:
+            try:
+                answer = await self._send(wait.next_call())
+            except RegistryError as error:
+                await asyncio.sleep(wait.pause_after(error))
+                continue
+            if wait.done(answer):
+                return answer
 
     async def discover(self, role: str, *, healthy: bool = False) -> Listing:
         """Running, not stale; with `healthy`, also no critical service (docs/health.md)."""

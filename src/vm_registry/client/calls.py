@@ -8,7 +8,7 @@ it and differ only in how they move bytes. Reading an error response always yiel
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
@@ -45,6 +45,9 @@ class Call(Generic[T]):
     params: Params = field(default_factory=dict)
     body: JsonObject | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    # A 404 read as an answer rather than an error (a blocking read of a VM not there yet).
+    on_missing: Callable[[httpx.Headers], T] | None = None
+    timeout: float | None = None  # seconds to wait for the answer, when not the client's own
     # A read of the projection that should reflect this client's own last write.
     reads_writes: bool = False
 
@@ -52,6 +55,8 @@ class Call(Generic[T]):
         return None if self.body is None else orjson.dumps(self.body)
 
     def result(self, response: httpx.Response) -> T:
+        if response.status_code == 404 and self.on_missing is not None:
+            return self.on_missing(response.headers)
         body = decode(response)
         if response.is_error:
             raise for_status(response.status_code, body, _fallback(response))
@@ -88,6 +93,23 @@ def segment(value: str) -> str:
 def revision_of(headers: httpx.Headers) -> int | None:
     raw = headers.get(REVISION_HEADER)
     return int(raw) if raw is not None and raw.isdigit() else None
+
+
+def blocking_params(index: int | None, hold: float | None) -> Params:
+    """`?index=N&wait=...`: hold the read until the answer changes after revision N."""
+    if index is None:
+        return {}
+    params: Params = {"index": index}
+    if hold is not None:
+        params["wait"] = f"{max(int(hold * 1000), 1)}ms"
+    return params
+
+
+def held(call: Call[T], hold: float | None, margin: float = 10.0) -> Call[T]:
+    """The call, with a read timeout long enough for the server to hold it `hold` seconds."""
+    if hold is None:
+        return call
+    return replace(call, timeout=hold + margin)
 
 
 def _listing(body: Any, headers: httpx.Headers) -> Listing:
@@ -171,8 +193,11 @@ def heartbeat(vm_id: str) -> Call[Heartbeat]:
     )
 
 
-def discover(role: str, healthy: bool = False) -> Call[Listing]:
+def discover(
+    role: str, healthy: bool = False, index: int | None = None, hold: float | None = None
+) -> Call[Listing]:
     params: Params = {"healthy": "true"} if healthy else {}
+    params.update(blocking_params(index, hold))
     path = f"/registry/discover/{segment(role)}"
     return Call("GET", path, _listing, params=params, reads_writes=True)
 

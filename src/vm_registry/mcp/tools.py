@@ -20,7 +20,8 @@ from pydantic import BaseModel, Field
 
 from vm_registry.client.aio import AsyncRegistryClient
 from vm_registry.client.errors import RegistryError
-from vm_registry.client.models import Service
+from vm_registry.client.models import Listing, Service
+from vm_registry.client.waiting import Lookup, WaitTimeout
 
 Role = Literal["infra", "lieutenant", "worker", "golden", "custom"]
 Status = Literal["running", "paused", "stopped"]
@@ -131,6 +132,44 @@ def build_server(client: AsyncRegistryClient) -> MCPServer:
         """Find the running, non-stale VMs of a role. The preferred way to look things up,
         e.g. role 'infra' to find the board and feed."""
         return (await client.discover(role, healthy=healthy)).to_wire()
+
+    @server.tool(annotations=read_only)
+    @_refusals_as_tool_errors
+    async def registry_wait(
+        id: Annotated[
+            str | None, Field(description="Wait until this VM is running (and not stale).")
+        ] = None,
+        role: Annotated[
+            Role | None, Field(description="Or wait until this role has `count` running VMs.")
+        ] = None,
+        count: Annotated[int, Field(ge=1, description="How many VMs of the role.")] = 1,
+        healthy: Annotated[
+            bool, Field(description="Count only VMs with no failing health check.")
+        ] = False,
+        timeout: Annotated[
+            float, Field(gt=0, le=600, description="Seconds to wait at most.")
+        ] = 60.0,
+    ) -> JsonObject:
+        """Wait until a VM is running, or a role has enough running VMs, e.g. for a lieutenant
+        you just created to come up. The registry answers when it changes: no polling. When
+        the timeout passes it answers satisfied=false with what it saw last."""
+        if (id is None) == (role is None):
+            raise ToolError("give either id (one VM) or role (with count), not both or neither")
+        try:
+            if id is not None:
+                entry = await client.wait_for_vm(id, timeout=timeout)
+                return {"satisfied": True, "vm": entry.to_wire()}
+            assert role is not None
+            listing = await client.wait_for_role(role, count, healthy=healthy, timeout=timeout)
+            return {"satisfied": True, **listing.to_wire()}
+        except WaitTimeout as timed_out:
+            answer: JsonObject = {"satisfied": False, "message": str(timed_out)}
+            last = timed_out.last
+            if isinstance(last, Lookup):
+                answer["vm"] = None if last.entry is None else last.entry.to_wire()
+            elif isinstance(last, Listing):
+                answer.update(last.to_wire())
+            return answer
 
     @server.tool()
     @_refusals_as_tool_errors

@@ -24,8 +24,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Coroutine, Iterable
-from typing import Any
 from dataclasses import dataclass, field
+from typing import Any
 
 from vm_registry.domain import events as ev
 from vm_registry.domain.errors import Unavailable

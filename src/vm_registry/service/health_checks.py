@@ -23,7 +23,7 @@ import asyncio
 import logging
 import random
 from collections import Counter, deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -76,10 +76,19 @@ def targets(entry: Entry) -> Iterator[Target]:
 
 
 class HealthChecker:
-    def __init__(self, registry: Registry, prober: Prober, policy: CheckPolicy) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        prober: Prober,
+        policy: CheckPolicy,
+        is_leader: Callable[[], bool] = lambda: True,
+    ) -> None:
         self.registry = registry
         self.prober = prober
         self.policy = policy
+        # With replicas on one log, only the leader probes: one view of each service's failure
+        # count, and one writer of its transitions.
+        self.is_leader = is_leader
         self.probes: Counter[str] = Counter({result: 0 for result in RESULTS})
         self.transitions = 0
         self.suppressed = 0
@@ -103,7 +112,11 @@ class HealthChecker:
         while True:
             started = loop.time()
             try:
-                await self.round()
+                if self.is_leader():
+                    await self.round()
+                else:  # a new leader starts from the log's statuses, so forget ours
+                    self._tracks.clear()
+                    self._budgets.clear()
             except Exception:
                 log.exception("health-check round failed")
             pause = self.policy.interval * random.uniform(1 - JITTER, 1 + JITTER)
@@ -174,7 +187,7 @@ class HealthChecker:
             target.vm_id, target.service, status, detail, target.address, target.port, target.path
         )
         try:
-            recorded = await self.registry.execute(command, HEALTH_ACTOR)
+            recorded = await self.registry.writer.submit(command, HEALTH_ACTOR)
         except RegistryError:
             # The VM changed meanwhile, or the log is unavailable: nothing was written, so the
             # slot is given back, and the next round decides again.

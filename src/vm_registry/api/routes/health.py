@@ -28,6 +28,7 @@ async def health(request: Request[Any, Any, Any], registry: Registry) -> Respons
         "head": registry.log_head,
         "lag": registry.lag,
         "leader": request.app.state.leadership.is_leader,
+        "heldQueries": request.app.state.changes.held,
     }
     if registry.staleness_suspended:
         body["warning"] = "mass expiry suspected: staleness is suspended until heartbeats resume"

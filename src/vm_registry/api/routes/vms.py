@@ -6,8 +6,8 @@ from typing import Any
 
 from litestar import Request, Response, delete, get, patch, post
 
+from vm_registry.api import blocking, schemas, wire
 from vm_registry.api import request_inputs as rq
-from vm_registry.api import schemas, wire
 from vm_registry.api.openapi import (
     AFTER_HEARTBEAT,
     AFTER_REGISTER,
@@ -17,10 +17,12 @@ from vm_registry.api.openapi import (
     ENTRY_HEADERS,
     HEALTHY,
     IF_MATCH,
+    INDEX,
     MIN_REVISION,
     REVISION,
     ROLE,
     STATUS,
+    WAIT,
     RoleName,
     VmId,
     answers,
@@ -31,6 +33,7 @@ from vm_registry.domain import validation
 from vm_registry.domain.errors import Invalid, NotFound
 from vm_registry.domain.model import ROLES, STATUSES, Entry
 from vm_registry.domain.timestamps import parse_iso
+from vm_registry.service.changes import Changes, Scope
 from vm_registry.service.history import TimeMachine
 from vm_registry.service.registry import Registry
 from vm_registry.settings import Settings
@@ -101,14 +104,26 @@ async def register(
 @get(
     "/registry/vms",
     responses=answers(200, schemas.EntryList, "The VMs, now or in the past", 400, 401, 410, 503),
-    operation_class=operation(parameters=[ROLE, STATUS, AT, AS_OF, MIN_REVISION], headers=REVISION),
+    operation_class=operation(
+        parameters=[ROLE, STATUS, AT, AS_OF, MIN_REVISION, INDEX, WAIT], headers=REVISION
+    ),
 )
 async def list_vms(
-    request: AnyRequest, registry: Registry, history: TimeMachine, renderer: wire.EntryRenderer
+    request: AnyRequest,
+    registry: Registry,
+    history: TimeMachine,
+    renderer: wire.EntryRenderer,
+    changes: Changes,
 ) -> Response[bytes]:
     await registry.caught_up(rq.min_revision(request))
     role = rq.query_choice(request, "role", ROLES)
     status = rq.query_choice(request, "status", STATUSES)
+
+    def scope() -> Scope:
+        shown = frozenset(e.id for e in registry.entries(role=role, status=status))
+        return Scope(role=role, status=status, shown=shown)
+
+    await blocking.hold(request, changes, scope)
     past = await _past_point(request, registry, history)
     if past is None:
         return _list_response(registry, renderer, registry.entries(role=role, status=status))
@@ -119,7 +134,9 @@ async def list_vms(
 @get(
     "/registry/vms/{vm_id:str}",
     responses=answers(200, schemas.Entry, "The entry, now or in the past", 400, 401, 404, 410, 503),
-    operation_class=operation(parameters=[AT, AS_OF, MIN_REVISION], headers=ENTRY_HEADERS),
+    operation_class=operation(
+        parameters=[AT, AS_OF, MIN_REVISION, INDEX, WAIT], headers=ENTRY_HEADERS
+    ),
 )
 async def get_vm(
     vm_id: VmId,
@@ -127,8 +144,10 @@ async def get_vm(
     registry: Registry,
     history: TimeMachine,
     renderer: wire.EntryRenderer,
+    changes: Changes,
 ) -> Response[bytes]:
     await registry.caught_up(rq.min_revision(request))
+    await blocking.hold(request, changes, lambda: Scope(vm_id=vm_id))
     past = await _past_point(request, registry, history)
     if past is not None:
         entry = (await history.state_at(past)).entries.get(vm_id)
@@ -138,7 +157,9 @@ async def get_vm(
         return wire.json(wire.entry(entry, entry.stale), headers=headers)
     entry = registry.get(vm_id)
     if entry is None:
-        raise NotFound(f"VM {vm_id!r} is not registered")
+        # With the revision: a blocking read can wait for the VM to appear from there.
+        headers = {wire.REVISION_HEADER: str(registry.revision)}
+        return wire.error(f"VM {vm_id!r} is not registered", 404, headers)
     return _entry_response(registry, renderer, entry)
 
 
@@ -202,14 +223,24 @@ async def heartbeat(vm_id: VmId, request: AnyRequest, registry: Registry) -> Res
 @get(
     "/registry/discover/{role:str}",
     responses=answers(200, schemas.EntryList, "The live VMs with this role", 400, 401, 404, 503),
-    operation_class=operation(parameters=[HEALTHY, MIN_REVISION], headers=REVISION),
+    operation_class=operation(parameters=[HEALTHY, MIN_REVISION, INDEX, WAIT], headers=REVISION),
 )
 async def discover(
-    role: RoleName, request: AnyRequest, registry: Registry, renderer: wire.EntryRenderer
+    role: RoleName,
+    request: AnyRequest,
+    registry: Registry,
+    renderer: wire.EntryRenderer,
+    changes: Changes,
 ) -> Response[bytes]:
     validation.role(role, where="role in the path")
     healthy = rq.query_flag(request, "healthy")
     await registry.caught_up(rq.min_revision(request))
+
+    def scope() -> Scope:
+        shown = frozenset(e.id for e in registry.discover(role, healthy=healthy))
+        return Scope(role=role, discover=True, healthy=healthy, shown=shown)
+
+    await blocking.hold(request, changes, scope)
     return _list_response(registry, renderer, registry.discover(role, healthy=healthy))
 
 
