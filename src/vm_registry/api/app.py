@@ -131,7 +131,7 @@ def create_app(settings: Settings) -> Litestar:
             app.state.renderer = wire.EntryRenderer()
             app.state.reaper = reaper
             app.state.changes = changes
-            # Called by the server as soon as it is asked to stop (cli/server.py): held
+            # Called by the server as soon as it is asked to stop (cli/uvicorn_server.py): held
             # blocking queries are answered instead of being cut at the grace timeout.
             app.state.begin_shutdown = changes.release_all
             app.state.leadership = leadership
