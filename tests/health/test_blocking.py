@@ -207,6 +207,8 @@ def test_past_the_bound_a_blocking_query_gets_503_and_a_hung_up_one_frees_its_pl
     threads = server_threads(server)
     answers = [hold(http, pool, path, **params) for _ in range(3)]
     assert server_threads(server) <= threads  # held on futures: no thread each
+    gauge = "vm_registry_blocking_queries_held 3.0"
+    assert gauge in http.get("/metrics").text.splitlines()
     refused = http.get(path, params=params)
     assert refused.status_code == 503
     assert refused.headers["Retry-After"] == "1"
@@ -234,3 +236,9 @@ def test_shutdown_answers_held_queries_instead_of_cutting_them(
         assert response.json() == {"vms": [], "count": 0}
     finally:
         proc.kill()
+
+
+def test_a_server_started_without_health_checks_makes_no_probes(http: httpx.Client) -> None:
+    text = http.get("/metrics").text
+    assert "vm_registry_blocking_queries_held" in text
+    assert "vm_registry_health_probes" not in text  # off by default: no checker at all

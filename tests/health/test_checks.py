@@ -223,3 +223,27 @@ def test_the_feed_and_the_events_api_carry_vm_health(
     assert f"id: {seq}" in lines
     data = lines[-1]
     assert '"health":{"svc0":"passing"}' in data
+
+
+def metric(text: str, name: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    raise AssertionError(f"{name} is not in /metrics")
+
+
+def test_metrics_count_probes_by_result_and_services_by_status(
+    registry: httpx.Client, services: Services
+) -> None:
+    good = register(registry, services, "/ok-metrics")
+    bad = register(registry, services, "/fail-metrics")
+    eventually(
+        lambda: health_of(registry, good) and health_of(registry, bad) == {"svc0": "critical"}
+    )
+    text = registry.get("/metrics").text
+    assert metric(text, 'vm_registry_health_probes_total{result="passing"}') >= 1
+    assert metric(text, 'vm_registry_health_probes_total{result="failing"}') >= 2
+    assert metric(text, 'vm_registry_health_probes_total{result="refused"}') >= 0
+    assert metric(text, "vm_registry_health_transitions_total") >= 2
+    assert metric(text, 'vm_registry_health_services{status="critical"}') >= 1
+    assert metric(text, "vm_registry_blocking_queries_held") == 0

@@ -34,6 +34,7 @@ from vm_registry.service.self_registration import Identity, SelfRegistration
 from vm_registry.service.snapshots import Snapshotter, load_state
 from vm_registry.service.writer import Outcome
 from vm_registry.settings import Settings
+from vm_registry.telemetry.health_collector import HealthCollector
 from vm_registry.telemetry.registry_collector import RegistryCollector
 from vm_registry.telemetry.writer_metrics import MeteredWriter
 
@@ -141,6 +142,8 @@ def create_app(settings: Settings) -> Litestar:
             )
             checker = _health_checker(settings, registry, lambda: leadership.is_leader)
             app.state.health_checker = checker
+            health_collector = HealthCollector(registry, checker, changes)
+            telemetry.registry.register(health_collector)
             writer.start()
             # The reaper and the health checker write on the registry's own initiative: with
             # replicas on one log, only the leader's do (both are given `is_leader`).
@@ -167,6 +170,7 @@ def create_app(settings: Settings) -> Litestar:
                 await snapshotter.final()
                 await leadership.stop()
                 telemetry.detach()
+                telemetry.registry.unregister(health_collector)
         finally:
             await store.close()
 
