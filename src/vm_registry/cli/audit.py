@@ -20,6 +20,7 @@ from vm_registry.audit import archive
 from vm_registry.audit.compact import compact
 from vm_registry.audit.replay import point_for, state_at, vm_history
 from vm_registry.audit.verify import ExpectedHead, verify
+from vm_registry.cli.progress import ProgressBar
 from vm_registry.domain.errors import RegistryError
 from vm_registry.domain.timestamps import parse_iso, to_iso
 from vm_registry.persistence.sqlite import SqliteEventStore
@@ -27,31 +28,6 @@ from vm_registry.persistence.store import StoreError
 
 DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-class ProgressBar:
-    """A one-line progress bar on a terminal's stderr; silent when piped."""
-
-    def __init__(self, total: int, label: str) -> None:
-        self.total = max(total, 1)
-        self.label = label
-        self.enabled = sys.stderr.isatty() and total > 50_000
-        self._last = 0.0
-
-    def __call__(self, done: int) -> None:
-        now = time.monotonic()
-        if not self.enabled or now - self._last < 0.1:
-            return
-        self._last = now
-        share = min(done / self.total, 1.0)
-        bar = "#" * int(share * 30)
-        sys.stderr.write(f"\r{self.label} [{bar:<30}] {done}/{self.total}")
-        sys.stderr.flush()
-
-    def close(self) -> None:
-        if self.enabled:
-            sys.stderr.write("\r" + " " * 79 + "\r")
-            sys.stderr.flush()
 
 
 def _db(parser: argparse.ArgumentParser) -> None:
@@ -179,11 +155,12 @@ async def _replay(args: argparse.Namespace) -> int:
 
 
 def _print_entries(vms: list[dict[str, Any]], seq: int) -> None:
-    from vm_registry.cli.render import table
+    from vm_registry.cli.render import Tabular, show
 
     rows = [[v["id"], v["name"], v["role"], v["status"] + (" (stale)" if v["stale"] else ""),
              v["address"], v["lastSeen"]] for v in vms]  # fmt: skip
-    print(table(["ID", "NAME", "ROLE", "STATUS", "ADDRESS", "LAST SEEN"], rows))
+    headers = ("ID", "NAME", "ROLE", "STATUS", "ADDRESS", "LAST SEEN")
+    show(Tabular(headers, rows, styles=["red" if v["stale"] else None for v in vms]))
     print(f"{len(vms)} VMs as of seq {seq}")
 
 
@@ -191,11 +168,11 @@ def _print_history(events: list[dict[str, Any]], fmt: str) -> None:
     if fmt == "json":
         sys.stdout.buffer.write(orjson.dumps({"events": events, "count": len(events)}) + b"\n")
         return
-    from vm_registry.cli.render import table
+    from vm_registry.cli.render import Tabular, show
 
     rows = [[str(e["seq"]), e["at"], e["type"], orjson.dumps(e["actor"]).decode(),
              orjson.dumps(e["data"]).decode()[:60]] for e in events]  # fmt: skip
-    print(table(["SEQ", "AT", "TYPE", "ACTOR", "DATA"], rows))
+    show(Tabular(("SEQ", "AT", "TYPE", "ACTOR", "DATA"), rows))
 
 
 def _age_cut_ms(age: str) -> int:
@@ -221,7 +198,8 @@ async def _compact(args: argparse.Namespace) -> int:
             print(f"events before {to_iso(cut_time)} end at seq {cut}")
         else:
             cut = args.before - 1
-        result = await compact(store, cut, args.archive)
+        with ProgressBar(None, f"compacting through seq {cut}", min_total=0):
+            result = await compact(store, cut, args.archive)
     except RegistryError as error:
         return _fail(error.message, 2)
     except StoreError as error:

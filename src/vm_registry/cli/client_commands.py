@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from vm_registry.cli.render import entries_table, entry_text, event_row, events_table
+from vm_registry.cli.render import Tabular, entries_table, entry_text, event_row, events_table, show
 from vm_registry.client import config
 from vm_registry.client.errors import (
     Conflict,
@@ -33,7 +33,7 @@ from vm_registry.client.errors import (
 from vm_registry.client.models import ROLES, STATUSES, Event, Service, Snapshot
 from vm_registry.client.sync import RegistryClient
 
-Output = tuple[Any, str]  # (the JSON body, the table text)
+Output = tuple[Any, str | Tabular]  # (the JSON body, the text or table for people)
 Command = Callable[[RegistryClient, argparse.Namespace], Output]
 
 _KINDS: tuple[tuple[type[RegistryError], str], ...] = (
@@ -172,7 +172,7 @@ def _runner(command: Command) -> Callable[[argparse.Namespace], int]:
                 body, text = command(client, args)
         except RegistryError as e:
             return fail(e)
-        print(orjson.dumps(body).decode() if args.json else text, flush=True)
+        show(orjson.dumps(body).decode() if args.json else text)
         return 0
 
     return run
@@ -182,6 +182,7 @@ def _watch(args: argparse.Namespace) -> int:
     # SIGTERM ends a watch as cleanly as Ctrl-C does: it is how supervisors stop it.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     types = [t for t in (args.types or "").split(",") if t] or None
+    live = sys.stdout.isatty() and not args.json  # a live table, else one line per event
     try:
         with RegistryClient(args.url, args.token) as client:
             stream = client.watch(
@@ -189,9 +190,15 @@ def _watch(args: argparse.Namespace) -> int:
                 vm=args.vm,
                 types=types,
                 after=args.after,
-                snapshot=args.snapshot,
+                # The live table starts from the fleet as it is, as `kubectl get -w` does.
+                snapshot=args.snapshot or (live and args.after is None),
                 max_delay=args.max_delay,
             )
+            if live:
+                from vm_registry.cli.watch_table import watch_live
+
+                watch_live(stream, f"vm-registry watch {client.base_url}")
+                return 0
             for item in stream:
                 print(_watch_line(item, args.json), flush=True)
     except RegistryError as e:
@@ -205,7 +212,7 @@ def _watch_line(item: Event | Snapshot, as_json: bool) -> str:
     if isinstance(item, Snapshot):
         if as_json:
             return orjson.dumps({"type": "snapshot", **item.to_wire()}).decode()
-        return f"snapshot at revision {item.revision}:\n{entries_table(item.vms)}"
+        return f"snapshot at revision {item.revision}:\n{entries_table(item.vms).plain()}"
     if as_json:
         return orjson.dumps(item.to_wire(with_vm=True)).decode()
     return "  ".join(cell for cell in event_row(item) if cell)
