@@ -159,7 +159,7 @@ def test_a_preflight_from_a_disallowed_origin_is_a_json_400(http: httpx.Client) 
 
 
 def _get_paths() -> list[str]:
-    examples = {"{vm_id:str}": "proto", "{role:str}": "worker"}
+    examples = {"{vm_id:str}": "proto", "{role:str}": "worker", "{name:str}": "app.js"}
     paths = []
     for module in pkgutil.iter_modules(routes.__path__):
         for handler in importlib.import_module(f"{routes.__name__}.{module.name}").ROUTES:

@@ -53,10 +53,11 @@ def body(vm_id: str) -> dict[str, str]:
 
 
 def test_events_reach_a_watcher_through_the_proxy_at_once(proxy: Nginx) -> None:
-    """Each event crosses the proxy while the stream stays open, and the fastest of five
-    round trips (write, then the frame back through nginx) is within 100 ms. The best of five,
-    so a busy machine's one slow moment cannot fail it, while a buffering proxy fails every one
-    (its frames would wait for a buffer to fill, or for the stream to end)."""
+    """Each event crosses the proxy while the stream stays open, and in the best of five
+    writes it is at the watcher within 100 ms of the write's acknowledgement (the registry
+    publishes an event when it commits it, as it answers the write). The best of five, so that
+    one slow moment of a busy machine cannot fail it; a buffering proxy fails every one, as
+    its frames wait for a buffer to fill or for the stream to end."""
     timeout = httpx.Timeout(10, read=10)
     with (
         httpx.Client(base_url=proxy.url, timeout=timeout) as http,
@@ -66,18 +67,18 @@ def test_events_reach_a_watcher_through_the_proxy_at_once(proxy: Nginx) -> None:
         assert stream.headers["content-type"].startswith("text/event-stream")
         lines = stream.iter_lines()
         assert next(lines) == "retry: 2000"
-        round_trips = []
+        delays = []
         for n in range(5):
-            started = time.monotonic()
             written = httpx.post(f"{proxy.url}/registry/vms", json=body(f"proxied-{n}"), timeout=10)
+            acknowledged = time.monotonic()
             assert written.status_code == 201, written.text
             seq = written.headers["x-registry-revision"]
             while (line := next(lines)) != f"id: {seq}":
                 assert not line.startswith("id: "), f"expected id {seq}, got {line}"
             assert next(lines) == "event: vm.registered"
             assert f'"vmId":"proxied-{n}"' in next(lines)
-            round_trips.append(time.monotonic() - started)
-    assert min(round_trips) < 0.1, f"round trips through nginx: {round_trips}"
+            delays.append(time.monotonic() - acknowledged)
+    assert min(delays) < 0.1, f"seconds from acknowledgement to the watcher: {delays}"
 
 
 def test_the_api_works_through_the_proxy(proxy: Nginx) -> None:

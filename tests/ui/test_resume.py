@@ -4,6 +4,7 @@ once, including those written while it was away."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -54,5 +55,39 @@ def test_a_restart_is_survived_without_duplicates_or_gaps(
         resumed = streams[-1]
         assert "snapshot" not in resumed[0]
         assert resumed[1].get("last-event-id") == str(last_seen)
+    finally:
+        server.kill()
+
+
+def test_a_registry_with_a_shorter_log_is_mirrored_from_a_fresh_snapshot(
+    tmp_path: Path, dashboard_for: Any
+) -> None:
+    """After a restore from an older backup (here: a new database), the page's last seq is
+    beyond the registry's head. The registry refuses that resume point (400), and the page
+    starts over from a snapshot instead of keeping rows that no longer exist."""
+    server = ServerProcess(tmp_path / "old.db").start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=10) as http:
+            old = [register(http, new_id("old"))["id"] for _ in range(4)]
+        tab = dashboard_for(server.url).open()
+        tab.wait_live()
+        tab.row(old[-1]).wait_for()
+
+        assert server.stop() == 0
+        server = ServerProcess(tmp_path / "restored.db", port=server.port).start()
+        with httpx.Client(base_url=server.url, timeout=10) as http:
+            restored = register(http, new_id("restored"))["id"]
+        # The operator need not wait for the backoff: "Reconnect now" tries at once.
+        connection = tab.page.locator("#connection")
+        deadline = time.monotonic() + 60
+        while connection.get_attribute("data-state") != "live":
+            assert time.monotonic() < deadline, "the page did not reconnect"
+            if tab.page.is_visible("#reconnect-now"):
+                tab.page.click("#reconnect-now")
+            tab.page.wait_for_timeout(100)
+        assert tab.page.is_hidden("#reconnect-now")
+        tab.shows([restored])
+        assert tab.page.locator("#events li.snapshot").count() == 2
+        assert tab.not_reloaded()
     finally:
         server.kill()

@@ -22,6 +22,7 @@ function showState(name, detail) {
   badge.dataset.state = name;
   badge.textContent = STATES[name] || name;
   badge.title = detail || "";
+  $("reconnect-now").hidden = name !== "reconnecting";
 }
 
 function askForToken(message) {
@@ -29,7 +30,9 @@ function askForToken(message) {
   $("login").hidden = false;
   $("main").inert = true;
   $("login-error").textContent = token() ? message : "";
-  $("forget-token").hidden = !token();
+  $("reconnect-now").addEventListener("click", () => feed.wake());
+
+$("forget-token").hidden = !token();
   $("token-input").focus();
 }
 
@@ -115,6 +118,8 @@ $("forget-token").addEventListener("click", () => {
   feed.stop();
   askForToken("token forgotten");
 });
+
+$("reconnect-now").addEventListener("click", () => feed.wake());
 
 $("forget-token").hidden = !token();
 fleet.setFilter(filtersFromForm()); // a reload keeps the form's values

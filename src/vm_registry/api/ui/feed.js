@@ -14,7 +14,6 @@ const MAX_DELAY_MS = 30000;
 // Keepalives come every 15 s by default; four missed ones mean the connection is dead.
 const SILENCE_MS = 60000;
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class Feed {
   /**
@@ -27,6 +26,22 @@ export class Feed {
     this.retryMs = FIRST_DELAY_MS;
     this.generation = 0; // each start() gets its own loop; a stopped loop never resumes
     this.controller = null;
+    this.wakeUp = null; // ends the current wait between attempts early
+  }
+
+  /** "Reconnect now": the operator knows the registry is back; skip the rest of the wait. */
+  wake() {
+    this.wakeUp?.();
+  }
+
+  sleep(ms) {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wakeUp = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
   }
 
   get running() {
@@ -62,7 +77,8 @@ export class Feed {
       }
       if (!current()) return;
       // Full jitter: a restarted registry must not see every dashboard come back at one instant.
-      await sleep(wait ?? Math.random() * delay);
+      await this.sleep(wait ?? Math.random() * delay);
+      this.wakeUp = null;
       delay = Math.min(2 * delay, MAX_DELAY_MS);
     }
   }
