@@ -145,6 +145,11 @@ def test_time_travel_shows_the_earlier_fleet(
     tab.page.click("#travel-live")
     tab.shows([f"{tag}-d", f"{tag}-c", f"{tag}-b"])
 
+    # A time the registry refuses is said, not hidden.
+    tab.page.fill("#travel-time", "2999-01-01T00:00:00.000")
+    tab.page.click("#travel-go")
+    tab.page.wait_for_selector("#travel-banner:text('future')")
+
     # A click on an event in the ticker shows the fleet right after it.
     tab.page.click(f'#events li[data-vm="{tag}-d"]')
     tab.page.wait_for_selector("#travel-live:not([hidden])")
@@ -177,3 +182,17 @@ def test_a_click_on_a_row_opens_its_history(
     assert '"status":"paused"' in dialog.locator("tr[data-type='vm.updated'] td.data").inner_text()
     dialog.locator("#history-close").click()
     dialog.wait_for(state="hidden")
+
+    # The keyboard opens it too.
+    tab.row(vm_id).focus()
+    tab.page.keyboard.press("Enter")
+    dialog.locator("#history-rows tr").first.wait_for()
+
+    # The ticker hides heartbeats until asked for them.
+    beat = tab.page.locator(f'#events li[data-vm="{vm_id}"][data-type="vm.heartbeat"]')
+    assert http.post(f"/registry/vms/{vm_id}/heartbeat").status_code == 200
+    beat.wait_for(state="attached")
+    assert not beat.is_visible()
+    tab.page.keyboard.press("Escape")
+    tab.page.check("#show-heartbeats")
+    assert beat.is_visible()

@@ -65,6 +65,10 @@ export class FleetView {
       const tr = click.target.closest("tr[data-id]");
       if (tr) onOpen(tr.dataset.id);
     });
+    tbody.addEventListener("keydown", (key) => {
+      const tr = key.target.closest("tr[data-id]");
+      if (tr && key.key === "Enter") onOpen(tr.dataset.id);
+    });
     setInterval(() => this.refreshTimes(), 1000);
   }
 
@@ -167,7 +171,8 @@ export class FleetView {
     tr.className = [vm.stale ? "stale" : "", critical ? "critical" : "", mark ? `mark-${mark}` : ""]
       .join(" ")
       .trim();
-    tr.title = "click for this VM's history";
+    tr.title = "click (or Enter) for this VM's history";
+    tr.tabIndex = 0;
     const status = element("td", "status");
     status.append(element("span", `badge ${vm.status}`, vm.status));
     if (vm.stale) status.append(" ", element("span", "badge stale", "stale"));
