@@ -10,13 +10,17 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.health.services import running_services
 from tests.server import ServerProcess
 from tests.ui.conftest import new_id, register
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    proc = ServerProcess(tmp_path_factory.mktemp("ui") / "registry.db").start()
+    # Health checks probe only services with a healthPath: the other tests' VMs have none.
+    args = ["--health-checks", "--health-check-allow", "127.0.0.1", "--check-interval", "0.2"]
+    args += ["--check-timeout", "0.5", "--check-failures", "1"]
+    proc = ServerProcess(tmp_path_factory.mktemp("ui") / "registry.db", args=args).start()
     try:
         yield proc
     finally:
@@ -196,3 +200,27 @@ def test_a_click_on_a_row_opens_its_history(
     tab.page.keyboard.press("Escape")
     tab.page.check("#show-heartbeats")
     assert beat.is_visible()
+
+
+def test_service_health_is_shown(
+    server: ServerProcess, http: httpx.Client, dashboard_for: Any
+) -> None:
+    tab = dashboard_for(server.url).open()
+    tab.wait_live()
+    with running_services() as services:
+        vm_id = new_id("health")
+        checked = [
+            {"name": "web", "port": services.port, "healthPath": "/ok"},
+            {"name": "db", "port": services.port, "healthPath": "/fail"},
+            {"name": "raw", "port": services.port},
+        ]
+        register(http, vm_id, address=services.host, services=checked)
+        row = tab.row(vm_id)
+        row.locator(".svc.critical").wait_for()
+        row.locator(".svc.passing").wait_for()
+        assert row.locator(".svc.critical").inner_text() == f"db:{services.port} ✗"
+        assert row.locator(".svc.passing").inner_text() == f"web:{services.port}"
+        assert row.locator(".svc.unchecked").inner_text() == f"raw:{services.port}"
+        assert "critical" in (row.get_attribute("class") or "").split()
+        tab.page.locator(f'#events li[data-vm="{vm_id}"][data-type="vm.health"]').first.wait_for()
+        assert http.delete(f"/registry/vms/{vm_id}").status_code == 200
