@@ -7,6 +7,7 @@ while its stream stays open, went through unbuffered.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -96,6 +97,15 @@ def test_the_api_works_through_the_proxy(proxy: Nginx) -> None:
         missing = http.get("/registry/vms/no-such-vm")
         assert missing.status_code == 404 and set(missing.json()) == {"error"}
         assert http.delete("/registry/vms/via-proxy").status_code == 200
+
+
+def test_request_ids_pass_through_or_come_from_nginx(proxy: Nginx) -> None:
+    with httpx.Client(base_url=proxy.url, timeout=10) as http:
+        mine = http.get("/registry/vms", headers={"X-Request-ID": "ops-check-1"})
+        assert mine.headers["x-request-id"] == "ops-check-1"
+        made = [http.get("/registry/vms").headers["x-request-id"] for _ in range(2)]
+        assert all(re.fullmatch(r"[0-9a-f]{32}", rid) for rid in made)  # nginx's $request_id
+        assert made[0] != made[1]
 
 
 def test_the_client_address_cannot_be_forged_through_the_proxy(proxy: Nginx) -> None:
