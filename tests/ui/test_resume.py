@@ -64,7 +64,8 @@ def test_a_registry_with_a_shorter_log_is_mirrored_from_a_fresh_snapshot(
 ) -> None:
     """After a restore from an older backup (here: a new database), the page's last seq is
     beyond the registry's head. The registry refuses that resume point (400), and the page
-    starts over from a snapshot instead of keeping rows that no longer exist."""
+    starts over from a snapshot instead of keeping rows that no longer exist. Then a quiet
+    restart: the page is live again on connecting, though no event comes."""
     server = ServerProcess(tmp_path / "old.db").start()
     try:
         with httpx.Client(base_url=server.url, timeout=10) as http:
@@ -77,17 +78,32 @@ def test_a_registry_with_a_shorter_log_is_mirrored_from_a_fresh_snapshot(
         server = ServerProcess(tmp_path / "restored.db", port=server.port).start()
         with httpx.Client(base_url=server.url, timeout=10) as http:
             restored = register(http, new_id("restored"))["id"]
-        # The operator need not wait for the backoff: "Reconnect now" tries at once.
-        connection = tab.page.locator("#connection")
-        deadline = time.monotonic() + 60
-        while connection.get_attribute("data-state") != "live":
-            assert time.monotonic() < deadline, "the page did not reconnect"
-            if tab.page.is_visible("#reconnect-now"):
-                tab.page.click("#reconnect-now")
-            tab.page.wait_for_timeout(100)
-        assert tab.page.is_hidden("#reconnect-now")
+        reconnect_now(tab)
         tab.shows([restored])
         assert tab.page.locator("#events li.snapshot").count() == 2
+
+        # A quiet restart (nothing written since): the page is live again as soon as it is
+        # connected, with no new snapshot and nothing twice.
+        seqs = tab.ticker_seqs()
+        assert server.stop() == 0
+        tab.page.wait_for_selector('#connection[data-state="reconnecting"]')
+        server = ServerProcess(server.db, port=server.port).start()
+        reconnect_now(tab)
+        tab.shows([restored])
+        assert tab.page.locator("#events li.snapshot").count() == 2
+        assert tab.ticker_seqs() == seqs
         assert tab.not_reloaded()
     finally:
         server.kill()
+
+
+def reconnect_now(tab: Any) -> None:
+    """The operator need not wait for the backoff: "Reconnect now" tries at once."""
+    connection = tab.page.locator("#connection")
+    deadline = time.monotonic() + 60
+    while connection.get_attribute("data-state") != "live":
+        assert time.monotonic() < deadline, "the page did not reconnect"
+        if tab.page.is_visible("#reconnect-now"):
+            tab.page.click("#reconnect-now")
+        tab.page.wait_for_timeout(100)
+    assert tab.page.is_hidden("#reconnect-now")

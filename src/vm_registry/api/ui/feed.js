@@ -113,6 +113,8 @@ export class Feed {
       return { delivered: false, wait: after > 0 ? after * 1000 + Math.random() * 1000 : null };
     }
 
+    // Connected: a quiet fleet may send nothing but keepalives for a long time.
+    this.handlers.state("live");
     let delivered = false;
     let heard = Date.now();
     const watchdog = setInterval(() => {
@@ -120,12 +122,11 @@ export class Feed {
     }, 5000);
     try {
       for await (const message of messages(response.body, () => (heard = Date.now()))) {
+        delivered = true; // the opening `retry:` counts: the server is answering
         if (message.retry !== undefined) {
           this.retryMs = message.retry;
           continue;
         }
-        if (!delivered) this.handlers.state("live");
-        delivered = true;
         if (!this.apply(message)) return { delivered, wait: 0 };
       }
     } catch (error) {
