@@ -116,7 +116,9 @@ def test_the_token_flow(server: ServerProcess, http: httpx.Client, dashboard_for
     assert all(READER not in url and TOKEN not in url for url, _ in tab.requests)
     assert READER not in server.output()
 
-    # "Forget token" clears it and asks again.
+    # "Forget token" clears it, and what it let the tab see, and asks again.
     page.click("#forget-token")
     page.wait_for_selector('#connection[data-state="unauthorized"]')
     assert page.evaluate("sessionStorage.length") == 0
+    tab.rows_are(0)
+    assert page.locator("#events li").count() == 0

@@ -116,6 +116,12 @@ $("token-form").addEventListener("submit", (submit) => {
 $("forget-token").addEventListener("click", () => {
   forgetToken();
   feed.stop();
+  // What the token let this tab see goes with it; a new token starts from a fresh snapshot.
+  feed.seq = null;
+  travel.back();
+  fleet.snapshot([]);
+  $("events").replaceChildren();
+  $("revision").textContent = "";
   askForToken("token forgotten");
 });
 
