@@ -1,13 +1,16 @@
-"""Server settings. Each has a command-line flag and an environment twin; the flag wins."""
+"""Server settings. Each has a command-line flag and an environment twin; the flag wins.
+
+Plain values only: settings sit below every layer that uses them, so they import none of them
+(the app turns them into the service's own objects, such as the reaper's `GuardPolicy`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
-from vm_registry.service.allow_list import DEFAULT_ALLOW
-from vm_registry.service.health_checks import CheckPolicy
-from vm_registry.service.reaper import GuardPolicy
+# Loopback and the fleet's own domain: what a registry probes when nobody configured more.
+DEFAULT_ALLOW: Final = ("127.0.0.0/8", "::1", "localhost", "*.vm.vers.sh")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,22 +68,8 @@ class Settings:
         return min(self.stale_after / 10, 5.0)
 
     @property
-    def check_policy(self) -> CheckPolicy:
-        return CheckPolicy(
-            interval=self.check_interval,
-            timeout=self.check_timeout,
-            concurrency=self.check_concurrency,
-            failures=self.check_failures,
-        )
-
-    @property
-    def guard_policy(self) -> GuardPolicy:
-        hold = (
-            self.guard_max_seconds if self.guard_max_seconds is not None else 3 * self.stale_after
-        )
-        return GuardPolicy(
-            enabled=self.guard_enabled,
-            share=self.guard_share,
-            min_fleet=self.guard_min_fleet,
-            max_hold_ms=int(hold * 1000),
-        )
+    def effective_guard_hold(self) -> float:
+        """Longest the mass-expiry guard holds, in seconds."""
+        if self.guard_max_seconds is not None:
+            return self.guard_max_seconds
+        return 3 * self.stale_after

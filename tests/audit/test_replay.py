@@ -16,6 +16,7 @@ import pytest
 
 from tests.audit.logs import STEP_MS, T0, cli, events_of, fleet_story, write_sync
 from vm_registry.domain.timestamps import to_iso
+from vm_registry.wire import render
 
 LOG = events_of(fleet_story())
 
@@ -107,7 +108,7 @@ def test_vm_prints_its_whole_history_across_re_registration(db: Path) -> None:
         + ["vm.heartbeat"] * 4
     )
     assert body["count"] == len(types)
-    assert body["events"][0] == LOG[1].to_wire()
+    assert body["events"][0] == render.event(LOG[1])
 
 
 def test_vm_with_until_stops_there(db: Path) -> None:

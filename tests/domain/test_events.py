@@ -62,15 +62,3 @@ def test_canonical_bytes_do_not_depend_on_key_order() -> None:
     two = Event(7, ev.UPDATED, "vm-1", T0, {"userAgent": "x", "ip": "::1"}, {"a": [2], "b": 1})
     assert canonical_bytes(one) == canonical_bytes(two)
     assert canonical_bytes(one) != canonical_bytes(Event(8, ev.UPDATED, "vm-1", T0, {}, {}))
-
-
-def test_the_wire_form_of_an_event_is_camel_case_with_an_iso_time() -> None:
-    event = Event(3, ev.HEARTBEAT, "vm-1", 1_764_084_101_123, {"ip": "::1"}, {})
-    assert event.to_wire() == {
-        "seq": 3,
-        "type": "vm.heartbeat",
-        "vmId": "vm-1",
-        "at": "2025-11-25T15:21:41.123Z",
-        "actor": {"ip": "::1"},
-        "data": {},
-    }

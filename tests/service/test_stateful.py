@@ -24,11 +24,11 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from tests.domain.strategies import T0, clean_text, json_objects, services, update_data
 from tests.service.harness import FakeClock, Service
 from vm_registry.domain import commands as cmd
-from vm_registry.domain import validation
 from vm_registry.domain.errors import Conflict, NotFound, RegistryError
 from vm_registry.domain.model import ROLES, STATUSES, Entry
 from vm_registry.persistence.sqlite import SqliteEventStore
 from vm_registry.service.bootstrap import replay
+from vm_registry.wire import bodies as wire_bodies
 
 T = TypeVar("T")
 IDS = ("vm-1", "vm-2", "ünï-3")
@@ -141,10 +141,10 @@ class RegistryMachine(RuleBasedStateMachine):
 
     def command(self, kind: str, vm_id: str, body: dict[str, Any]) -> cmd.Command:
         if kind == "register":
-            data = validation.registration({"id": vm_id, **body})
+            data = wire_bodies.registration({"id": vm_id, **body})
             return cmd.Register(data.pop("id"), data)
         if kind == "update":
-            return cmd.Update(vm_id, validation.update(body))
+            return cmd.Update(vm_id, wire_bodies.update(body))
         if kind == "heartbeat":
             return cmd.Heartbeat(vm_id)
         return cmd.Deregister(vm_id)

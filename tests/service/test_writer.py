@@ -174,7 +174,7 @@ async def test_stopping_lets_the_batch_in_flight_finish_first(tmp_path: Path) ->
 async def test_the_answer_is_the_projections_entry_so_a_read_renders_from_the_cache(
     service: Service,
 ) -> None:
-    from vm_registry.api.wire import EntryRenderer
+    from vm_registry.wire.render import EntryRenderer
 
     renderer = EntryRenderer()
     registered, beat = await asyncio.gather(

@@ -24,11 +24,11 @@ from vm_registry.feed.broker import Broker
 from vm_registry.persistence.sqlite import SqliteEventStore
 from vm_registry.service.allow_list import AllowList
 from vm_registry.service.changes import Changes
-from vm_registry.service.health_checks import HealthChecker
+from vm_registry.service.health_checks import CheckPolicy, HealthChecker
 from vm_registry.service.history import TimeMachine
 from vm_registry.service.leadership import Leadership, SoleLease
 from vm_registry.service.probe import Prober
-from vm_registry.service.reaper import Reaper
+from vm_registry.service.reaper import GuardPolicy, Reaper
 from vm_registry.service.registry import Registry, wall_clock_ms
 from vm_registry.service.self_registration import Identity, SelfRegistration
 from vm_registry.service.snapshots import Snapshotter, load_state
@@ -66,7 +66,7 @@ def _health_checker(
         return None
     allow = AllowList.parse(settings.health_check_allow)
     prober = Prober(allow, settings.check_timeout, settings.check_concurrency)
-    return HealthChecker(registry, prober, settings.check_policy, is_leader)
+    return HealthChecker(registry, prober, _check_policy(settings), is_leader)
 
 
 def provide_changes(state: AppState) -> Changes:
@@ -74,9 +74,37 @@ def provide_changes(state: AppState) -> Changes:
     return changes
 
 
+def _check_policy(settings: Settings) -> CheckPolicy:
+    return CheckPolicy(
+        interval=settings.check_interval,
+        timeout=settings.check_timeout,
+        concurrency=settings.check_concurrency,
+        failures=settings.check_failures,
+    )
+
+
+def _guard_policy(settings: Settings) -> GuardPolicy:
+    return GuardPolicy(
+        enabled=settings.guard_enabled,
+        share=settings.guard_share,
+        min_fleet=settings.guard_min_fleet,
+        max_hold_ms=int(settings.effective_guard_hold * 1000),
+    )
+
+
 def provide_history(state: AppState) -> TimeMachine:
     history: TimeMachine = state.history
     return history
+
+
+def provide_broker(state: AppState) -> Broker:
+    broker: Broker = state.broker
+    return broker
+
+
+def provide_settings(state: AppState) -> Settings:
+    settings: Settings = state.settings
+    return settings
 
 
 def provide_renderer(state: AppState) -> wire.EntryRenderer:
@@ -122,7 +150,7 @@ def create_app(settings: Settings) -> Litestar:
             reaper = Reaper(
                 registry,
                 settings.effective_reap_interval,
-                settings.guard_policy,
+                _guard_policy(settings),
                 lambda: leadership.is_leader,
             )
             app.state.settings = settings
@@ -188,6 +216,8 @@ def create_app(settings: Settings) -> Litestar:
             "history": Provide(provide_history, sync_to_thread=False),
             "renderer": Provide(provide_renderer, sync_to_thread=False),
             "changes": Provide(provide_changes, sync_to_thread=False),
+            "broker": Provide(provide_broker, sync_to_thread=False),
+            "settings": Provide(provide_settings, sync_to_thread=False),
         },
         exception_handlers=errors.HANDLERS,
         middleware=[auth_middleware(tokens, metrics_public=settings.metrics_public)],

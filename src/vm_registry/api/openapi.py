@@ -8,7 +8,7 @@ own words. So the handler signatures stay as they are, and each route decorator 
 headers and the links. Links name litestar's generated operation ids, and
 tests/hostile/test_schema.py follows them.
 
-The change feed (`/registry/stream`) is a raw ASGI route and is not in the document: an event
+The change feed (`/registry/stream`) is left out of the document: an event
 stream never ends, which OpenAPI cannot describe and a fuzzer cannot wait for.
 """
 

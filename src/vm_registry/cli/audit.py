@@ -25,6 +25,7 @@ from vm_registry.domain.errors import RegistryError
 from vm_registry.domain.timestamps import parse_iso, to_iso
 from vm_registry.persistence.sqlite import SqliteEventStore
 from vm_registry.persistence.store import StoreError
+from vm_registry.wire import render
 
 DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -131,7 +132,7 @@ async def _replay(args: argparse.Namespace) -> int:
         seq = await point_for(store, args.until, as_of)
         if args.vm is not None:
             events = await vm_history(store, args.vm, seq)
-            _print_history([e.to_wire() for e in events], fmt)
+            _print_history([render.event(e) for e in events], fmt)
             return 0
         bar = ProgressBar(seq, "replaying")
         state = await state_at(store, seq, bar)
@@ -144,9 +145,7 @@ async def _replay(args: argparse.Namespace) -> int:
         return _fail(f"cannot read {args.db}: {error}", 2)
     finally:
         await store.close()
-    from vm_registry.api import wire  # litestar: only imported by the command that needs it
-
-    vms = [wire.entry(e, e.stale) for e in reversed(state.entries.values())]
+    vms = [render.entry(e, e.stale) for e in reversed(state.entries.values())]
     if fmt == "json":
         sys.stdout.buffer.write(orjson.dumps({"revision": seq, "vms": vms}) + b"\n")
     else:

@@ -10,8 +10,6 @@ from typing import Any, Final, NamedTuple
 
 import orjson
 
-from vm_registry.domain.timestamps import to_iso
-
 REGISTERED: Final = "vm.registered"
 UPDATED: Final = "vm.updated"
 HEARTBEAT: Final = "vm.heartbeat"
@@ -45,16 +43,6 @@ class Event(NamedTuple):
     at: int  # epoch milliseconds, from the writer's clock
     actor: dict[str, Any] = _EMPTY  # never mutated, so one shared empty default is safe
     data: dict[str, Any] = _EMPTY
-
-    def to_wire(self) -> dict[str, Any]:
-        return {
-            "seq": self.seq,
-            "type": self.type,
-            "vmId": self.vm_id,
-            "at": to_iso(self.at),
-            "actor": self.actor,
-            "data": self.data,
-        }
 
 
 def canonical_bytes(event: Event) -> bytes:

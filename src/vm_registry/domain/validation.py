@@ -1,4 +1,5 @@
-"""Validation of what clients send, into clean field dicts for commands.
+"""The rules a registry entry's values follow: ids, texts, roles, statuses, ports, metadata.
+Which fields a request body may carry, in the wire's camelCase, is `wire/bodies.py`.
 
 Every rule answers with a message that names the field, so a client can fix its request
 without reading our source. Limits are deliberately generous but finite: a registry entry is
@@ -26,15 +27,6 @@ MAX_ENTRY_BYTES: Final = 64 * 1024
 # limit: 4,096 at the default. As Python objects, an array of empty objects takes 24 times its
 # encoded size; counting values keeps the in-memory cost of an entry near its encoded size.
 BYTES_PER_VALUE: Final = 16
-
-REGISTER_REQUIRED: Final = ("id", "name", "role", "address", "registeredBy")
-REGISTER_OPTIONAL: Final = ("status", "services", "metadata")
-UPDATABLE: Final = ("name", "status", "address", "services", "metadata")
-# Fields a registration sets once: an update naming one of them is refused as "not updatable",
-# which tells the client more than "not a known field".
-FIXED: Final = ("id", "role", "registeredBy")
-SERVER_MANAGED: Final = ("registeredAt", "lastSeen", "revision", "stale", "health")
-SERVICE_FIELDS: Final = ("name", "port", "healthPath")
 
 
 def _has_control(text: str) -> bool:
@@ -83,39 +75,12 @@ def status(value: Any, where: str = "status") -> str:
     return str(value)
 
 
-def _port(value: Any, where: str) -> int:
+def port(value: Any, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise Invalid(f"{where} must be an integer")
     if not 1 <= value <= 65535:
         raise Invalid(f"{where} must be between 1 and 65535")
     return value
-
-
-def services(value: Any, where: str = "services") -> list[JsonObject]:
-    if not isinstance(value, list):
-        raise Invalid(f"{where} must be an array")
-    if len(value) > MAX_SERVICES:
-        raise Invalid(f"{where} must have at most {MAX_SERVICES} items")
-    cleaned: list[JsonObject] = []
-    for index, item in enumerate(value):
-        here = f"{where}[{index}]"
-        if not isinstance(item, dict):
-            raise Invalid(f"{here} must be an object")
-        for key in item:
-            if key not in SERVICE_FIELDS:
-                raise Invalid(f"{here}.{key} is not a known field")
-        if "name" not in item:
-            raise Invalid(f"{here}.name is required")
-        if "port" not in item:
-            raise Invalid(f"{here}.port is required")
-        service: JsonObject = {
-            "name": text_field(item["name"], f"{here}.name"),
-            "port": _port(item["port"], f"{here}.port"),
-        }
-        if "healthPath" in item:
-            service["healthPath"] = text_field(item["healthPath"], f"{here}.healthPath")
-        cleaned.append(service)
-    return cleaned
 
 
 def nested_deeper_than(value: Any, limit: int) -> bool:
@@ -141,68 +106,6 @@ def metadata(value: Any, where: str = "metadata") -> JsonObject:
     if not _depth_ok(value, MAX_METADATA_DEPTH):
         raise Invalid(f"{where} is nested deeper than {MAX_METADATA_DEPTH} levels")
     return value
-
-
-def _reject_unknown(body: JsonObject, allowed: tuple[str, ...], what: str) -> None:
-    for key in body:
-        if key in SERVER_MANAGED:
-            raise Invalid(f"{key} is set by the server and cannot be sent")
-        if key not in allowed:
-            raise Invalid(f"{key} is not a known field of {what}")
-
-
-def registration(body: Any, max_entry_bytes: int = MAX_ENTRY_BYTES) -> JsonObject:
-    """The event data of a registration: trimmed, checked, and in a stable key order."""
-    if not isinstance(body, dict):
-        raise Invalid("request body must be a JSON object")
-    _reject_unknown(body, REGISTER_REQUIRED + REGISTER_OPTIONAL, "a registration")
-    for key in REGISTER_REQUIRED:
-        if key not in body:
-            raise Invalid(f"{key} is required")
-    data: JsonObject = {
-        "id": vm_id(body["id"]),
-        "name": text_field(body["name"], "name"),
-        "role": role(body["role"]),
-        "status": status(body["status"]) if "status" in body else "running",
-        "address": text_field(body["address"], "address"),
-        "registeredBy": text_field(body["registeredBy"], "registeredBy"),
-    }
-    if body.get("services") is not None:
-        data["services"] = services(body["services"])
-    if body.get("metadata") is not None:
-        data["metadata"] = metadata(body["metadata"])
-    check_entry_size(data.get("services"), data.get("metadata"), max_entry_bytes)
-    return data
-
-
-def update(body: Any, max_entry_bytes: int = MAX_ENTRY_BYTES) -> JsonObject:
-    """The event data of an update: only the fields sent. `null` clears services or metadata.
-    What is sent must fit the entry limit by itself; with what the entry keeps, it is checked
-    again when the update is decided (`commands.decide`)."""
-    if not isinstance(body, dict):
-        raise Invalid("request body must be a JSON object")
-    for key in body:
-        if key in SERVER_MANAGED:
-            raise Invalid(f"{key} is set by the server and cannot be sent")
-        if key in FIXED:
-            raise Invalid(f"{key} is not updatable")
-        if key not in UPDATABLE:
-            raise Invalid(f"{key} is not a known field of an update")
-    if not body:
-        raise Invalid("an update must set at least one of " + ", ".join(UPDATABLE))
-    data: JsonObject = {}
-    if "name" in body:
-        data["name"] = text_field(body["name"], "name")
-    if "status" in body:
-        data["status"] = status(body["status"])
-    if "address" in body:
-        data["address"] = text_field(body["address"], "address")
-    if "services" in body:
-        data["services"] = None if body["services"] is None else services(body["services"])
-    if "metadata" in body:
-        data["metadata"] = None if body["metadata"] is None else metadata(body["metadata"])
-    check_entry_size(data.get("services"), data.get("metadata"), max_entry_bytes)
-    return data
 
 
 def entry_size(services: Any, metadata: Any) -> int:

@@ -22,10 +22,10 @@ from collections.abc import Iterable
 from itertools import islice
 from typing import Any
 
-from vm_registry.api import wire
 from vm_registry.domain.events import Event
 from vm_registry.domain.model import Entry
 from vm_registry.feed import frames
+from vm_registry.wire import render
 
 COALESCE_PER_SUBSCRIBER = 60e-6  # seconds of window per subscriber
 MAX_COALESCE = 0.06
@@ -48,8 +48,8 @@ class FeedItem:
     __slots__ = ("event", "frame", "role")
 
     def __init__(self, event: Event, entry: Entry | None, role: str) -> None:
-        payload = event.to_wire()
-        payload["vm"] = None if entry is None else wire.entry(entry, entry.stale)
+        payload = render.event(event)
+        payload["vm"] = None if entry is None else render.entry(entry, entry.stale)
         self.frame = frames.message(event.type, payload, event.seq)
         self.event = event._replace(data=_NO_DATA)
         self.role = role

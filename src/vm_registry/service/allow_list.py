@@ -23,11 +23,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from vm_registry.settings import DEFAULT_ALLOW
+
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-# Loopback and the fleet's own domain: what a registry probes when nobody configured more.
-DEFAULT_ALLOW: Final = ("127.0.0.0/8", "::1", "localhost", "*.vm.vers.sh")
+__all__ = ["DEFAULT_ALLOW", "AllowList", "AllowListError"]
 
 # Never probed through a name, only when a listed network contains them.
 _NEVER_BY_NAME: Final = tuple(

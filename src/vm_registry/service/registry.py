@@ -12,8 +12,10 @@ import time
 from collections.abc import Callable, Iterable
 
 from vm_registry.domain.errors import Invalid, Unavailable
+from vm_registry.domain.events import Event
 from vm_registry.domain.fold import State
 from vm_registry.domain.model import Entry
+from vm_registry.persistence.sqlite_file_identity import log_file_problem
 from vm_registry.persistence.store import EventQuery, EventStore
 from vm_registry.service.writer import Writer
 
@@ -84,6 +86,24 @@ class Registry:
         ago): one indexed read, so a made-up revision is refused at once, not after a wait."""
         found = await self.store.read(EventQuery(after=revision - 1, limit=1))
         return bool(found)
+
+    # -- the log, for auditors and resuming subscribers ------------------------------------
+
+    async def first_seq(self) -> int:
+        """The oldest seq the log still holds, read afresh: another process (`vm-registry
+        compact`) may have moved the start of the log since this one looked."""
+        return await self.store.refresh_first_seq()
+
+    async def events(self, query: EventQuery) -> list[Event]:
+        return await self.store.read(query)
+
+    async def vm_known(self, vm_id: str) -> bool:
+        """Whether the log ever held this VM, deregistered or compacted away since or not."""
+        return await self.store.vm_known(vm_id)
+
+    def log_file_problem(self) -> str | None:
+        """Why the log's file can no longer be trusted, or None (see `/health`)."""
+        return log_file_problem(self.store)
 
     def get(self, vm_id: str) -> Entry | None:
         return self.state.entries.get(vm_id)

@@ -9,14 +9,13 @@ from litestar import Request, Response, get
 from vm_registry.api import schemas, wire
 from vm_registry.api.openapi import OPEN, answers
 from vm_registry.feed.broker import Broker
-from vm_registry.persistence.sqlite_file_identity import log_file_problem
 from vm_registry.service.registry import Registry
 
 
 @get("/health", security=OPEN, responses=answers(200, schemas.Health, "Up", 503))
 async def health(request: Request[Any, Any, Any], registry: Registry) -> Response[bytes]:
     broker: Broker = request.app.state.broker
-    problem = log_file_problem(registry.store)
+    problem = registry.log_file_problem()
     if problem is not None:  # the registry cannot keep what it is told: not healthy
         return wire.error(f"the event log is unavailable: the log file {problem}", 503)
     body: schemas.Health = {

@@ -59,7 +59,7 @@ def _types(request: AnyRequest) -> tuple[str, ...] | None:
 
 
 async def _start(request: AnyRequest, registry: Registry) -> int:
-    first = await registry.store.refresh_first_seq()
+    first = await registry.first_seq()
     after = rq.query_int(request, "after")
     if after is None:
         return first - 1
@@ -72,7 +72,7 @@ async def _start(request: AnyRequest, registry: Registry) -> int:
 
 
 def _page(events: list[Any], registry: Registry) -> Response[bytes]:
-    body: dict[str, Any] = {"events": [e.to_wire() for e in events], "count": len(events)}
+    body: dict[str, Any] = {"events": [wire.event(e) for e in events], "count": len(events)}
     if events:
         body["next"] = events[-1].seq
     return wire.json(body, headers={wire.REVISION_HEADER: str(registry.revision)})
@@ -99,7 +99,7 @@ async def list_events(request: AnyRequest, registry: Registry) -> Response[bytes
         since=_time(request, "since"),
         until=_time(request, "until"),
     )
-    return _page(await registry.store.read(query), registry)
+    return _page(await registry.events(query), registry)
 
 
 @get(
@@ -108,7 +108,7 @@ async def list_events(request: AnyRequest, registry: Registry) -> Response[bytes
     operation_class=operation(parameters=[AFTER, LIMIT], headers=REVISION),
 )
 async def vm_history(vm_id: VmId, request: AnyRequest, registry: Registry) -> Response[bytes]:
-    if not await registry.store.vm_known(vm_id):
+    if not await registry.vm_known(vm_id):
         raise NotFound(f"VM {vm_id!r} was never registered")
     limit = rq.query_int(request, "limit", minimum=1)
     query = EventQuery(
@@ -116,7 +116,7 @@ async def vm_history(vm_id: VmId, request: AnyRequest, registry: Registry) -> Re
         limit=limit or (1 << 62),
         vm_id=vm_id,
     )
-    return _page(await registry.store.read(query), registry)
+    return _page(await registry.events(query), registry)
 
 
 ROUTES = [list_events, vm_history]

@@ -3,6 +3,11 @@
 Everything that can fail (bad resume point, compacted history, subscriber cap) is checked
 before the stream opens, so a client gets a plain JSON error instead of a broken stream.
 
+The handler is an ordinary `@get` with dependency injection; what it returns is the ASGI app
+that streams (sse-starlette's response, which must own `receive` to notice a hang-up). It is
+left out of the OpenAPI document: a stream never ends, which OpenAPI cannot describe and a
+fuzzer cannot wait for.
+
 A stream ends in one of four ways: the client hangs up (sse-starlette cancels the generator, and
 the subscription is released); the server shuts down (sse-starlette sets `shutdown` and the
 subscription stops at its next turn, so the response ends with a proper last chunk instead of a
@@ -19,8 +24,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
-from litestar import Request, asgi
-from litestar.types import Receive, Scope, Send
+from litestar import Request, get
+from litestar.types import ASGIApp, Receive, Scope, Send
 from sse_starlette import EventSourceResponse
 from starlette.types import Message as StarletteMessage
 from starlette.types import Send as StarletteSend
@@ -114,23 +119,15 @@ async def _stream(
         subscription.close()
 
 
-@asgi("/registry/stream", copy_scope=False)
-async def stream(scope: Scope, receive: Receive, send: Send) -> None:
-    request: AnyRequest = Request(scope, receive)
-    if request.method not in ("GET", "HEAD"):
-        refusal = wire.error(f"method {request.method} is not allowed on {request.url.path}", 405)
-        await refusal.to_asgi_response(request.app, request)(scope, receive, send)
-        return
-    state = request.app.state
-    registry: Registry = state.registry
-    broker: Broker = state.broker
-    settings: Settings = state.settings
+@get("/registry/stream", include_in_schema=False)
+async def stream(
+    request: AnyRequest, registry: Registry, broker: Broker, settings: Settings
+) -> ASGIApp:
     feed_filter = _filter(request)
     after = _resume_point(request)
     snapshot = _snapshot_wanted(request)
     if after is not None:
-        # Another process (`vm-registry compact`) may have moved the start of the log.
-        await registry.store.refresh_first_seq()
+        await registry.first_seq()  # the broker judges the resume point against it
         # A Last-Event-ID from another replica may be ahead of this one: wait until it folded it.
         await registry.caught_up(after, "resume point")
     await registry.caught_up(rq.min_revision(request))
@@ -162,10 +159,14 @@ async def stream(scope: Scope, receive: Receive, send: Send) -> None:
             wire.REVISION_HEADER: str(head),
         },
     )
-    try:
-        await response(scope, receive, send)  # type: ignore[arg-type,unused-ignore]
-    finally:
-        subscription.close()
+
+    async def respond(scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await response(scope, receive, send)  # type: ignore[arg-type,unused-ignore]
+        finally:
+            subscription.close()
+
+    return respond
 
 
 ROUTES = [stream]

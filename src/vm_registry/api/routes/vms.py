@@ -37,6 +37,7 @@ from vm_registry.service.changes import Changes, Scope
 from vm_registry.service.history import TimeMachine
 from vm_registry.service.registry import Registry
 from vm_registry.settings import Settings
+from vm_registry.wire import bodies
 
 AnyRequest = Request[Any, Any, Any]
 
@@ -93,7 +94,7 @@ async def register(
 ) -> Response[bytes]:
     rq.writer(request)
     limits: Settings = request.app.state.settings
-    data = validation.registration(await rq.json_body(request), limits.max_entry_bytes)
+    data = bodies.registration(await rq.json_body(request), limits.max_entry_bytes)
     vm_id = data.pop("id")
     command = cmd.Register(vm_id, data, max_vms=limits.max_vms)
     outcome = await registry.writer.submit(command, rq.actor(request))
@@ -175,7 +176,7 @@ async def update_vm(
 ) -> Response[bytes]:
     agent = rq.writer(request)
     limits: Settings = request.app.state.settings
-    changes = validation.update(await rq.json_body(request), limits.max_entry_bytes)
+    changes = bodies.update(await rq.json_body(request), limits.max_entry_bytes)
     command = cmd.Update(
         vm_id,
         changes,

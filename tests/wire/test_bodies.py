@@ -6,6 +6,7 @@ import pytest
 
 from vm_registry.domain import validation
 from vm_registry.domain.errors import Invalid
+from vm_registry.wire import bodies
 
 BASE: dict[str, Any] = {
     "id": "vm-1",
@@ -104,7 +105,7 @@ def test_an_invalid_registration_is_refused_naming_the_field(
     changes: dict[str, Any], field: str, message: str
 ) -> None:
     with pytest.raises(Invalid) as raised:
-        validation.registration(body_with(**changes))
+        bodies.registration(body_with(**changes))
     assert message in raised.value.message
     assert field in raised.value.message
 
@@ -112,7 +113,7 @@ def test_an_invalid_registration_is_refused_naming_the_field(
 @pytest.mark.parametrize("body", [None, [], ["id"], "vm-1", 42, True])
 def test_a_registration_that_is_not_an_object_is_refused(body: Any) -> None:
     with pytest.raises(Invalid, match="request body must be a JSON object"):
-        validation.registration(body)
+        bodies.registration(body)
 
 
 RPC_SERVICE = {"name": "rpc", "port": 1, "healthPath": "/health"}
@@ -145,7 +146,7 @@ REGISTRATION_ACCEPTED: list[tuple[dict[str, Any], dict[str, Any]]] = [
 def test_a_valid_registration_is_trimmed_and_defaulted(
     changes: dict[str, Any], expected: dict[str, Any]
 ) -> None:
-    assert validation.registration(body_with(**changes)) == expected
+    assert bodies.registration(body_with(**changes)) == expected
 
 
 UPDATE_ERRORS: list[tuple[Any, str, str]] = [
@@ -168,7 +169,7 @@ UPDATE_ERRORS: list[tuple[Any, str, str]] = [
 @pytest.mark.parametrize(("body", "field", "message"), UPDATE_ERRORS)
 def test_an_invalid_update_is_refused_naming_the_field(body: Any, field: str, message: str) -> None:
     with pytest.raises(Invalid) as raised:
-        validation.update(body)
+        bodies.update(body)
     assert message in raised.value.message
     assert field in raised.value.message
 
@@ -176,7 +177,7 @@ def test_an_invalid_update_is_refused_naming_the_field(body: Any, field: str, me
 @pytest.mark.parametrize("body", [None, [], "paused", 1])
 def test_an_update_that_is_not_an_object_is_refused(body: Any) -> None:
     with pytest.raises(Invalid, match="request body must be a JSON object"):
-        validation.update(body)
+        bodies.update(body)
 
 
 @pytest.mark.parametrize(
@@ -193,7 +194,7 @@ def test_an_update_that_is_not_an_object_is_refused(body: Any) -> None:
 def test_a_valid_update_keeps_only_the_fields_sent(
     body: dict[str, Any], expected: dict[str, Any]
 ) -> None:
-    assert validation.update(body) == expected
+    assert bodies.update(body) == expected
 
 
 @pytest.mark.parametrize(
