@@ -19,13 +19,25 @@ ALLOWED: dict[str, set[str]] = {
     "service": {"domain", "persistence", "settings"},
     "feed": {"domain", "persistence", "service", "wire"},
     "audit": {"domain", "persistence", "service"},
-    "api": {"domain", "wire", "persistence", "service", "feed", "settings"},
+    "backup": set(),
+    "telemetry": {"domain", "persistence", "service", "feed"},
+    "api": {"domain", "wire", "persistence", "service", "feed", "settings", "telemetry"},
     "client": set(),
     "mcp": {"client"},
     "cli": {"*"},
 }
 HTTP_FRAMEWORKS = {"litestar", "starlette", "sse_starlette", "uvicorn"}
-FRAMEWORK_FREE = {"settings", "domain", "wire", "persistence", "service", "feed", "audit"}
+FRAMEWORK_FREE = {
+    "settings",
+    "domain",
+    "wire",
+    "persistence",
+    "service",
+    "feed",
+    "audit",
+    "backup",
+    "telemetry",
+}
 
 
 def layer_of(path: Path) -> str:
