@@ -101,6 +101,21 @@ def test_an_update_that_grows_the_entry_past_the_limit_is_413(http: httpx.Client
     assert fits.status_code == 200, fits.text
 
 
+def test_a_body_too_large_for_any_entry_is_refused_before_parsing(http: httpx.Client) -> None:
+    # 300 KB of empty objects: 7 MB as Python objects, had it been parsed.
+    raw = b'{"id":"x","metadata":{"a":[' + b",".join([b"{}"] * 100_000) + b"]}}"
+    message = error_of(http.post("/registry/vms", content=raw), 413)
+    assert "a write may be at most 196608" in message
+
+
+def test_a_pretty_printed_entry_near_the_limit_is_accepted(http: httpx.Client) -> None:
+    metadata = {f"key-{n:04d}": "v" * 40 for n in range(1200)}  # ~62 KB compact
+    raw = json.dumps(vm("pretty", metadata=metadata), indent=8).encode()
+    assert len(raw) > 64 * 1024
+    answer = http.post("/registry/vms", content=raw)
+    assert answer.status_code == 201, answer.text
+
+
 def test_an_entry_at_the_limit_is_accepted(http: httpx.Client) -> None:
     metadata = {"notes": "n" * (64 * 1024 - 14)}  # {"notes":"..."} is 12 bytes of syntax
     answer = http.post("/registry/vms", json=vm("at-the-limit", metadata=metadata))

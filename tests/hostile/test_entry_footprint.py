@@ -17,7 +17,11 @@ import orjson
 import pytest
 
 from vm_registry.domain.errors import TooLarge
+from vm_registry.domain.events import REGISTERED, Event
+from vm_registry.domain.fold import State, apply
 from vm_registry.domain.validation import MAX_ENTRY_BYTES, check_entry_size
+from vm_registry.wire.bodies import registration
+from vm_registry.wire.render import EntryRenderer
 
 FACTOR = 5.5  # documented in docs/reliability.md
 
@@ -63,3 +67,37 @@ def python_bytes(raw: bytes) -> int:
 def test_an_entry_at_the_limit_costs_at_most_the_documented_factor(shape: str) -> None:
     value = largest_accepted(SHAPES[shape], MAX_ENTRY_BYTES)
     assert python_bytes(orjson.dumps(value)) <= FACTOR * MAX_ENTRY_BYTES
+
+
+PER_VM = 6 * MAX_ENTRY_BYTES + 32 * 1024  # documented in docs/reliability.md
+
+
+def test_a_vm_at_the_limits_costs_at_most_the_documented_figure() -> None:
+    """In the projection, with its cached rendering, and the longest strings a registration
+    may hold (emoji: four bytes a character in Python as in UTF-8)."""
+    longest = "\U0001f600" * 1024
+    metadata = {"a": [{} for _ in range(3000)], "s": "x" * 52_000}  # the worst mix measured
+    renderer = EntryRenderer()
+    state = State()
+    count = 50
+    gc.collect()
+    tracemalloc.start()
+    try:
+        for n in range(count):
+            body = {
+                "id": "\U0001f600" * 250 + f"{n:03d}",
+                "name": longest,
+                "role": "worker",
+                "address": longest,
+                "registeredBy": longest,
+                "metadata": metadata,
+            }
+            data = registration(orjson.loads(orjson.dumps(body)))
+            vm_id = data.pop("id")
+            apply(state, Event(n + 1, REGISTERED, vm_id, 1_000 + n, {"ip": "127.0.0.1"}, data))
+            renderer.encode(state.entries[vm_id], False)
+        gc.collect()
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert held / count <= PER_VM, f"{held / count / 1024:.0f} KiB per VM"

@@ -94,7 +94,9 @@ async def register(
 ) -> Response[bytes]:
     rq.writer(request)
     limits: Settings = request.app.state.settings
-    data = bodies.registration(await rq.json_body(request), limits.max_entry_bytes)
+    data = bodies.registration(
+        await rq.json_body(request, limits.max_entry_bytes), limits.max_entry_bytes
+    )
     vm_id = data.pop("id")
     command = cmd.Register(vm_id, data, max_vms=limits.max_vms)
     outcome = await registry.writer.submit(command, rq.actor(request))
@@ -176,7 +178,9 @@ async def update_vm(
 ) -> Response[bytes]:
     agent = rq.writer(request)
     limits: Settings = request.app.state.settings
-    changes = bodies.update(await rq.json_body(request), limits.max_entry_bytes)
+    changes = bodies.update(
+        await rq.json_body(request, limits.max_entry_bytes), limits.max_entry_bytes
+    )
     command = cmd.Update(
         vm_id,
         changes,
