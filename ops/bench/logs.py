@@ -1,7 +1,7 @@
 """Synthetic event logs, written through the registry's own storage API.
 
 A fleet of 100,000 VMs or a log of a million events would take minutes to build over HTTP, and
-the build is not what is measured. Writing through `SqliteEventStore.append` in large batches
+the build is not what is measured. Writing through the log's own `locked()` appends in large batches
 keeps the on-disk format exactly the server's own, hash chain and interning included.
 
 The entries look like the ones agents register today (a UUID id, an address under
@@ -18,8 +18,8 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from vm_registry.persistence.sqlite import SqliteEventStore
-from vm_registry.persistence.store import NewEvent
+from vm_registry.domain.events import Event
+from vm_registry.persistence.store import open_store
 
 BATCH = 10_000
 ACTOR: dict[str, Any] = {"ip": "127.0.0.1", "userAgent": "vm-registry-bench"}
@@ -31,7 +31,7 @@ def uuid_like(index: int) -> str:
     return f"{index:08x}-7c1e-4b5a-9d2f-{index:012x}"
 
 
-def registration(vm_id: str, role: str, at: int) -> NewEvent:
+def registration(vm_id: str, role: str, at: int) -> Event:
     data = {
         "name": f"{role}-{vm_id[:8]}",
         "role": role,
@@ -41,10 +41,10 @@ def registration(vm_id: str, role: str, at: int) -> NewEvent:
         "services": [{"name": "pi-rpc", "port": 3001}],
         "metadata": {"task": "bench"},
     }
-    return NewEvent(type="vm.registered", vm_id=vm_id, at=at, actor=ACTOR, data=data)
+    return Event(seq=0, type="vm.registered", vm_id=vm_id, at=at, actor=ACTOR, data=data)
 
 
-def fleet_log(size: int, infra: int, start_ms: int) -> Iterator[NewEvent]:
+def fleet_log(size: int, infra: int, start_ms: int) -> Iterator[Event]:
     """`size` registrations; the first `infra` are infra VMs, no other VM is."""
     for index in range(size):
         role = "infra" if index < infra else ROLE_MIX[index % len(ROLE_MIX)]
@@ -53,7 +53,7 @@ def fleet_log(size: int, infra: int, start_ms: int) -> Iterator[NewEvent]:
 
 def heartbeat_log(
     total: int, vms: int, heartbeat_share: float, start_ms: int, seed: int = 7
-) -> Iterator[NewEvent]:
+) -> Iterator[Event]:
     """`vms` registrations, then a stream in which `heartbeat_share` of all `total` events are
     heartbeats; the rest are updates and deregistrations each followed by a re-registration.
     """
@@ -72,33 +72,33 @@ def heartbeat_log(
         at = start_ms + vms + position // 10  # about 10 events a millisecond, never decreasing
         vm_id = ids[rng.randrange(vms)]
         if kind == "h":
-            yield NewEvent(type="vm.heartbeat", vm_id=vm_id, at=at, actor=ACTOR)
+            yield Event(seq=0, type="vm.heartbeat", vm_id=vm_id, at=at, actor=ACTOR)
         elif kind == "u":
             status = "paused" if position % 3 == 0 else "running"
             data = {"status": status, "metadata": {"task": "bench", "step": position}}
-            yield NewEvent(type="vm.updated", vm_id=vm_id, at=at, actor=ACTOR, data=data)
+            yield Event(seq=0, type="vm.updated", vm_id=vm_id, at=at, actor=ACTOR, data=data)
         else:
-            yield NewEvent(type="vm.deregistered", vm_id=vm_id, at=at, actor=ACTOR)
+            yield Event(seq=0, type="vm.deregistered", vm_id=vm_id, at=at, actor=ACTOR)
             yield registration(vm_id, "worker", at)
 
 
-async def write_log(path: Path, events: Iterable[NewEvent]) -> int:
-    store = SqliteEventStore(path)
-    await store.open()
+async def write_log(path: Path, events: Iterable[Event]) -> int:
+    store = await open_store(path)
     try:
         source = iter(events)
         while batch := list(islice(source, BATCH)):
-            await store.append(batch)
-        return store.head
+            async with store.log.locked() as tx:
+                head = tx.head
+                await tx.append([e._replace(seq=head + i) for i, e in enumerate(batch, start=1)])
+        return store.log.head
     finally:
         await store.close()
 
 
 async def log_head(path: Path) -> int:
-    store = SqliteEventStore(path, read_only=True)
-    await store.open()
+    store = await open_store(path, read_only=True)
     try:
-        return store.head
+        return store.log.head
     finally:
         await store.close()
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from vm_registry.domain.events import TYPE_CODES
+from vm_registry.persistence.codes import TYPE_CODES
 
 CHUNK = 50_000
 _REGISTERED = TYPE_CODES["vm.registered"]

@@ -22,8 +22,7 @@ from vm_registry.domain.commands import decide
 from vm_registry.domain.events import Event
 from vm_registry.domain.fold import State, evolve, fold
 from vm_registry.domain.model import Entry
-from vm_registry.persistence.sqlite import SqliteEventStore
-from vm_registry.persistence.store import NewEvent
+from vm_registry.persistence.store import open_store
 
 T0 = 1_795_000_000_000  # 2026-11-18T11:06:40Z, in epoch ms
 STEP_MS = 1_000
@@ -97,23 +96,19 @@ def state_at(log: Sequence[Event], seq: int) -> State:
     return fold(log[:seq])
 
 
-def new_events(log: Iterable[Event]) -> list[NewEvent]:
-    return [NewEvent(e.type, e.vm_id, e.at, e.actor, e.data) for e in log]
-
-
 async def write(
     path: Path, log: Sequence[Event], snapshots_at: Iterable[int] = (), batch: int = 7
 ) -> None:
     """Append `log` in group commits of `batch`, and store a true snapshot at each seq given."""
-    store = SqliteEventStore(path)
-    await store.open()
+    store = await open_store(path)
     try:
         for start in range(0, len(log), batch):
-            await store.append(new_events(log[start : start + batch]))
+            async with store.log.locked() as tx:
+                await tx.append(log[start : start + batch])
         for seq in snapshots_at:
-            chain = await store.hash_at(seq)
+            chain = await store.log.hash_at(seq)
             assert chain is not None
-            await store.save_snapshot(seq, chain, snapshot.encode(state_at(log, seq)))
+            await store.snapshots.save(seq, chain, snapshot.encode(state_at(log, seq)))
     finally:
         await store.close()
 

@@ -28,7 +28,7 @@ from vm_registry.domain import snapshot
 from vm_registry.domain.errors import Gone
 from vm_registry.domain.events import Event
 from vm_registry.domain.fold import fold
-from vm_registry.persistence.sqlite import SqliteEventStore
+from vm_registry.persistence.store import Store, open_store
 from vm_registry.service.history import TimeMachine
 from vm_registry.service.snapshots import load_state
 
@@ -65,15 +65,13 @@ def logs_with_snapshots(draw: st.DrawFn) -> tuple[list[Event], dict[int, str | N
 
 async def stored(
     folder: Path, log: list[Event], snapshots: dict[int, str | None], batch: int
-) -> SqliteEventStore:
+) -> Store:
     path = folder / "registry.db"
     await write(path, log, snapshots, batch=batch)
     for seq, how in snapshots.items():
         if how is not None:
             spoil(path, seq, how, log)
-    store = SqliteEventStore(path)
-    await store.open()
-    return store
+    return await open_store(path)
 
 
 @settings(max_examples=30, deadline=None)

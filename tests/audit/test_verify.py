@@ -21,7 +21,7 @@ import pytest
 from tests.audit.logs import cell, cli, events_of, fleet_story, state_at, tamper, write_sync
 from vm_registry.audit.verify import Report, verify
 from vm_registry.domain import snapshot
-from vm_registry.persistence.sqlite import SqliteEventStore
+from vm_registry.persistence.store import open_store
 
 LOG = events_of(fleet_story())
 SNAPSHOTS = (10, 20, 30)
@@ -133,8 +133,7 @@ def test_verify_fails_naming_the_first_bad_seq(db: Path, change: Callable[[Path]
 
 def verify_file(path: Path) -> Report:
     async def run() -> Report:
-        store = SqliteEventStore(path, read_only=True)
-        await store.open()
+        store = await open_store(path, read_only=True)
         try:
             return await verify(store)
         finally:
@@ -151,8 +150,7 @@ def first_bad_after_each(
 
     async def run() -> set[int | None]:
         named: set[int | None] = set()
-        store = SqliteEventStore(db, read_only=True)
-        await store.open()
+        store = await open_store(db, read_only=True)
         try:
             with closing(sqlite3.connect(db, isolation_level=None)) as conn:
                 for value in variants:

@@ -14,8 +14,7 @@ from tests.domain.strategies import event_logs
 from vm_registry.domain import events as ev
 from vm_registry.domain.events import Event
 from vm_registry.domain.fold import State, apply, fold, touch_unshared
-from vm_registry.persistence.sqlite import SqliteEventStore
-from vm_registry.persistence.store import NewEvent
+from vm_registry.persistence.store import open_store
 from vm_registry.service.bootstrap import replay
 
 
@@ -41,11 +40,11 @@ def test_replay_from_the_store_equals_the_fold(
 
     async def scenario() -> State:
         # A new file per example: examples share tmp_path, and ids of dead objects recur.
-        store = SqliteEventStore(tmp_path / f"replay-{uuid.uuid4().hex}.db")
-        await store.open()
+        store = await open_store(tmp_path / f"replay-{uuid.uuid4().hex}.db")
         try:
-            await store.append([NewEvent(e.type, e.vm_id, e.at, e.actor, e.data) for e in log])
-            return await replay(store, fold(log[:split]))
+            async with store.log.locked() as tx:
+                await tx.append(log)
+            return await replay(store.log, fold(log[:split]))
         finally:
             await store.close()
 

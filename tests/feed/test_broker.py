@@ -29,7 +29,7 @@ from vm_registry.feed import broker as broker_module
 from vm_registry.feed.broker import Broker, Subscription
 from vm_registry.feed.filters import FeedFilter
 from vm_registry.feed.tail import FeedItem
-from vm_registry.persistence.store import EventStore
+from vm_registry.persistence.log import EventLog
 from vm_registry.service.writer import Outcome
 
 SCAN_CHUNK = 3
@@ -63,7 +63,7 @@ class MemoryLog:
 
 def make_broker(log: MemoryLog, *, tail: int, max_subscribers: int = 1000) -> Broker:
     return Broker(
-        cast(EventStore, log),
+        cast(EventLog, log),
         log.state_at,
         head=log.head,
         tail_capacity=tail,

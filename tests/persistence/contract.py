@@ -1,13 +1,16 @@
-"""The contract every event-store backend honours, as one abstract test suite.
+"""The contract every storage backend honours, as one abstract test suite.
 
-A backend's test module subclasses `EventStoreContract` and overrides `make_store`: a factory
-that returns a new, unopened store on the same database every time it is called. Calling it
-again is how the suite "reopens" the store.
+A backend's test module subclasses `StoreContract` and overrides two fixtures: `make_store`, an
+async factory that opens a new `Store` on the same database every time it is called (calling
+it again is how the suite "reopens" or starts a second process), and `raw_sql`, which runs a
+statement straight on that database, behind the store's back (to damage it). The SQL the
+suite sends is plain enough for every backend.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import pytest
@@ -17,15 +20,12 @@ from hypothesis import strategies as st
 from tests.domain.strategies import T0, actors, json_objects
 from vm_registry.domain import events as ev
 from vm_registry.domain.events import Event
-from vm_registry.persistence.store import (
-    GENESIS_HASH,
-    EventQuery,
-    EventStore,
-    NewEvent,
-    StoreError,
-)
+from vm_registry.persistence.errors import SeqMismatch, StoreError
+from vm_registry.persistence.log import GENESIS_HASH, EventLog, EventQuery, chain_hashes
+from vm_registry.persistence.store import Store
 
-StoreFactory = Callable[..., EventStore]  # (*, read_only: bool = False) -> unopened store
+StoreFactory = Callable[..., Awaitable[Store]]  # (*, read_only: bool = False) -> opened store
+RawSql = Callable[[str], Awaitable[None]]
 
 
 def new(
@@ -34,20 +34,26 @@ def new(
     at: int = T0,
     actor: dict[str, Any] | None = None,
     data: dict[str, Any] | None = None,
-) -> NewEvent:
-    return NewEvent(kind, vm_id, at, actor or {}, data or {})
+) -> Event:
+    """An event not yet numbered (seq 0): `append` gives it the next seq under the lock."""
+    return Event(0, kind, vm_id, at, actor or {}, data or {})
 
 
-def as_events(first_seq: int, batch: list[NewEvent]) -> list[Event]:
-    return [
-        Event(first_seq + i, item.type, item.vm_id, item.at, item.actor, item.data)
-        for i, item in enumerate(batch)
-    ]
+async def append(log: EventLog, batch: Sequence[Event]) -> list[Event]:
+    """Number `batch` on from the true head and append it, as the writer does."""
+    async with log.locked() as tx:
+        numbered = [event._replace(seq=tx.head + i) for i, event in enumerate(batch, start=1)]
+        await tx.append(numbered)
+    return numbered
 
 
-async def scan_all(store: EventStore, after: int = 0, upto: int | None = None) -> list[Event]:
+def as_events(first_seq: int, batch: list[Event]) -> list[Event]:
+    return [event._replace(seq=first_seq + i) for i, event in enumerate(batch)]
+
+
+async def scan_all(log: EventLog, after: int = 0, upto: int | None = None) -> list[Event]:
     found: list[Event] = []
-    async for chunk in store.scan(after=after, upto=upto):
+    async for chunk in log.scan(after=after, upto=upto):
         assert chunk, "scan yields no empty chunks"
         found.extend(chunk)
     return found
@@ -72,144 +78,378 @@ MIXED = [
 ]
 
 
-class EventStoreContract:
+class StoreContract:
     @pytest.fixture
     def make_store(self) -> StoreFactory:
         raise NotImplementedError("each backend says how to create its store")
 
     @pytest.fixture
-    async def store(self, make_store: StoreFactory) -> AsyncIterator[EventStore]:
-        opened = make_store()
-        await opened.open()
+    def raw_sql(self) -> RawSql:
+        raise NotImplementedError("each backend says how to reach its database directly")
+
+    @pytest.fixture
+    async def store(self, make_store: StoreFactory) -> AsyncIterator[Store]:
+        opened = await make_store()
         try:
             yield opened
         finally:
             await opened.close()
 
-    async def test_an_empty_store_has_nothing(self, store: EventStore) -> None:
-        assert store.head == 0
-        assert store.first_seq == 1
-        assert await store.read(EventQuery()) == []
-        assert await scan_all(store) == []
-        assert await store.seq_at_time(T0) == 0
+    @pytest.fixture
+    def log(self, store: Store) -> EventLog:
+        return store.log
 
-    async def test_append_assigns_consecutive_seqs_and_returns_the_events(
-        self, store: EventStore
+    # -- the log: appending under the lock -------------------------------------------------
+
+    async def test_an_empty_log_has_nothing(self, log: EventLog) -> None:
+        assert (log.head, log.first_seq, log.last_hash) == (0, 1, GENESIS_HASH)
+        assert await log.read(EventQuery()) == []
+        assert await log.read_after(0, 10) == []
+        assert await scan_all(log) == []
+        assert await log.seq_at_time(T0) == 0
+        assert await log.hash_at(1) is None
+
+    async def test_appended_events_read_back_with_the_seqs_the_writer_chose(
+        self, log: EventLog
     ) -> None:
-        first = await store.append(MIXED[:2])
+        first = await append(log, MIXED[:2])
         assert first == as_events(1, MIXED[:2])
-        assert store.head == 2
-        second = await store.append(MIXED[2:])
-        assert second == as_events(3, MIXED[2:])
-        assert store.head == len(MIXED)
-        assert await store.read(EventQuery(limit=1000)) == first + second
+        assert log.head == 2
+        second = await append(log, MIXED[2:])
+        assert log.head == len(MIXED)
+        assert await log.read(EventQuery(limit=1000)) == first + second
 
-    async def test_appending_nothing_changes_nothing(self, store: EventStore) -> None:
-        await store.append(MIXED[:1])
-        assert await store.append([]) == []
-        assert store.head == 1
-        assert [e.seq for e in await store.read(EventQuery())] == [1]
-
-    async def test_many_batches_leave_no_gaps(self, store: EventStore) -> None:
-        for size in (1, 3, 1, 7, 2):
-            await store.append([new(f"vm-{i}") for i in range(size)])
-        seqs = [e.seq for e in await scan_all(store)]
-        assert seqs == list(range(1, 15))
-        assert store.head == 14
-
-    async def test_read_after_and_limit_page_through_the_log(self, store: EventStore) -> None:
-        await store.append([new(at=T0 + i) for i in range(10)])
-        page = await store.read(EventQuery(after=3, limit=4))
-        assert [e.seq for e in page] == [4, 5, 6, 7]
-        assert await store.read(EventQuery(after=10)) == []
-        assert [e.seq for e in await store.read(EventQuery(after=2, upto=5))] == [3, 4, 5]
-
-    async def test_read_filters_by_vm_type_and_time(self, store: EventStore) -> None:
-        await store.append(MIXED)
-        by_vm = await store.read(EventQuery(vm_id="vm-2"))
-        assert [e.seq for e in by_vm] == [2, 5, 6]
-        assert await store.read(EventQuery(vm_id="never-seen")) == []
-        by_type = await store.read(EventQuery(types=(ev.REGISTERED, ev.DEREGISTERED)))
-        assert [e.seq for e in by_type] == [1, 2, 6]
-        by_time = await store.read(EventQuery(since=T0 + 1, until=T0 + 9))
-        assert [e.seq for e in by_time] == [2, 3, 4, 5]
-        both = await store.read(EventQuery(vm_id="vm-1", types=(ev.UPDATED,)))
-        assert [e.seq for e in both] == [4]
-
-    async def test_scan_gives_every_event_in_order_within_bounds(self, store: EventStore) -> None:
-        await store.append(MIXED)
-        assert await scan_all(store) == as_events(1, MIXED)
-        assert [e.seq for e in await scan_all(store, after=2)] == [3, 4, 5, 6]
-        assert [e.seq for e in await scan_all(store, after=1, upto=4)] == [2, 3, 4]
-        assert await scan_all(store, after=6) == []
-
-    async def test_seq_at_time_finds_the_last_event_at_or_before(self, store: EventStore) -> None:
-        await store.append([new(at=t) for t in (T0 + 10, T0 + 10, T0 + 20, T0 + 30)])
-        assert await store.seq_at_time(T0) == 0
-        assert await store.seq_at_time(T0 + 10) == 2
-        assert await store.seq_at_time(T0 + 25) == 3
-        assert await store.seq_at_time(T0 + 30) == 4
-        assert await store.seq_at_time(T0 + 10**9) == 4
-
-    async def test_the_log_survives_reopening(self, make_store: StoreFactory) -> None:
-        first = make_store()
-        await first.open()
-        try:
-            written = await first.append(MIXED)
-        finally:
-            await first.close()
-        reopened = make_store()
-        await reopened.open()
-        try:
-            assert reopened.head == len(MIXED)
-            assert reopened.first_seq == 1
-            assert await scan_all(reopened) == written
-            more = await reopened.append([new("vm-3", ev.HEARTBEAT, T0 + 50)])
-            assert [e.seq for e in more] == [len(MIXED) + 1]
-            assert await reopened.seq_at_time(T0 + 20) == len(MIXED)
-        finally:
-            await reopened.close()
-
-    async def test_the_chain_hash_moves_with_every_append_and_survives_reopening(
+    async def test_the_lock_shows_the_true_head_and_what_others_committed(
         self, make_store: StoreFactory
     ) -> None:
-        store = make_store()
-        await store.open()
+        one, two = await make_store(), await make_store()
         try:
-            assert store.last_hash == GENESIS_HASH
-            await store.append(MIXED[:1])
-            after_one = store.last_hash
-            await store.append(MIXED[1:])
-            after_all = store.last_hash
-            assert len({GENESIS_HASH, after_one, after_all}) == 3
+            written = await append(one.log, MIXED[:3])
+            async with two.log.locked() as tx:
+                assert (tx.head, tx.last_hash) == (3, one.log.last_hash)
+                assert await tx.newer(after=0) == written
+                assert await tx.newer(after=1) == written[1:]
+                assert await tx.newer(after=3) == []
+                await tx.append(as_events(4, MIXED[3:4]))
+                assert tx.head == 4
+                assert await tx.newer(after=3) == as_events(4, MIXED[3:4])
+            assert two.log.head == 4
+            assert await one.log.read_after(3, 10) == as_events(4, MIXED[3:4])
+            # The first handle numbers on from the other's event, not from its own memory.
+            assert (await append(one.log, MIXED[4:5]))[0].seq == 5
+        finally:
+            await one.close()
+            await two.close()
+
+    async def test_two_handles_appending_at_once_never_reuse_a_seq(
+        self, make_store: StoreFactory
+    ) -> None:
+        handles = [await make_store() for _ in range(3)]
+        try:
+            await asyncio.gather(
+                *(
+                    append(h.log, [new(f"vm-{n}-{i}") for i in range(3)])
+                    for n, h in enumerate(handles)
+                    for _ in range(4)
+                )
+            )
+            events = await scan_all(handles[0].log)
+            assert [e.seq for e in events] == list(range(1, 37))
+        finally:
+            for handle in handles:
+                await handle.close()
+
+    async def test_seqs_that_do_not_continue_the_head_are_refused_and_nothing_is_written(
+        self, log: EventLog
+    ) -> None:
+        await append(log, MIXED[:1])
+        for wrong in (
+            [MIXED[1]._replace(seq=3)],
+            [MIXED[1]._replace(seq=1)],
+            as_events(2, MIXED[1:3])[::-1],
+        ):
+            with pytest.raises(SeqMismatch):
+                async with log.locked() as tx:
+                    await tx.append(wrong)
+        assert log.head == 1
+        assert [e.seq for e in await scan_all(log)] == [1]
+
+    async def test_an_exception_under_the_lock_rolls_the_whole_transaction_back(
+        self, log: EventLog
+    ) -> None:
+        before = log.last_hash
+        with pytest.raises(RuntimeError):
+            async with log.locked() as tx:
+                await tx.append(as_events(1, MIXED[:3]))
+                raise RuntimeError("the writer changed its mind")
+        assert (log.head, log.last_hash) == (0, before)
+        assert await scan_all(log) == []
+        assert not await log.vm_known("vm-1")
+        # The ids the rolled-back batch had taken are free again and nothing is mixed up.
+        assert await append(log, MIXED[1:2]) == as_events(1, MIXED[1:2])
+        assert await log.read(EventQuery(vm_id="vm-2")) == as_events(1, MIXED[1:2])
+
+    async def test_appending_nothing_changes_nothing(self, log: EventLog) -> None:
+        await append(log, MIXED[:1])
+        assert await append(log, []) == []
+        assert log.head == 1
+        assert [e.seq for e in await log.read(EventQuery())] == [1]
+
+    async def test_many_batches_leave_no_gaps(self, log: EventLog) -> None:
+        for size in (1, 3, 1, 7, 2):
+            await append(log, [new(f"vm-{i}") for i in range(size)])
+        assert [e.seq for e in await scan_all(log)] == list(range(1, 15))
+        assert log.head == 14
+
+    # -- the log: reading -----------------------------------------------------------------
+
+    async def test_read_and_read_after_page_through_the_log(self, log: EventLog) -> None:
+        await append(log, [new(at=T0 + i) for i in range(10)])
+        page = await log.read(EventQuery(after=3, limit=4))
+        assert [e.seq for e in page] == [4, 5, 6, 7]
+        assert await log.read(EventQuery(after=10)) == []
+        assert [e.seq for e in await log.read(EventQuery(after=2, upto=5))] == [3, 4, 5]
+        assert [e.seq for e in await log.read_after(6, 3)] == [7, 8, 9]
+        assert [e.seq for e in await log.read_after(8, 100)] == [9, 10]
+        assert await log.read_after(2**70, 5) == []
+        assert [e.seq for e in await log.read_after(-(2**70), 2**70)] == list(range(1, 11))
+
+    async def test_read_filters_by_vm_type_and_time(self, log: EventLog) -> None:
+        await append(log, MIXED)
+        by_vm = await log.read(EventQuery(vm_id="vm-2"))
+        assert [e.seq for e in by_vm] == [2, 5, 6]
+        assert await log.read(EventQuery(vm_id="never-seen")) == []
+        by_type = await log.read(EventQuery(types=(ev.REGISTERED, ev.DEREGISTERED)))
+        assert [e.seq for e in by_type] == [1, 2, 6]
+        by_time = await log.read(EventQuery(since=T0 + 1, until=T0 + 9))
+        assert [e.seq for e in by_time] == [2, 3, 4, 5]
+        both = await log.read(EventQuery(vm_id="vm-1", types=(ev.UPDATED,)))
+        assert [e.seq for e in both] == [4]
+
+    async def test_scans_give_every_event_in_order_within_bounds(self, log: EventLog) -> None:
+        await append(log, MIXED)
+        assert await scan_all(log) == as_events(1, MIXED)
+        assert [e.seq for e in await scan_all(log, after=2)] == [3, 4, 5, 6]
+        assert [e.seq for e in await scan_all(log, after=1, upto=4)] == [2, 3, 4]
+        assert await scan_all(log, after=6) == []
+        replayed = [item async for chunk in log.scan_for_replay(after=1) for item in chunk]
+        assert replayed == [
+            (3, "vm-1", T0 + 1) if e.type == ev.HEARTBEAT else e for e in as_events(1, MIXED)[1:]
+        ]
+
+    async def test_stored_hashes_form_the_chain_and_survive_reopening(
+        self, make_store: StoreFactory
+    ) -> None:
+        store = await make_store()
+        try:
+            written = await append(store.log, MIXED[:2])
+            await append(store.log, MIXED[2:])
+            pairs = [p async for chunk in store.log.scan_hashes() for p in chunk]
+            expected = chain_hashes(as_events(1, MIXED), GENESIS_HASH)
+            assert [h for _, h in pairs] == expected
+            assert [e for e, _ in pairs][:2] == written
+            assert [
+                h for _, h in [p async for c in store.log.scan_hashes(after=2, upto=4) for p in c]
+            ] == expected[2:4]
+            assert await store.log.hash_at(3) == expected[2]
+            assert store.log.last_hash == expected[-1]
         finally:
             await store.close()
-        reopened = make_store()
-        await reopened.open()
+        reopened = await make_store()
         try:
-            assert reopened.last_hash == after_all
+            assert reopened.log.last_hash == expected[-1]
+            async with reopened.log.locked() as tx:
+                assert tx.last_hash == expected[-1]
         finally:
             await reopened.close()
 
-    async def test_a_read_only_store_reads_but_refuses_to_append(
-        self, store: EventStore, make_store: StoreFactory
+    async def test_seq_at_time_finds_the_last_event_at_or_before(self, log: EventLog) -> None:
+        await append(log, [new(at=t) for t in (T0 + 10, T0 + 10, T0 + 20, T0 + 30)])
+        assert await log.seq_at_time(T0) == 0
+        assert await log.seq_at_time(T0 + 10) == 2
+        assert await log.seq_at_time(T0 + 25) == 3
+        assert await log.seq_at_time(T0 + 30) == 4
+        assert await log.seq_at_time(T0 + 10**9) == 4
+        assert await log.seq_at_time(2**70) == 4
+
+    async def test_vm_known_sees_ids_appended_by_another_handle(
+        self, make_store: StoreFactory
     ) -> None:
-        written = await store.append(MIXED)
-        reader = make_store(read_only=True)
-        await reader.open()
+        one, two = await make_store(), await make_store()
         try:
-            assert reader.head == len(MIXED)
-            assert await scan_all(reader) == written
-            assert await reader.read(EventQuery(vm_id="vm-2")) == [written[i] for i in (1, 4, 5)]
+            assert not await two.log.vm_known("vm-1")
+            await append(one.log, MIXED[:1])
+            assert await two.log.vm_known("vm-1")
+            assert not await two.log.vm_known("vm-2")
+        finally:
+            await one.close()
+            await two.close()
+
+    async def test_the_log_survives_reopening(self, make_store: StoreFactory) -> None:
+        first = await make_store()
+        try:
+            written = await append(first.log, MIXED)
+        finally:
+            await first.close()
+        reopened = await make_store()
+        try:
+            assert (reopened.log.head, reopened.log.first_seq) == (len(MIXED), 1)
+            assert await scan_all(reopened.log) == written
+            more = await append(reopened.log, [new("vm-3", ev.HEARTBEAT, T0 + 50)])
+            assert [e.seq for e in more] == [len(MIXED) + 1]
+        finally:
+            await reopened.close()
+
+    async def test_a_read_only_store_reads_but_refuses_every_write(
+        self, store: Store, make_store: StoreFactory
+    ) -> None:
+        written = await append(store.log, MIXED)
+        reader = await make_store(read_only=True)
+        try:
+            assert reader.log.head == len(MIXED)
+            assert await scan_all(reader.log) == written
+            assert await reader.log.read(EventQuery(vm_id="vm-2")) == [
+                written[i] for i in (1, 4, 5)
+            ]
             with pytest.raises(StoreError):
-                await reader.append([new()])
+                await append(reader.log, [new()])
+            with pytest.raises(StoreError):
+                await reader.snapshots.save(1, GENESIS_HASH, b"{}")
+            with pytest.raises(StoreError):
+                await reader.compaction.compact(1, GENESIS_HASH, b"{}")
             # What the writer appends later, with ids the reader has not seen, reads back too.
-            later = await store.append([new("vm-new", ev.REGISTERED, T0 + 60, {"a": 1}, {"x": 1})])
-            assert await reader.read(EventQuery(after=len(MIXED))) == later
-            assert await reader.read(EventQuery(vm_id="vm-new")) == later
+            later = await append(
+                store.log, [new("vm-new", ev.REGISTERED, T0 + 60, {"a": 1}, {"x": 1})]
+            )
+            assert await reader.log.read(EventQuery(after=len(MIXED))) == later
+            assert await reader.log.read(EventQuery(vm_id="vm-new")) == later
         finally:
             await reader.close()
-        assert await store.read(EventQuery(after=len(MIXED))) == later
+
+    # -- following and leadership ----------------------------------------------------------
+
+    async def test_changes_yield_the_head_and_then_every_move_by_anyone(
+        self, make_store: StoreFactory
+    ) -> None:
+        writer = await make_store()
+        follower = await make_store(read_only=True)
+        try:
+            await append(writer.log, MIXED[:1])
+            changes = follower.log.changes()
+            assert await asyncio.wait_for(anext(changes), 10) == 1
+            await append(writer.log, MIXED[1:3])
+            assert await asyncio.wait_for(anext(changes), 10) == 3
+            assert follower.log.head == 3
+            await changes.aclose()
+        finally:
+            await follower.close()
+            await writer.close()
+
+    async def test_only_one_lease_is_held_at_a_time(self, make_store: StoreFactory) -> None:
+        one, two = await make_store(), await make_store()
+        try:
+            first, second = one.log.leadership(), two.log.leadership()
+            assert not first.held
+            assert await first.try_acquire()
+            assert first.held
+            assert await first.try_acquire()  # holding it already
+            assert not await second.try_acquire()
+            assert not second.held
+            await first.release()
+            assert not first.held
+            assert await second.try_acquire()
+            await second.release()
+            await second.release()  # releasing twice is harmless
+        finally:
+            await one.close()
+            await two.close()
+
+    # -- snapshots and compaction ----------------------------------------------------------
+
+    async def test_snapshots_are_saved_listed_read_replaced_and_deleted(self, store: Store) -> None:
+        from vm_registry.persistence.errors import StoreCorrupt
+
+        snaps = store.snapshots
+        assert await snaps.infos() == []
+        await snaps.save(2, b"c" * 32, b'{"two": 2}')
+        await snaps.save(5, b"d" * 32, b'{"five": 5}' * 1000)
+        infos = await snaps.infos()
+        assert [(i.seq, i.chain) for i in infos] == [(5, b"d" * 32), (2, b"c" * 32)]
+        assert await snaps.body(5) == b'{"five": 5}' * 1000
+        await snaps.save(2, b"e" * 32, b'{"again": 2}')
+        assert await snaps.body(2) == b'{"again": 2}'
+        await snaps.delete([2])
+        await snaps.delete([])
+        assert [i.seq for i in await snaps.infos()] == [5]
+        with pytest.raises(StoreCorrupt):
+            await snaps.body(2)
+
+    async def test_compaction_drops_history_and_the_chain_continues_from_the_cut(
+        self, make_store: StoreFactory
+    ) -> None:
+        store, other = await make_store(), await make_store()
+        try:
+            await append(store.log, MIXED)
+            chain = await store.log.hash_at(4)
+            assert chain is not None
+            await store.snapshots.save(2, b"x" * 32, b"{}")
+            assert await store.compaction.compact(4, chain, b'{"at": 4}') == 4
+            assert store.log.first_seq == 5
+            assert await other.log.refresh_first_seq() == 5
+            assert [e.seq for e in await scan_all(store.log)] == [5, 6]
+            assert [i.seq for i in await store.snapshots.infos()] == [4]
+            assert await store.compaction.compact(6, store.log.last_hash, b"{}") == 2
+            assert await scan_all(store.log) == []
+            last = store.log.last_hash
+        finally:
+            await store.close()
+            await other.close()
+        reopened = await make_store()
+        try:
+            assert (reopened.log.head, reopened.log.first_seq, reopened.log.last_hash) == (
+                6,
+                7,
+                last,
+            )
+            assert [e.seq for e in await append(reopened.log, MIXED[:1])] == [7]
+        finally:
+            await reopened.close()
+
+    # -- failures ---------------------------------------------------------------------------
+
+    async def test_an_unknown_type_code_is_reported_as_corrupt_with_its_seq(
+        self, log: EventLog, raw_sql: RawSql
+    ) -> None:
+        from vm_registry.persistence.errors import StoreCorrupt
+
+        await append(log, MIXED)
+        await raw_sql("UPDATE events SET type = 99 WHERE seq = 3")
+        with pytest.raises(StoreCorrupt) as caught:
+            await scan_all(log)
+        assert caught.value.seq == 3
+
+    async def test_undecodable_data_is_reported_as_corrupt(
+        self, log: EventLog, raw_sql: RawSql
+    ) -> None:
+        from vm_registry.persistence.errors import StoreCorrupt
+
+        await append(log, MIXED)
+        await raw_sql("UPDATE events SET data = NULL WHERE seq = 2")  # harmless: {} decodes
+        await raw_sql("UPDATE events SET data = actor WHERE seq = 1")
+        with pytest.raises(StoreCorrupt):
+            await log.read(EventQuery(limit=10))
+
+    async def test_a_closed_store_is_unavailable(self, make_store: StoreFactory) -> None:
+        from vm_registry.persistence.errors import StoreUnavailable
+
+        store = await make_store()
+        await store.close()
+        with pytest.raises(StoreUnavailable):
+            await store.log.read_after(0, 1)
+        with pytest.raises(StoreUnavailable):
+            await append(store.log, MIXED[:1])
+        with pytest.raises(StoreUnavailable):
+            await store.snapshots.infos()
 
     @settings(
         max_examples=40,
@@ -231,13 +471,13 @@ class EventStoreContract:
         )
     )
     async def test_events_read_back_exactly_as_appended(
-        self, store: EventStore, batch: list[tuple[str, str, int, dict[str, Any], dict[str, Any]]]
+        self, log: EventLog, batch: list[tuple[str, str, int, dict[str, Any], dict[str, Any]]]
     ) -> None:
-        head = store.head
+        head = log.head
         news = [
             new(vm_id, kind, T0 + delay, actor, data) for kind, vm_id, delay, actor, data in batch
         ]
-        appended = await store.append(news)
+        appended = await append(log, news)
         assert appended == as_events(head + 1, news)
-        assert await store.read(EventQuery(after=head, limit=1000)) == appended
-        assert await scan_all(store, after=head) == appended
+        assert await log.read(EventQuery(after=head, limit=1000)) == appended
+        assert await scan_all(log, after=head) == appended

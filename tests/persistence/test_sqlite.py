@@ -1,17 +1,27 @@
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 
-from tests.persistence.contract import EventStoreContract, StoreFactory
-from vm_registry.persistence.sqlite import SqliteEventStore
+from tests.persistence.contract import RawSql, StoreContract, StoreFactory
+from vm_registry.persistence.store import Store, open_store
 
 
-class TestSqliteEventStore(EventStoreContract):
+class TestSqliteStore(StoreContract):
     @pytest.fixture
     def make_store(self, tmp_path: Path) -> StoreFactory:
-        def make(*, read_only: bool = False) -> SqliteEventStore:
-            return SqliteEventStore(tmp_path / "events.db", read_only=read_only)
+        async def make(*, read_only: bool = False) -> Store:
+            return await open_store(tmp_path / "events.db", read_only=read_only)
 
         return make
+
+    @pytest.fixture
+    def raw_sql(self, tmp_path: Path) -> RawSql:
+        async def run(sql: str) -> None:
+            with closing(sqlite3.connect(tmp_path / "events.db")) as conn, conn:
+                conn.execute(sql)
+
+        return run

@@ -7,7 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from vm_registry.domain import commands as cmd
-from vm_registry.persistence.sqlite import SqliteEventStore
+from vm_registry.persistence.sqlite.compaction import SqliteCompaction
+from vm_registry.persistence.sqlite.log import SqliteEventLog
+from vm_registry.persistence.sqlite.snapshots import SqliteSnapshots
+from vm_registry.persistence.store import Store
 from vm_registry.service.bootstrap import replay
 from vm_registry.service.reaper import GuardPolicy, Reaper
 from vm_registry.service.registry import Registry
@@ -30,21 +33,24 @@ class Service:
         db: Path,
         clock: FakeClock,
         stale_after: float = 10.0,
-        store_class: type[SqliteEventStore] = SqliteEventStore,
+        log_class: type[SqliteEventLog] = SqliteEventLog,
     ) -> None:
         self.db = db
         self.clock = clock
         self.stale_after = stale_after
-        self.store_class = store_class
+        self.log_class = log_class
         self.published: list[Any] = []
 
     async def start(self) -> Service:
-        self.store = self.store_class(self.db)
-        await self.store.open()
-        state = await replay(self.store)
-        self.writer = Writer(self.store, state, self.clock, self.published.extend)
+        self.log = self.log_class(self.db)
+        self.store = Store(
+            self.log, SqliteSnapshots(self.log), SqliteCompaction(self.log), str(self.db)
+        )
+        await self.log.open()
+        state = await replay(self.log)
+        self.writer = Writer(self.log, state, self.clock, self.published.extend)
         self.registry = Registry(
-            self.store, state, self.writer, stale_after=self.stale_after, clock=self.clock
+            self.log, state, self.writer, stale_after=self.stale_after, clock=self.clock
         )
         self.writer.start()
         return self
@@ -55,7 +61,7 @@ class Service:
 
     async def stop(self) -> None:
         await self.writer.stop()
-        await self.store.close()
+        await self.log.close()
 
     async def execute(self, command: cmd.Command) -> Outcome:
         return await self.registry.writer.submit(command, ACTOR)

@@ -68,9 +68,9 @@ async def test_a_corrupt_snapshot_is_judged_once(
         machine = TimeMachine(service.store, service.registry.state)
         for seq in (10, 20):
             state = await machine.state_at(seq)
-            chain = await service.store.hash_at(seq)
+            chain = await service.store.log.hash_at(seq)
             assert chain is not None
-            await service.store.save_snapshot(seq, chain, snapshot.encode(state))
+            await service.store.snapshots.save(seq, chain, snapshot.encode(state))
         with sqlite3.connect(service.db) as db:
             db.execute("UPDATE snapshots SET body = x'00ff' WHERE seq = 20")
         expected = {seq: (await machine.state_at(seq)).entries for seq in (21, 22, 23)}

@@ -74,7 +74,7 @@ async def test_a_replica_that_is_not_the_leader_neither_reaps_nor_snapshots(
         assert not service.registry.get("vm-1").stale  # type: ignore[union-attr]
         snapshots.observe([])
         await snapshots.final()
-        assert await service.store.snapshots() == []
+        assert await service.store.snapshots.infos() == []
 
         leader = True
         for _ in range(200):
@@ -84,6 +84,6 @@ async def test_a_replica_that_is_not_the_leader_neither_reaps_nor_snapshots(
         assert service.registry.get("vm-1").stale  # type: ignore[union-attr]
         await reaper.stop()
         await snapshots.final()
-        assert [s.seq for s in await service.store.snapshots()] == [2]
+        assert [s.seq for s in await service.store.snapshots.infos()] == [2]
     finally:
         await service.stop()

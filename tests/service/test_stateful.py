@@ -26,7 +26,7 @@ from tests.service.harness import FakeClock, Service
 from vm_registry.domain import commands as cmd
 from vm_registry.domain.errors import Conflict, NotFound, RegistryError
 from vm_registry.domain.model import ROLES, STATUSES, Entry
-from vm_registry.persistence.sqlite import SqliteEventStore
+from vm_registry.persistence.store import open_store
 from vm_registry.service.bootstrap import replay
 from vm_registry.wire import bodies as wire_bodies
 
@@ -218,7 +218,7 @@ class RegistryMachine(RuleBasedStateMachine):
     def the_registry_shows_the_model_newest_first(self) -> None:
         registry = self.service.registry
         assert [visible(e) for e in registry.entries()] == list(reversed(self.model.values()))
-        assert registry.revision == self.revision == self.service.store.head
+        assert registry.revision == self.revision == self.service.log.head
         for vm_id in IDS:
             found = registry.get(vm_id)
             assert (None if found is None else visible(found)) == self.model.get(vm_id)
@@ -241,10 +241,9 @@ class RegistryMachine(RuleBasedStateMachine):
     @invariant()
     def replaying_the_log_from_disk_gives_the_live_projection(self) -> None:
         async def replayed() -> Any:
-            reader = SqliteEventStore(self.service.db, read_only=True)
-            await reader.open()
+            reader = await open_store(self.service.db, read_only=True)
             try:
-                return await replay(reader)
+                return await replay(reader.log)
             finally:
                 await reader.close()
 

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -10,9 +11,10 @@ from tests.domain.strategies import T0
 from tests.service.harness import FakeClock, Service
 from vm_registry.domain import commands as cmd
 from vm_registry.domain.errors import Conflict, NotFound, Unavailable
-from vm_registry.domain.events import Event
-from vm_registry.persistence.sqlite import SqliteEventStore
-from vm_registry.persistence.store import NewEvent, StoreUnavailable
+from vm_registry.persistence.errors import StoreUnavailable
+from vm_registry.persistence.sqlite.log import SqliteEventLog
+from vm_registry.persistence.sqlite.transaction import SqliteTransaction
+from vm_registry.persistence.store import open_store
 from vm_registry.service.bootstrap import replay
 
 DATA = {
@@ -34,10 +36,9 @@ async def service(tmp_path: Path) -> AsyncIterator[Service]:
 
 
 async def replayed(db: Path) -> object:
-    reader = SqliteEventStore(db, read_only=True)
-    await reader.open()
+    reader = await open_store(db, read_only=True)
     try:
-        return await replay(reader)
+        return await replay(reader.log)
     finally:
         await reader.close()
 
@@ -55,7 +56,7 @@ async def test_concurrent_registrations_of_one_id_give_exactly_one_success(
     entry = service.registry.get("vm-1")
     assert entry is not None
     assert entry.name == winners[0].entry.name  # type: ignore[union-attr]
-    assert service.store.head == service.registry.revision == 1
+    assert service.log.head == service.registry.revision == 1
     assert await replayed(service.db) == service.registry.state
 
 
@@ -85,21 +86,25 @@ async def test_commands_in_one_group_commit_see_the_effects_of_earlier_ones(
     assert await replayed(service.db) == service.registry.state
 
 
-class FlakyStore(SqliteEventStore):
+class FlakyLog(SqliteEventLog):
+    """A real log whose commits fail while `failing` is set, as on a full disk."""
+
     failing = False
 
-    async def append(self, batch: Sequence[NewEvent]) -> list[Event]:
-        if self.failing:
-            raise StoreUnavailable("disk is full")
-        return await super().append(batch)
+    @contextlib.asynccontextmanager
+    async def locked(self) -> AsyncIterator[SqliteTransaction]:
+        async with super().locked() as tx:
+            yield tx
+            if self.failing:
+                raise StoreUnavailable("disk is full")
 
 
 async def test_a_failed_commit_refuses_the_whole_batch_and_the_projection_does_not_move(
     tmp_path: Path,
 ) -> None:
-    service = await Service(tmp_path / "registry.db", FakeClock(T0), store_class=FlakyStore).start()
-    store = service.store
-    assert isinstance(store, FlakyStore)
+    service = await Service(tmp_path / "registry.db", FakeClock(T0), log_class=FlakyLog).start()
+    store = service.log
+    assert isinstance(store, FlakyLog)
     try:
         await service.execute(cmd.Register("vm-1", DATA))
         store.failing = True
@@ -137,18 +142,20 @@ async def test_a_stopped_writer_refuses_commands(tmp_path: Path) -> None:
         await service.execute(cmd.Heartbeat("vm-1"))
 
 
-class SlowStore(SqliteEventStore):
-    """A real store whose appends take a while, as on a saturated disk."""
+class SlowLog(SqliteEventLog):
+    """A real log whose commits take a while, as on a saturated disk."""
 
-    async def append(self, batch: Sequence[NewEvent]) -> list[Event]:
-        await asyncio.sleep(0.5)
-        return await super().append(batch)
+    @contextlib.asynccontextmanager
+    async def locked(self) -> AsyncIterator[SqliteTransaction]:
+        async with super().locked() as tx:
+            yield tx
+            await asyncio.sleep(0.5)
 
 
 async def test_stopping_mid_batch_answers_its_callers_instead_of_leaving_them_hanging(
     tmp_path: Path,
 ) -> None:
-    slow = await Service(tmp_path / "registry.db", FakeClock(T0), store_class=SlowStore).start()
+    slow = await Service(tmp_path / "registry.db", FakeClock(T0), log_class=SlowLog).start()
     try:
         waiting = asyncio.ensure_future(slow.execute(cmd.Register("vm-1", DATA)))
         await asyncio.sleep(0.1)  # the batch is now inside the slow append
@@ -156,11 +163,11 @@ async def test_stopping_mid_batch_answers_its_callers_instead_of_leaving_them_ha
         with pytest.raises(Unavailable):
             await asyncio.wait_for(waiting, timeout=5)
     finally:
-        await slow.store.close()
+        await slow.log.close()
 
 
 async def test_stopping_lets_the_batch_in_flight_finish_first(tmp_path: Path) -> None:
-    slow = await Service(tmp_path / "registry.db", FakeClock(T0), store_class=SlowStore).start()
+    slow = await Service(tmp_path / "registry.db", FakeClock(T0), log_class=SlowLog).start()
     try:
         waiting = asyncio.ensure_future(slow.execute(cmd.Register("vm-1", DATA)))
         await asyncio.sleep(0.1)
@@ -168,7 +175,7 @@ async def test_stopping_lets_the_batch_in_flight_finish_first(tmp_path: Path) ->
         outcome = await asyncio.wait_for(waiting, timeout=5)
         assert outcome.event.seq == 1
     finally:
-        await slow.store.close()
+        await slow.log.close()
 
 
 async def test_the_answer_is_the_projections_entry_so_a_read_renders_from_the_cache(

@@ -21,7 +21,7 @@ from vm_registry.api.auth import auth_middleware, load_tokens
 from vm_registry.api.request_log import observed
 from vm_registry.api.routes import health, history, stream, ui, vms
 from vm_registry.feed.broker import Broker
-from vm_registry.persistence.sqlite import SqliteEventStore
+from vm_registry.persistence.store import open_store
 from vm_registry.service.allow_list import AllowList
 from vm_registry.service.changes import Changes
 from vm_registry.service.health_checks import CheckPolicy, HealthChecker
@@ -118,15 +118,14 @@ def create_app(settings: Settings) -> Litestar:
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        store = SqliteEventStore(settings.db, synchronous=settings.synchronous)
-        await store.open()
+        store = await open_store(settings.db, synchronous=settings.synchronous)
         try:
             state = await load_state(store)
             history = TimeMachine(store, state)
             broker = Broker(
-                store,
+                store.log,
                 history.state_at,
-                head=store.head,
+                head=store.log.head,
                 tail_capacity=settings.feed_tail,
                 tail_bytes=settings.feed_tail_bytes,
                 max_subscribers=settings.max_subscribers,
@@ -145,8 +144,10 @@ def create_app(settings: Settings) -> Litestar:
                 changes.observe(outcomes)
                 snapshotter.observe(outcomes)
 
-            writer = MeteredWriter(store, state, wall_clock_ms, publish, metrics=telemetry.writer)
-            registry = Registry(store, state, writer, stale_after=settings.stale_after)
+            writer = MeteredWriter(
+                store.log, state, wall_clock_ms, publish, metrics=telemetry.writer
+            )
+            registry = Registry(store.log, state, writer, stale_after=settings.stale_after)
             reaper = Reaper(
                 registry,
                 settings.effective_reap_interval,
@@ -166,7 +167,9 @@ def create_app(settings: Settings) -> Litestar:
             app.state.leadership = leadership
             app.state.telemetry = telemetry
             telemetry.attach(
-                RegistryCollector(registry, broker, lambda: writer.queue_depth, leadership)
+                RegistryCollector(
+                    registry, broker, lambda: writer.queue_depth, leadership, storage=store
+                )
             )
             checker = _health_checker(settings, registry, lambda: leadership.is_leader)
             app.state.health_checker = checker

@@ -12,7 +12,7 @@ from litestar.exceptions import HTTPException, MethodNotAllowedException, NotFou
 
 from vm_registry.api import wire
 from vm_registry.domain import errors as domain
-from vm_registry.persistence.store import StoreCorrupt, StoreError
+from vm_registry.persistence.errors import StoreCorrupt, StoreError
 
 log = logging.getLogger("vm_registry.api")
 

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from vm_registry.domain.events import Event, canonical_bytes
-from vm_registry.persistence.store import GENESIS_HASH
+from vm_registry.persistence.log import GENESIS_HASH
 
 FORMAT = 1
 

@@ -7,13 +7,14 @@ from collections.abc import Callable
 from vm_registry.domain.errors import Gone, Invalid
 from vm_registry.domain.events import Event
 from vm_registry.domain.fold import State, apply
-from vm_registry.persistence.store import EventQuery, EventStore
+from vm_registry.persistence.log import EventLog, EventQuery
+from vm_registry.persistence.store import Store
 from vm_registry.service.snapshots import newest_valid
 
 Progress = Callable[[int], None]
 
 
-async def point_for(store: EventStore, until: int | None, as_of: int | None) -> int:
+async def point_for(store: EventLog, until: int | None, as_of: int | None) -> int:
     if until is not None and as_of is not None:
         raise Invalid("give either --until or --as-of, not both")
     first = await store.refresh_first_seq()
@@ -31,14 +32,15 @@ async def point_for(store: EventStore, until: int | None, as_of: int | None) -> 
     return until
 
 
-async def state_at(store: EventStore, seq: int, progress: Progress | None = None) -> State:
+async def state_at(store: Store, seq: int, progress: Progress | None = None) -> State:
     base = await newest_valid(store, upto=seq)
     if base is None:
-        if store.first_seq > 1:
-            raise Gone(f"no valid snapshot covers the compacted history before {store.first_seq}")
+        first = store.log.first_seq
+        if first > 1:
+            raise Gone(f"no valid snapshot covers the compacted history before {first}")
         base = State()
     state = base.copy()
-    async for chunk in store.scan(after=state.revision, upto=seq):
+    async for chunk in store.log.scan(after=state.revision, upto=seq):
         for event in chunk:
             apply(state, event)
         if progress is not None:
@@ -47,7 +49,7 @@ async def state_at(store: EventStore, seq: int, progress: Progress | None = None
     return state
 
 
-async def vm_history(store: EventStore, vm_id: str, upto: int) -> list[Event]:
+async def vm_history(store: EventLog, vm_id: str, upto: int) -> list[Event]:
     if not await store.vm_known(vm_id):
         raise Invalid(f"VM {vm_id!r} never appears in the log")
     return await store.read(

@@ -22,7 +22,10 @@ from dataclasses import dataclass
 from vm_registry.domain import snapshot
 from vm_registry.domain.events import canonical_bytes
 from vm_registry.domain.fold import State, apply
-from vm_registry.persistence.store import GENESIS_HASH, EventStore, SnapshotInfo, StoreCorrupt
+from vm_registry.persistence.errors import StoreCorrupt
+from vm_registry.persistence.log import GENESIS_HASH
+from vm_registry.persistence.snapshots import SnapshotInfo
+from vm_registry.persistence.store import Store
 from vm_registry.service.snapshots import load_verified
 
 Progress = Callable[[int], None]
@@ -65,11 +68,11 @@ class ExpectedHead:
 
 
 async def verify(
-    store: EventStore, progress: Progress | None = None, expect: ExpectedHead | None = None
+    store: Store, progress: Progress | None = None, expect: ExpectedHead | None = None
 ) -> Report:
-    report = Report(head=store.head)
-    first = await store.refresh_first_seq()
-    snapshots = {info.seq: info for info in await store.snapshots()}
+    report = Report(head=store.log.head)
+    first = await store.log.refresh_first_seq()
+    snapshots = {info.seq: info for info in await store.snapshots.infos()}
     state, chain = State(), GENESIS_HASH
     if first > 1:
         base = snapshots.get(first - 1)
@@ -91,7 +94,7 @@ async def verify(
         report.snapshots += 1
     expected = first
     try:
-        async for chunk in store.scan_hashes(after=first - 1):
+        async for chunk in store.log.scan_hashes(after=first - 1):
             for event, stored in chunk:
                 if event.seq != expected:
                     return report.fail(expected, f"seq {expected} is missing (next is {event.seq})")
@@ -130,7 +133,7 @@ async def verify(
 
 
 async def _check_head(
-    store: EventStore,
+    store: Store,
     report: Report,
     expect: ExpectedHead,
     first: int,
@@ -153,7 +156,7 @@ async def _check_head(
             "archive, or record a newer head",
         )
     else:
-        chain = await store.hash_at(expect.seq)
+        chain = await store.log.hash_at(expect.seq)
     if chain != expect.chain:
         return report.fail(
             expect.seq,
@@ -162,5 +165,5 @@ async def _check_head(
     return report
 
 
-async def _still_stored(store: EventStore, seq: int) -> bool:
-    return any(info.seq == seq for info in await store.snapshots())
+async def _still_stored(store: Store, seq: int) -> bool:
+    return any(info.seq == seq for info in await store.snapshots.infos())

@@ -23,8 +23,8 @@ from vm_registry.audit.verify import ExpectedHead, verify
 from vm_registry.cli.progress import ProgressBar
 from vm_registry.domain.errors import RegistryError
 from vm_registry.domain.timestamps import parse_iso, to_iso
-from vm_registry.persistence.sqlite import SqliteEventStore
-from vm_registry.persistence.store import StoreError
+from vm_registry.persistence.errors import StoreError
+from vm_registry.persistence.store import Store, open_store
 from vm_registry.wire import render
 
 DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
@@ -72,12 +72,10 @@ def _fail(message: str, code: int = 1) -> int:
     return code
 
 
-async def _open(path: Path, read_only: bool) -> SqliteEventStore:
+async def _open(path: Path, read_only: bool) -> Store:
     if not path.exists():
         raise StoreError(f"{path} does not exist")
-    store = SqliteEventStore(path, read_only=read_only)
-    await store.open()
-    return store
+    return await open_store(path, read_only=read_only)
 
 
 def _expected_head(text: str) -> ExpectedHead:
@@ -93,10 +91,10 @@ async def _verify(args: argparse.Namespace) -> int:
     except StoreError as error:
         return _fail(str(error), 2)
     try:
-        bar = ProgressBar(store.head, "verifying")
+        bar = ProgressBar(store.log.head, "verifying")
         report = await verify(store, bar, args.expect_head)
         bar.close()
-        snapshots = {info.seq: info for info in await store.snapshots()}
+        snapshots = {info.seq: info for info in await store.snapshots.infos()}
     except StoreError as error:
         return _fail(f"cannot read {args.db}: {error}", 2)
     finally:
@@ -129,9 +127,9 @@ async def _replay(args: argparse.Namespace) -> int:
         return _fail(str(error), 2)
     try:
         as_of = parse_iso(args.as_of) if args.as_of is not None else None
-        seq = await point_for(store, args.until, as_of)
+        seq = await point_for(store.log, args.until, as_of)
         if args.vm is not None:
-            events = await vm_history(store, args.vm, seq)
+            events = await vm_history(store.log, args.vm, seq)
             _print_history([render.event(e) for e in events], fmt)
             return 0
         bar = ProgressBar(seq, "replaying")
@@ -193,7 +191,7 @@ async def _compact(args: argparse.Namespace) -> int:
         return _fail(str(error), 2)
     try:
         if cut_time is not None:
-            cut = await store.seq_at_time(cut_time)
+            cut = await store.log.seq_at_time(cut_time)
             print(f"events before {to_iso(cut_time)} end at seq {cut}")
         else:
             cut = args.before - 1

@@ -17,8 +17,8 @@ from vm_registry.audit.verify import Report, verify
 from vm_registry.backup import postgres_dump, sqlite_copy
 from vm_registry.backup.sqlite_copy import BackupError
 from vm_registry.cli.progress import ProgressBar
-from vm_registry.persistence.sqlite import SqliteEventStore
-from vm_registry.persistence.store import StoreError
+from vm_registry.persistence.errors import StoreError
+from vm_registry.persistence.store import open_store
 
 
 def register(subparsers: Any) -> None:
@@ -57,10 +57,9 @@ def _verified(path: Path, label: str) -> Report:
     sqlite_copy.check_integrity(path)
 
     async def chain() -> Report:
-        store = SqliteEventStore(path, read_only=True)
-        await store.open()
+        store = await open_store(path, read_only=True)
         try:
-            with ProgressBar(store.head, label) as bar:
+            with ProgressBar(store.log.head, label) as bar:
                 return await verify(store, bar)
         finally:
             await store.close()

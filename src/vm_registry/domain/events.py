@@ -20,17 +20,6 @@ HEALTH: Final = "vm.health"
 
 EVENT_TYPES: Final = (REGISTERED, UPDATED, HEARTBEAT, DEREGISTERED, STALE, HEALTH)
 
-# Stable small integers for the on-disk `type` column. Never renumber: logs outlive releases.
-TYPE_CODES: Final = {
-    REGISTERED: 1,
-    UPDATED: 2,
-    HEARTBEAT: 3,
-    DEREGISTERED: 4,
-    STALE: 5,
-    HEALTH: 6,
-}
-CODE_TYPES: Final = {code: name for name, code in TYPE_CODES.items()}
-
 _EMPTY: dict[str, Any] = {}
 
 

@@ -19,7 +19,7 @@ from vm_registry.domain.fold import State, apply
 from vm_registry.feed import frames
 from vm_registry.feed.filters import FeedFilter
 from vm_registry.feed.tail import DEFAULT_MAX_BYTES, FeedItem, Tail
-from vm_registry.persistence.store import EventStore
+from vm_registry.persistence.log import EventLog
 from vm_registry.service.writer import Outcome
 
 StateAt = Callable[[int], Awaitable[State]]
@@ -34,7 +34,7 @@ WRITE_SIZE = 256 * 1024
 class Broker:
     def __init__(
         self,
-        store: EventStore,
+        store: EventLog,
         state_at: StateAt,
         *,
         head: int,

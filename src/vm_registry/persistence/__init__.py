@@ -1,1 +1,2 @@
-"""Storage of the event log. `store.py` is the narrow interface; one module per backend."""
+"""Storage of the event log: narrow protocols by concern (`log.py`, `snapshots.py`,
+`compaction.py`), and one package per backend with one module per concern."""

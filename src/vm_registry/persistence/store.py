@@ -1,130 +1,54 @@
-"""The storage contract every backend implements, and the errors it may raise.
+"""A store: the event log, the snapshot store and compaction of one database, opened together.
 
-The interface is deliberately narrow: append a batch, read after a position, know the head.
-Everything else (validation, ordering, the fold) happens above it, in the single writer. A
-backend translates its driver's exceptions into the errors below at its edge, so nothing above
-the store ever imports a database driver.
+`open_store(target)` picks the backend from the target alone: a `postgresql://` URL or a file
+path (SQLite). Nothing above `persistence/` names a backend or imports a driver.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass
+from pathlib import Path
 
-from vm_registry.domain.events import Event
+from vm_registry.persistence.compaction import Compaction
+from vm_registry.persistence.log import EventLog
+from vm_registry.persistence.snapshots import SnapshotStore
 
-GENESIS_HASH = bytes(32)
-
-
-class StoreError(Exception):
-    """Base of storage failures. `reason` is the cause alone, fit to show a client: the full
-    message may name files and paths, which belong only in the server log."""
-
-    def __init__(self, message: str, reason: str | None = None) -> None:
-        super().__init__(message)
-        self.reason = reason or message
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
-class StoreUnavailable(StoreError):
-    """The store cannot write right now (disk full, read-only, I/O error, locked). Nothing of
-    the failed batch was written; the caller may retry later."""
-
-
-class StoreCorrupt(StoreError):
-    """The stored log cannot be trusted (undecodable row, broken chain, gap)."""
-
-    def __init__(self, message: str, seq: int | None = None, reason: str | None = None) -> None:
-        super().__init__(message, reason)
-        self.seq = seq
+def is_url(target: str | Path) -> bool:
+    return str(target).startswith(POSTGRES_SCHEMES)
 
 
 @dataclass(frozen=True, slots=True)
-class SnapshotInfo:
-    seq: int
-    chain: bytes  # the hash chain's value at `seq`, so the chain stays checkable after compaction
-    digest: bytes  # sha256 of the snapshot's canonical bytes
+class Store:
+    log: EventLog
+    snapshots: SnapshotStore
+    compaction: Compaction
+    # What to call the database in messages, without secrets (a URL's password is removed).
+    name: str
+
+    async def close(self) -> None:
+        await self.log.close()
 
 
-# A heartbeat during startup replay: (seq, vm_id, at). See `EventStore.scan_for_replay`.
-Touch = tuple[int, str, int]
+def sqlite_store(
+    path: str | Path, *, read_only: bool = False, synchronous: str = "NORMAL"
+) -> Store:
+    from vm_registry.persistence.sqlite.compaction import SqliteCompaction
+    from vm_registry.persistence.sqlite.log import SqliteEventLog
+    from vm_registry.persistence.sqlite.snapshots import SqliteSnapshots
+
+    log = SqliteEventLog(path, read_only=read_only, synchronous=synchronous)
+    return Store(log, SqliteSnapshots(log), SqliteCompaction(log), str(path))
 
 
-@dataclass(frozen=True, slots=True)
-class NewEvent:
-    """An event the writer decided on, before the store gives it a seq."""
-
-    type: str
-    vm_id: str
-    at: int
-    actor: dict[str, Any] = field(default_factory=dict)
-    data: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class EventQuery:
-    after: int = 0
-    limit: int = 100
-    vm_id: str | None = None
-    types: tuple[str, ...] | None = None
-    since: int | None = None  # epoch ms, inclusive
-    until: int | None = None  # epoch ms, inclusive
-    upto: int | None = None  # highest seq to include
-
-
-class EventStore(Protocol):
-    async def open(self) -> None: ...
-
-    async def close(self) -> None: ...
-
-    @property
-    def head(self) -> int:
-        """Seq of the last committed event (0 for an empty log)."""
-
-    @property
-    def first_seq(self) -> int:
-        """Seq of the oldest event still held; anything before it was compacted away."""
-
-    @property
-    def last_hash(self) -> bytes:
-        """The hash chain's value at `head`."""
-
-    async def append(self, batch: Sequence[NewEvent]) -> list[Event]:
-        """Durably append `batch` in one transaction, assigning consecutive seqs."""
-
-    async def read(self, query: EventQuery) -> list[Event]: ...
-
-    def scan(self, after: int = 0, upto: int | None = None) -> AsyncIterator[list[Event]]:
-        """Every event after `after` in seq order, in large chunks (for replay)."""
-
-    def scan_for_replay(self, after: int = 0) -> AsyncIterator[list[Event | Touch]]:
-        """Every event after `after`, heartbeats as bare `Touch` tuples (startup's fast path)."""
-
-    async def seq_at_time(self, at: int) -> int:
-        """The last seq whose event happened at or before `at` (0 if none)."""
-
-    def scan_hashes(
-        self, after: int = 0, upto: int | None = None
-    ) -> AsyncIterator[list[tuple[Event, bytes]]]:
-        """Like `scan`, with each event's stored chain hash (for verification)."""
-
-    async def hash_at(self, seq: int) -> bytes | None: ...
-
-    async def vm_known(self, vm_id: str) -> bool:
-        """Whether the id ever appeared in the log, compacted history included."""
-
-    async def refresh_first_seq(self) -> int:
-        """Re-read the compaction point, which another process may have moved."""
-
-    async def save_snapshot(self, seq: int, chain: bytes, canonical: bytes) -> None: ...
-
-    async def snapshots(self) -> list[SnapshotInfo]:
-        """Every stored snapshot, newest first."""
-
-    async def snapshot_body(self, seq: int) -> bytes:
-        """The canonical bytes of the snapshot at `seq`."""
-
-    async def delete_snapshots(self, seqs: Sequence[int]) -> None: ...
-
-    async def compact(self, cut: int, chain: bytes, canonical: bytes) -> int:
-        """Store a snapshot at `cut`, then drop every event up to it. Returns events dropped."""
+async def open_store(
+    target: str | Path, *, read_only: bool = False, synchronous: str = "NORMAL"
+) -> Store:
+    """Open the store at `target`. Raises `StoreError` (never a driver exception)."""
+    if is_url(target):
+        raise NotImplementedError("the PostgreSQL backend is not built yet")
+    store = sqlite_store(target, read_only=read_only, synchronous=synchronous)
+    await store.log.open()
+    return store

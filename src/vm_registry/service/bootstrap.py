@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from vm_registry.domain.fold import State, apply, touch_unshared
-from vm_registry.persistence.store import EventStore
+from vm_registry.persistence.log import EventLog
 
 
-async def replay(store: EventStore, state: State | None = None) -> State:
+async def replay(store: EventLog, state: State | None = None) -> State:
     """Fold the log after `state` into it. The state must not be shared with anything yet:
     heartbeats are applied in place (see `fold.touch_unshared`)."""
     result = State() if state is None else state

@@ -11,7 +11,8 @@ import logging
 
 from vm_registry.domain.errors import Gone, Invalid
 from vm_registry.domain.fold import State, apply
-from vm_registry.persistence.store import EventStore, StoreCorrupt
+from vm_registry.persistence.errors import StoreCorrupt
+from vm_registry.persistence.store import Store
 from vm_registry.service.snapshots import load_verified
 
 log = logging.getLogger("vm_registry.snapshots")
@@ -22,7 +23,7 @@ NEARBY = 1000
 
 
 class TimeMachine:
-    def __init__(self, store: EventStore, live: State) -> None:
+    def __init__(self, store: Store, live: State) -> None:
         self.store = store
         self.live = live
         self._cached: State | None = None
@@ -33,7 +34,7 @@ class TimeMachine:
     async def check(self, seq: int) -> None:
         if seq > self.live.revision:
             raise Invalid(f"seq {seq} is beyond the head of the log ({self.live.revision})")
-        first = await self.store.refresh_first_seq()
+        first = await self.store.log.refresh_first_seq()
         if seq < first - 1:
             raise Gone(
                 f"history before seq {first} was compacted; "
@@ -49,7 +50,7 @@ class TimeMachine:
         # Nothing before the compaction point can be folded any more: a base older than it
         # (such as one cached before another process compacted the log) would silently skip
         # the dropped events.
-        floor = self.store.first_seq - 1
+        floor = self.store.log.first_seq - 1
         base = self._cached
         if base is not None and not floor <= base.revision <= seq:
             base = None
@@ -67,13 +68,13 @@ class TimeMachine:
             base = State()
         self._cached = base
         state = base.copy()
-        async for chunk in self.store.scan(after=state.revision, upto=seq):
+        async for chunk in self.store.log.scan(after=state.revision, upto=seq):
             for event in chunk:
                 apply(state, event)
         return state
 
     async def _newest_valid(self, upto: int) -> State | None:
-        for info in await self.store.snapshots():
+        for info in await self.store.snapshots.infos():
             verdict = (info.seq, info.digest, info.chain)
             if info.seq > upto or verdict in self._corrupt:
                 continue
@@ -87,13 +88,12 @@ class TimeMachine:
     async def seq_as_of(self, at_ms: int, now_ms: int) -> int:
         if at_ms > now_ms:
             raise Invalid("asOf is in the future")
-        seq = await self.store.seq_at_time(at_ms)
-        first = await self.store.refresh_first_seq()
+        seq = await self.store.log.seq_at_time(at_ms)
+        first = await self.store.log.refresh_first_seq()
         if seq < first and first > 1:
             # Before the first event kept: the snapshot at the cut answers, if the time is not
             # before the cut's own event. Backends that do not record that time answer 410.
-            recorded = getattr(self.store, "compacted_at", None)
-            cut: tuple[int, int] | None = await recorded() if recorded is not None else None
+            cut = await self.store.log.compacted_at()
             if cut is not None and cut[0] == first - 1 and at_ms >= cut[1]:
                 return first - 1
             raise Gone(

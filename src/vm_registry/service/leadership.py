@@ -17,7 +17,7 @@ import asyncio
 import logging
 from typing import Protocol
 
-from vm_registry.persistence.store import StoreError
+from vm_registry.persistence.errors import StoreError
 
 log = logging.getLogger("vm_registry.leadership")
 

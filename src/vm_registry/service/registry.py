@@ -15,8 +15,8 @@ from vm_registry.domain.errors import Invalid, Unavailable
 from vm_registry.domain.events import Event
 from vm_registry.domain.fold import State
 from vm_registry.domain.model import Entry
-from vm_registry.persistence.sqlite_file_identity import log_file_problem
-from vm_registry.persistence.store import EventQuery, EventStore
+from vm_registry.persistence.log import EventLog, EventQuery
+from vm_registry.persistence.sqlite.file_identity import log_file_problem
 from vm_registry.service.writer import Writer
 
 # How long a read with `minRevision` waits for this replica to fold that revision before it
@@ -31,7 +31,7 @@ def wall_clock_ms() -> int:
 class Registry:
     def __init__(
         self,
-        store: EventStore,
+        store: EventLog,
         state: State,
         writer: Writer,
         *,

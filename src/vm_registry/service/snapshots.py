@@ -14,16 +14,18 @@ from collections.abc import Callable
 
 from vm_registry.domain import snapshot
 from vm_registry.domain.fold import State
-from vm_registry.persistence.store import EventStore, SnapshotInfo, StoreCorrupt, StoreError
+from vm_registry.persistence.errors import StoreCorrupt, StoreError
+from vm_registry.persistence.snapshots import SnapshotInfo
+from vm_registry.persistence.store import Store
 from vm_registry.service.bootstrap import replay
 from vm_registry.service.writer import Outcome
 
 log = logging.getLogger("vm_registry.snapshots")
 
 
-async def load_verified(store: EventStore, info: SnapshotInfo) -> State:
+async def load_verified(store: Store, info: SnapshotInfo) -> State:
     """The snapshot's state, or StoreCorrupt saying why it cannot be trusted."""
-    canonical = await store.snapshot_body(info.seq)
+    canonical = await store.snapshots.body(info.seq)
     if snapshot.digest(canonical) != info.digest:
         raise StoreCorrupt(f"snapshot at seq {info.seq} does not match its digest", info.seq)
     try:
@@ -32,16 +34,16 @@ async def load_verified(store: EventStore, info: SnapshotInfo) -> State:
         raise StoreCorrupt(f"snapshot at seq {info.seq}: {error}", info.seq) from error
     if state.revision != info.seq:
         raise StoreCorrupt(f"snapshot at seq {info.seq} claims revision {state.revision}", info.seq)
-    stored = await store.hash_at(info.seq)
-    if stored is None and info.seq >= store.first_seq:
+    stored = await store.log.hash_at(info.seq)
+    if stored is None and info.seq >= store.log.first_seq:
         raise StoreCorrupt(f"snapshot at seq {info.seq} is beyond the log", info.seq)
     if stored is not None and stored != info.chain:
         raise StoreCorrupt(f"snapshot at seq {info.seq} disagrees with the hash chain", info.seq)
     return state
 
 
-async def newest_valid(store: EventStore, upto: int | None = None) -> State | None:
-    for info in await store.snapshots():
+async def newest_valid(store: Store, upto: int | None = None) -> State | None:
+    for info in await store.snapshots.infos():
         if upto is not None and info.seq > upto:
             continue
         try:
@@ -51,17 +53,18 @@ async def newest_valid(store: EventStore, upto: int | None = None) -> State | No
     return None
 
 
-async def load_state(store: EventStore) -> State:
+async def load_state(store: Store) -> State:
     """Startup: the newest valid snapshot plus the tail of the log after it."""
     base = await newest_valid(store)
     if base is None:
-        if store.first_seq > 1:
+        first = store.log.first_seq
+        if first > 1:
             raise StoreCorrupt(
-                f"the log was compacted through seq {store.first_seq - 1} and no valid snapshot "
+                f"the log was compacted through seq {first - 1} and no valid snapshot "
                 "covers it; run `vm-registry verify` on the database"
             )
         base = State()
-    return await replay(store, base)
+    return await replay(store.log, base)
 
 
 KEEP_RECENT = 10
@@ -90,7 +93,7 @@ class Snapshotter:
 
     def __init__(
         self,
-        store: EventStore,
+        store: Store,
         state: State,
         every: int,
         last_seq: int,
@@ -117,21 +120,21 @@ class Snapshotter:
         try:
             # Read at the snapshot's own seq: with other processes appending, the log's head
             # may already be past what this projection has folded.
-            chain = await self.store.hash_at(state.revision)
+            chain = await self.store.log.hash_at(state.revision)
             if chain is None:
                 log.warning(
                     "snapshot at seq %d skipped: the log no longer holds it", state.revision
                 )
                 return
             canonical = await asyncio.to_thread(snapshot.encode, state)
-            await self.store.save_snapshot(state.revision, chain, canonical)
+            await self.store.snapshots.save(state.revision, chain, canonical)
             self.last_seq = state.revision
             log.info("snapshot written at seq %d (%d VMs)", state.revision, len(state.entries))
             # Re-read the compaction point: another process may have compacted meanwhile, and
             # its anchor snapshot must never be thinned away.
-            anchor = await self.store.refresh_first_seq() - 1
-            stored = [info.seq for info in await self.store.snapshots()]
-            await self.store.delete_snapshots(thinned(stored, self.every, anchor))
+            anchor = await self.store.log.refresh_first_seq() - 1
+            stored = [info.seq for info in await self.store.snapshots.infos()]
+            await self.store.snapshots.delete(thinned(stored, self.every, anchor))
         except StoreError as error:
             log.warning("snapshot at seq %d failed: %s", state.revision, error)
 

@@ -3,9 +3,11 @@
 Commands wait in a bounded queue (policy: callers wait for room, so a flood slows clients down
 instead of growing memory). The writer takes everything waiting, up to `max_batch`, and:
 
-1. decides each command against the projection plus the effects of earlier commands in the same
-   batch (the overlay), building each event and its entry once;
-2. appends all accepted events in one transaction (group commit);
+1. under the log's global lock (`log.locked()`), folds what other processes committed since
+   its own head, then decides each command against the projection plus the effects of earlier
+   commands in the same batch (the overlay), building and numbering each event and its entry
+   once, on from the log's true head;
+2. appends all accepted events in that one transaction (group commit);
 3. only after the commit, installs the overlay's entries into the projection (the very objects
    the callers get back), publishes them, and answers.
 
@@ -31,7 +33,8 @@ from vm_registry.domain.errors import RegistryError, Unavailable
 from vm_registry.domain.events import Event
 from vm_registry.domain.fold import State, apply, evolve, install
 from vm_registry.domain.model import Entry
-from vm_registry.persistence.store import EventQuery, EventStore, NewEvent, StoreError
+from vm_registry.persistence.errors import StoreError
+from vm_registry.persistence.log import EventLog
 from vm_registry.service.revisions import RevisionGate
 
 log = logging.getLogger("vm_registry.writer")
@@ -67,7 +70,7 @@ class _Pending:
 class Writer:
     def __init__(
         self,
-        store: EventStore,
+        store: EventLog,
         state: State,
         clock: Callable[[], int],
         publish: Publisher,
@@ -174,9 +177,7 @@ class Writer:
     async def _catch_up(self) -> None:
         """Fold and publish, in seq order, the events committed after our projection."""
         while self.state.revision < self.log_head:
-            events = await self.store.read(
-                EventQuery(after=self.state.revision, limit=FOLLOW_CHUNK)
-            )
+            events = await self.store.read_after(self.state.revision, FOLLOW_CHUNK)
             if not events:
                 return  # the head we heard of is not visible to our reader yet
             self._fold(events)
@@ -203,10 +204,43 @@ class Writer:
     # -- deciding ----------------------------------------------------------------------------
 
     async def _commit(self, batch: list[_Pending]) -> None:
+        accepted: list[_Pending] = []
+        outcomes: list[Outcome] = []
+        try:
+            async with self.store.locked() as tx:
+                newer = await tx.newer(after=self.state.revision)
+                if newer:  # others committed since our head: decide against the current state
+                    self._fold(newer)
+                outcomes = self._decide(batch, accepted, tx.head)
+                if outcomes:
+                    await tx.append([outcome.event for outcome in outcomes])
+        except StoreError as error:
+            # The lock, the catch-up read or the commit failed: nothing of the batch was
+            # written, so every caller still waiting (decided or not) hears 503.
+            log.error("append failed, %d writes refused: %s", len(batch), error)
+            for pending in batch:
+                if not pending.future.done():
+                    pending.future.set_exception(Unavailable(_UNAVAILABLE.format(error.reason)))
+            return
+        if not outcomes:
+            return
+        # The entries worked out while deciding go into the projection as they are: the
+        # caller's answer, the feed and the projection share one object per entry version.
+        state = self.state
+        for outcome in outcomes:
+            install(state, outcome.event.seq, outcome.event.vm_id, outcome.entry)
+        self.log_head = max(self.log_head, state.revision)
+        self._published(outcomes)
+        for pending in accepted:
+            if not pending.future.done() and pending.outcome is not None:
+                pending.future.set_result(pending.outcome)
+
+    def _decide(self, batch: list[_Pending], accepted: list[_Pending], head: int) -> list[Outcome]:
+        """Decide each command of `batch` in order; the accepted ones go to `accepted`, and
+        their outcomes, numbered on from `head`, are returned."""
         at = self._now()
         overlay: dict[str, Entry | None] = {}
-        accepted: list[_Pending] = []
-        seq = self.state.revision
+        seq = head
         registered = len(self.state.entries)  # with the batch's earlier effects: for the VM cap
         for pending in batch:
             if pending.future.done():  # the caller went away before we got to it
@@ -228,31 +262,7 @@ class Writer:
             assert owner is not None  # decide() accepts only commands on an entry, or a Register
             pending.outcome = Outcome(event, after, owner.role)
             accepted.append(pending)
-        if not accepted:
-            return
-        outcomes = [pending.outcome for pending in accepted if pending.outcome is not None]
-        try:
-            await self._append([outcome.event for outcome in outcomes])
-        except StoreError as error:
-            log.error("append failed, %d writes refused: %s", len(accepted), error)
-            for pending in accepted:
-                if not pending.future.done():
-                    pending.future.set_exception(Unavailable(_UNAVAILABLE.format(error.reason)))
-            return
-        # The entries worked out while deciding go into the projection as they are: the
-        # caller's answer, the feed and the projection share one object per entry version.
-        state = self.state
-        for outcome in outcomes:
-            install(state, outcome.event.seq, outcome.event.vm_id, outcome.entry)
-        self.log_head = max(self.log_head, state.revision)
-        self._published(outcomes)
-        for pending in accepted:
-            if not pending.future.done() and pending.outcome is not None:
-                pending.future.set_result(pending.outcome)
-
-    async def _append(self, events: list[Event]) -> None:
-        batch = [NewEvent(e.type, e.vm_id, e.at, e.actor, e.data) for e in events]
-        await self.store.append(batch)
+        return [pending.outcome for pending in accepted if pending.outcome is not None]
 
     def _published(self, outcomes: list[Outcome]) -> None:
         try:

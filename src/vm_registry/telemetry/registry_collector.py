@@ -21,8 +21,10 @@ from prometheus_client.registry import Collector
 
 from vm_registry.domain.model import ROLES, STATUSES
 from vm_registry.feed.broker import Broker
-from vm_registry.persistence.sqlite import SqliteEventStore
-from vm_registry.persistence.store import EventQuery, EventStore, StoreError
+from vm_registry.persistence.errors import StoreError
+from vm_registry.persistence.log import EventLog, EventQuery
+from vm_registry.persistence.sqlite.log import SqliteEventLog
+from vm_registry.persistence.store import Store
 from vm_registry.service.registry import Registry
 
 
@@ -39,8 +41,11 @@ class RegistryCollector(Collector):
         broker: Broker,
         queue_depth: Callable[[], int],
         leadership: Any = None,
+        *,
+        storage: Store,
     ) -> None:
         self.registry = registry
+        self.storage = storage
         self.broker = broker
         self.queue_depth = queue_depth
         # The scale-out work's leadership (with `is_leader`), when there is one.
@@ -48,13 +53,13 @@ class RegistryCollector(Collector):
         self.snapshot: NewestSnapshot | None = None
 
     @property
-    def store(self) -> EventStore:
-        return self.registry.store
+    def store(self) -> EventLog:
+        return self.storage.log
 
     async def refresh(self) -> None:
         """Read what only the database knows: the newest snapshot and when it was taken."""
         try:
-            found = await self.store.snapshots()
+            found = await self.storage.snapshots.infos()
             if not found:
                 self.snapshot = None
                 return
@@ -126,7 +131,7 @@ class RegistryCollector(Collector):
             "Commands waiting for the writer",
             value=self.queue_depth(),
         )
-        if isinstance(store, SqliteEventStore):
+        if isinstance(store, SqliteEventLog):
             size = 0
             for suffix in ("", "-wal"):
                 with contextlib.suppress(OSError):
@@ -175,7 +180,7 @@ class RegistryCollector(Collector):
 
     def _replication(self) -> Iterator[Metric]:
         # Only with a shared log (PostgreSQL): a SQLite log has one process, always current.
-        if isinstance(self.store, SqliteEventStore):
+        if isinstance(self.store, SqliteEventLog):
             return
         lag = getattr(self.registry, "lag", None)
         if isinstance(lag, int):

@@ -26,7 +26,7 @@ from vm_registry.domain.errors import Gone, Invalid, NotFound
 from vm_registry.domain.events import EVENT_TYPES
 from vm_registry.domain.timestamps import parse_iso
 from vm_registry.domain.validation import vm_id as valid_vm_id
-from vm_registry.persistence.store import EventQuery
+from vm_registry.persistence.log import EventQuery
 from vm_registry.service.registry import Registry
 
 AnyRequest = Request[Any, Any, Any]

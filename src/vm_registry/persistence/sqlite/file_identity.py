@@ -21,7 +21,7 @@ import logging
 import os
 from pathlib import Path
 
-from vm_registry.persistence.store import StoreUnavailable
+from vm_registry.persistence.errors import StoreUnavailable
 
 log = logging.getLogger("vm_registry.store")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from vm_registry.persistence.store import StoreCorrupt, StoreError, StoreUnavailable
+from vm_registry.persistence.errors import StoreCorrupt, StoreError, StoreUnavailable
 
 
 def translate(error: sqlite3.Error, doing: str, path: Path) -> StoreError:

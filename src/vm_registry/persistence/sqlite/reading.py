@@ -1,0 +1,207 @@
+"""Reading the SQLite log: rows back into events, queries, and the chunked scans.
+
+`LogReader` is the base of `SqliteEventLog`; it reads through the log's reader connection,
+which in WAL mode never waits for the writer.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any, Final
+
+import aiosqlite
+
+from vm_registry.domain.events import HEARTBEAT, Event
+from vm_registry.persistence.codes import CODE_TYPES, TYPE_CODES, decode_data
+from vm_registry.persistence.errors import StoreCorrupt, StoreUnavailable
+from vm_registry.persistence.log import EventQuery, Touch
+from vm_registry.persistence.sqlite.errors import translate
+from vm_registry.persistence.sqlite.interns import Interns
+from vm_registry.persistence.sqlite.transaction import COLUMNS
+
+SCAN_CHUNK: Final = 20_000
+REPLAY_CHUNK: Final = 50_000
+INT64_MAX: Final = (1 << 63) - 1
+
+_SELECT: Final = f"SELECT {COLUMNS} FROM events"
+
+
+def int64(number: int) -> int:
+    """Positions and limits from a client may exceed what SQLite can bind (OverflowError, a
+    500); past the largest seq any log can reach, a bigger number means the same."""
+    return max(min(number, INT64_MAX), -INT64_MAX)
+
+
+class LogReader:
+    path: Path
+    _reader: aiosqlite.Connection | None
+    _interns: Interns
+    _head: int
+    _first_seq: int
+
+    def _conn(self) -> aiosqlite.Connection:
+        if self._reader is None:
+            raise StoreUnavailable(f"{self.path} is not open", reason="the event log is closed")
+        return self._reader
+
+    def _decode(self, row: Sequence[Any]) -> Event:
+        seq, code, vm, at, actor, data = row
+        kind = CODE_TYPES.get(code)
+        if kind is None:
+            raise StoreCorrupt(f"event {seq} has an unknown type code {code!r}", seq)
+        # KeyError here means an intern row this connection has not seen yet (see below).
+        name, who = self._interns.vm_names[vm], self._interns.actor_bodies[actor]
+        if not isinstance(at, int):
+            raise StoreCorrupt(f"event {seq} has a non-integer time {at!r}", seq)
+        try:
+            return Event(seq, kind, name, at, who, decode_data(data))
+        except (ValueError, TypeError) as error:
+            raise StoreCorrupt(f"event {seq} does not decode: {error}", seq) from error
+
+    async def _decode_rows(
+        self, rows: Sequence[Any], conn: aiosqlite.Connection | None = None
+    ) -> list[Event]:
+        try:
+            return [self._decode(row) for row in rows]
+        except KeyError:
+            # A row committed (by this or another process) after our caches were filled.
+            await self._refresh_interns(conn or self._conn())
+        events = []
+        for row in rows:
+            try:
+                events.append(self._decode(row))
+            except KeyError as error:
+                raise StoreCorrupt(
+                    f"event {row[0]} refers to a missing VM or actor {error}", row[0]
+                ) from error
+        return events
+
+    async def _refresh_interns(self, conn: aiosqlite.Connection) -> None:
+        try:
+            await self._interns.refresh(conn)
+        except sqlite3.Error as error:
+            raise translate(error, f"reading {self.path}", self.path) from error
+
+    async def fetch(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        try:
+            return list(await self._conn().execute_fetchall(sql, params))
+        except sqlite3.Error as error:
+            raise translate(error, f"reading {self.path}", self.path) from error
+
+    async def read(self, query: EventQuery) -> list[Event]:
+        clauses = ["seq > ?"]
+        params: list[Any] = [int64(query.after)]
+        if query.upto is not None:
+            clauses.append("seq <= ?")
+            params.append(int64(query.upto))
+        if query.vm_id is not None:
+            vm = self._interns.vm_ids.get(query.vm_id)
+            if vm is None:
+                await self._refresh_interns(self._conn())
+                vm = self._interns.vm_ids.get(query.vm_id)
+            if vm is None:
+                return []
+            clauses.append("vm = ?")
+            params.append(vm)
+        if query.types is not None:
+            clauses.append(f"type IN ({', '.join('?' for _ in query.types)})")
+            params.extend(TYPE_CODES[t] for t in query.types)
+        if query.since is not None:
+            clauses.append("at >= ?")
+            params.append(int64(query.since))
+        if query.until is not None:
+            clauses.append("at <= ?")
+            params.append(int64(query.until))
+        sql = f"{_SELECT} WHERE {' AND '.join(clauses)} ORDER BY seq LIMIT ?"
+        params.append(int64(query.limit))
+        return await self._decode_rows(await self.fetch(sql, params))
+
+    async def read_after(self, seq: int, limit: int) -> list[Event]:
+        rows = await self.fetch(
+            f"{_SELECT} WHERE seq > ? ORDER BY seq LIMIT ?", (int64(seq), int64(limit))
+        )
+        return await self._decode_rows(rows)
+
+    async def _pages(self, columns: str, after: int, upto: int | None) -> AsyncIterator[list[Any]]:
+        """Raw rows after `after` (up to `upto`) in seq order, `SCAN_CHUNK` at a time."""
+        position = int64(after)
+        limit_seq = int64(upto) if upto is not None else INT64_MAX
+        while True:
+            rows = await self.fetch(
+                f"SELECT {columns} FROM events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+                (position, limit_seq, SCAN_CHUNK),
+            )
+            if not rows:
+                return
+            yield rows
+            position = rows[-1][0]
+            if len(rows) < SCAN_CHUNK:
+                return
+
+    async def scan(self, after: int = 0, upto: int | None = None) -> AsyncIterator[list[Event]]:
+        async for rows in self._pages(COLUMNS, after, upto):
+            yield await self._decode_rows(rows)
+
+    async def scan_hashes(
+        self, after: int = 0, upto: int | None = None
+    ) -> AsyncIterator[list[tuple[Event, bytes]]]:
+        async for rows in self._pages(COLUMNS + ", hash", after, upto):
+            events = await self._decode_rows([row[:6] for row in rows])
+            yield [(event, bytes(row[6])) for event, row in zip(events, rows, strict=True)]
+
+    async def scan_for_replay(self, after: int = 0) -> AsyncIterator[list[Event | Touch]]:
+        """Like `scan`, but a heartbeat comes as a plain `(seq, vm_id, at)` tuple instead of an
+        Event: startup replays a million of them, and they carry nothing else."""
+        position = int64(after)
+        heartbeat = TYPE_CODES[HEARTBEAT]
+        while True:
+            rows = await self.fetch(
+                f"{_SELECT} WHERE seq > ? ORDER BY seq LIMIT ?", (position, REPLAY_CHUNK)
+            )
+            if not rows:
+                return
+            names = self._interns.vm_names
+            chunk: list[Event | Touch] = []
+            try:
+                for row in rows:
+                    if row[1] == heartbeat:
+                        chunk.append((row[0], names[row[2]], row[3]))
+                    else:
+                        chunk.append(self._decode(row))
+            except KeyError:
+                chunk = [
+                    (e.seq, e.vm_id, e.at) if e.type == HEARTBEAT else e
+                    for e in await self._decode_rows(rows)
+                ]
+            yield chunk
+            position = rows[-1][0]
+            if len(rows) < REPLAY_CHUNK:
+                return
+
+    async def hash_at(self, seq: int) -> bytes | None:
+        rows = await self.fetch("SELECT hash FROM events WHERE seq = ?", (int64(seq),))
+        return bytes(rows[0][0]) if rows else None
+
+    async def seq_at_time(self, at: int) -> int:
+        at = int64(at)
+        first = await self.fetch(
+            "SELECT seq FROM events WHERE seq >= ? ORDER BY seq LIMIT 1", (self._first_seq,)
+        )
+        last = await self.fetch("SELECT seq FROM events ORDER BY seq DESC LIMIT 1", ())
+        if not first or not last:
+            return self._first_seq - 1
+        low, high = int(first[0][0]), int(last[0][0])
+        answer = low - 1
+        # Binary search on seq: `at` is non-decreasing along the log.
+        while low <= high:
+            middle = (low + high) // 2
+            row = await self.fetch("SELECT at FROM events WHERE seq = ?", (middle,))
+            if not row:
+                raise StoreCorrupt(f"{self.path}: seq {middle} is missing", middle)
+            if int(row[0][0]) <= at:
+                answer, low = middle, middle + 1
+            else:
+                high = middle - 1
+        return answer
