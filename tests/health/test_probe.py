@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -10,6 +11,7 @@ from tests.health.services import Services, running_services
 from tests.server import free_port
 from vm_registry.service.allow_list import AllowList
 from vm_registry.service.probe import Prober, Target
+from vm_registry.service.probe_process import ProbeProcess, ProbeWorkerGone
 
 
 @pytest.fixture(scope="module")
@@ -85,3 +87,30 @@ async def test_targets_it_may_not_or_cannot_probe_are_refused_unprobed(
     assert outcome.result == "refused"
     assert detail in outcome.detail
     assert sum(services.hits.values()) == before
+
+
+async def test_the_probe_process_answers_like_the_prober_and_survives_its_child(
+    services: Services,
+) -> None:
+    probes = ProbeProcess(["127.0.0.1"], timeout=0.5, concurrency=4)
+    try:
+        found = await asyncio.gather(
+            probes.probe(at(services, "/ok")),
+            probes.probe(at(services, "/fail")),
+            probes.probe(at(services, "/ok", address="127.0.0.2")),
+        )
+        assert [(f.result, f.detail) for f in found] == [
+            ("passing", "HTTP 200"),
+            ("failing", "HTTP 500"),
+            ("refused", "not probed: 127.0.0.2 is outside the health-check allow-list"),
+        ]
+        hanging = asyncio.create_task(probes.probe(at(services, "/hang")))
+        await asyncio.sleep(0.1)
+        assert probes._child is not None
+        probes._child.kill()  # the child dies with a probe in flight
+        with pytest.raises(ProbeWorkerGone):
+            await hanging
+        again = await probes.probe(at(services, "/ok"))  # and a new child takes over
+        assert again.result == "passing"
+    finally:
+        await probes.close()

@@ -22,12 +22,11 @@ from vm_registry.api.request_log import observed
 from vm_registry.api.routes import health, history, stream, ui, vms
 from vm_registry.feed.broker import Broker
 from vm_registry.persistence.store import open_store
-from vm_registry.service.allow_list import AllowList
 from vm_registry.service.changes import Changes
 from vm_registry.service.health_checks import CheckPolicy, HealthChecker
 from vm_registry.service.history import TimeMachine
 from vm_registry.service.leadership import Leadership, SoleLease
-from vm_registry.service.probe import Prober
+from vm_registry.service.probe_process import ProbeProcess
 from vm_registry.service.reaper import GuardPolicy, Reaper
 from vm_registry.service.registry import Registry, wall_clock_ms
 from vm_registry.service.self_registration import Identity, SelfRegistration
@@ -64,8 +63,10 @@ def _health_checker(
 ) -> HealthChecker | None:
     if not settings.health_checks:
         return None
-    allow = AllowList.parse(settings.health_check_allow)
-    prober = Prober(allow, settings.check_timeout, settings.check_concurrency)
+    # Probes run in a child process: never on the API's loop or CPU (service/probe_process.py).
+    prober = ProbeProcess(
+        settings.health_check_allow, settings.check_timeout, settings.check_concurrency
+    )
     return HealthChecker(registry, prober, _check_policy(settings), is_leader)
 
 

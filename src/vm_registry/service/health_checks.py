@@ -25,12 +25,12 @@ import random
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, Protocol
 
 from vm_registry.domain.commands import RecordHealth
 from vm_registry.domain.errors import RegistryError
 from vm_registry.domain.model import Entry
-from vm_registry.service.probe import PASSING, RESULTS, Prober, ProbeResult, Target
+from vm_registry.service.probe import PASSING, RESULTS, ProbeResult, Target
 from vm_registry.service.registry import Registry
 
 log = logging.getLogger("vm_registry.health")
@@ -39,6 +39,16 @@ HEALTH_ACTOR: Final = {"system": "health-checks"}
 TRANSITION_BURST: Final = 4
 TRANSITION_WINDOW_ROUNDS: Final = 10
 JITTER: Final = 0.1
+
+
+class Probes(Protocol):
+    """A `Prober` on this loop (tests), or a `ProbeProcess` (the server)."""
+
+    def start(self) -> None: ...
+
+    async def probe(self, target: Target) -> ProbeResult: ...
+
+    async def close(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +89,7 @@ class HealthChecker:
     def __init__(
         self,
         registry: Registry,
-        prober: Prober,
+        prober: Probes,
         policy: CheckPolicy,
         is_leader: Callable[[], bool] = lambda: True,
     ) -> None:
@@ -98,6 +108,7 @@ class HealthChecker:
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
+        self.prober.start()
         self._task = asyncio.create_task(self._run(), name="vm-registry-health-checks")
 
     async def stop(self) -> None:
@@ -154,6 +165,9 @@ class HealthChecker:
     async def _check(self, target: Target) -> None:
         try:
             outcome = await self.prober.probe(target)
+        except Exception as error:  # the probe process died: this says nothing of the service
+            log.warning("probe of %s:%s not made: %s", target.address, target.port, error)
+            return
         finally:
             self._slots.release()
         self.probes[outcome.result] += 1

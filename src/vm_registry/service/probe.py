@@ -86,6 +86,9 @@ class Prober:
             headers={"User-Agent": USER_AGENT, "Accept": "*/*"},
         )
 
+    def start(self) -> None:
+        """Nothing to start: probes run on the caller's loop (see `ProbeThread` for another)."""
+
     async def close(self) -> None:
         await self._http.aclose()
 
