@@ -100,10 +100,13 @@ def test_http_requests_are_counted_by_route_template_never_raw_path(http: httpx.
     for _ in range(2):
         assert http.get(f"/registry/vms/{missing}").status_code == 404
     assert http.get("/no/such/route").status_code == 404
+    assert http.head(f"/registry/vms/{missing}").status_code == 404
     after = scrape(http)
     requests = "vm_registry_http_requests_total"
     labels = {"route": "/registry/vms/{vm_id}", "method": "GET", "status": "404"}
     assert value(after, requests, **labels) == value(before, requests, **labels) + 2
+    head = {"route": "/registry/vms/{vm_id}", "method": "HEAD", "status": "404"}
+    assert value(after, requests, **head) == value(before, requests, **head) + 1
     unmatched = {"route": "unmatched", "method": "GET", "status": "404"}
     assert value(after, requests, **unmatched) == value(before, requests, **unmatched) + 1
     assert (

@@ -32,7 +32,12 @@ def wrap(app: ASGIApp) -> ASGIApp:
             # A copy: uvicorn keeps its own scope saying HEAD, which is what keeps the body off
             # the wire.
             routed: Any = {**scope, "method": "GET"}
-            await app(routed, receive, _headers_only(send))
+            try:
+                await app(routed, receive, _headers_only(send))
+            finally:
+                # The route the copy matched, for the request log and metrics around us.
+                if "path_template" in routed:
+                    scope["path_template"] = routed["path_template"]
             return
         await app(scope, receive, _errors_as_json(send))
 

@@ -1,0 +1,38 @@
+"""The scrape-time collector as a pure unit: the series that only a shared (PostgreSQL) log has.
+
+The end-to-end tests (test_metrics.py) run on SQLite, where these series must be absent; here a
+stand-in store that is not SQLite shows they appear, read from the registry's lag and the
+leadership, ready for the PostgreSQL backend."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+from vm_registry.telemetry.registry_collector import RegistryCollector
+
+
+def collected(collector: RegistryCollector) -> dict[str, float]:
+    return {
+        sample.name: sample.value
+        for family in collector._replication()
+        for sample in family.samples
+    }
+
+
+def shared_log_registry(lag: int) -> Any:
+    store = SimpleNamespace(head=120, first_seq=1)  # not a SqliteEventStore
+    return SimpleNamespace(store=store, lag=lag)
+
+
+def test_a_replica_on_a_shared_log_reports_its_lag_and_leadership() -> None:
+    follower = RegistryCollector(
+        shared_log_registry(lag=7), broker=None, queue_depth=lambda: 0,  # type: ignore[arg-type]
+        leadership=SimpleNamespace(is_leader=False),
+    )  # fmt: skip
+    assert collected(follower) == {"vm_registry_replica_lag_events": 7, "vm_registry_leader": 0}
+    leader = RegistryCollector(
+        shared_log_registry(lag=0), broker=None, queue_depth=lambda: 0,  # type: ignore[arg-type]
+        leadership=SimpleNamespace(is_leader=True),
+    )  # fmt: skip
+    assert collected(leader) == {"vm_registry_replica_lag_events": 0, "vm_registry_leader": 1}
