@@ -169,6 +169,10 @@ def test_text_format_says_the_same_for_a_person(tmp_path: Path) -> None:
         assert "path=/registry/vms" in line and "actor=anonymous" in line
         assert f"bytes={len(answer.content)}" in line
         assert not server.output().lstrip().startswith("{")
+        forged = "/x%0A2026-01-01T00:00:00.000Z INFO vm_registry.request [forged] GET / 200"
+        assert httpx.get(f"{server.url}{forged}").status_code == 404
+        wait_for(lambda: "/x\\n2026" in server.output())
+        assert not [x for x in server.output().splitlines() if x.startswith("2026-01-01")]
     finally:
         server.kill()
 

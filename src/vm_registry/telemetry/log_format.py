@@ -64,9 +64,13 @@ class TextFormatter(logging.Formatter):
         fields = record.__dict__.get("http")
         if fields is not None:
             actor = fields["actor"] or "-"
+            # A decoded path may hold control characters (%0A): escaped, so it cannot forge
+            # a line of its own.
+            path = fields["path"]
+            if not path.isprintable():
+                path = path.encode("unicode_escape").decode("ascii")
             parts.append(
-                f"path={fields['path']} {fields['durationMs']}ms actor={actor} "
-                f"bytes={fields['bytes']}"
+                f"path={path} {fields['durationMs']}ms actor={actor} bytes={fields['bytes']}"
             )
         text = " ".join(parts)
         if record.exc_info:
