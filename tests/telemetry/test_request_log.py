@@ -3,18 +3,21 @@ per request with its id, and never a token, an Authorization header or a body.""
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
+import pexpect
 import pytest
 
 from tests.api.conftest import new_id
 from tests.conftest import vm
-from tests.server import ServerProcess
+from tests.server import ServerProcess, free_port
 from tests.telemetry.scrape import wait_for
 
 ADMIN = "log-test-admin-secret"
@@ -187,3 +190,20 @@ def test_log_level_warning_leaves_out_request_lines(tmp_path: Path) -> None:
         assert "VERS_AUTH_TOKEN is not set" in server.output()  # warnings still are
     finally:
         server.kill()
+
+
+def test_on_a_terminal_the_default_format_is_text(tmp_path: Path) -> None:
+    port = free_port()
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "vm_registry.cli.main", "serve", "--port", str(port), "--db",
+         str(tmp_path / "registry.db")],
+        env={k: v for k, v in os.environ.items() if not k.startswith("VERS_")},
+        encoding="utf-8",
+    )  # fmt: skip
+    try:
+        child.expect("listening on", timeout=30)
+        assert "{" not in child.before
+        assert re.search(r"Z INFO uvicorn\.error Started server process", child.before)
+    finally:
+        child.terminate(force=True)
