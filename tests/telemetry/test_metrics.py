@@ -3,11 +3,13 @@ series the operations issue asks for is there, and the figures move with real tr
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
 from tests.api.conftest import new_id
 from tests.conftest import vm
@@ -212,3 +214,34 @@ def test_a_resume_point_behind_the_tail_counts_a_catch_up(public: ServerProcess)
                 if line.startswith("id: "):
                     break
         assert value(scrape(http), "vm_registry_feed_catch_ups_total") == before + 1
+
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+SHARED_LOG_ONLY = {"vm_registry_replica_lag_events", "vm_registry_leader"}
+
+
+def family(name: str) -> str:
+    for suffix in ("_bucket", "_count", "_sum", "_total"):
+        name = name.removesuffix(suffix)
+    return name
+
+
+def test_the_alert_rules_in_the_docs_parse_and_use_only_series_that_exist(
+    http: httpx.Client,
+) -> None:
+    text = (DOCS / "operations.md").read_text()
+    rules_yaml = text.split("# vm-registry.rules.yml", 1)[1].split("```", 1)[0]
+    rules = yaml.safe_load(rules_yaml)["groups"][0]["rules"]
+    assert {"VmRegistryStalenessSpike", "VmRegistryWriter503s", "VmRegistryReplicaLag",
+            "VmRegistryFeedSubscribersFallBehind"} <= {r["alert"] for r in rules}  # fmt: skip
+    exposed = {family(name) for name in names(scrape(http))}
+    for rule in rules:
+        used = {family(name) for name in re.findall(r"vm_registry_[a-z_]+", rule["expr"])}
+        assert used <= exposed | SHARED_LOG_ONLY, (rule["alert"], used - exposed)
+
+
+def test_every_series_served_is_documented(http: httpx.Client) -> None:
+    documented = "".join(path.read_text() for path in DOCS.glob("*.md"))
+    for name in {family(name) for name in names(scrape(http))}:
+        if name.startswith("vm_registry_"):
+            assert name in documented, f"{name} is served but not documented in docs/"
