@@ -21,18 +21,21 @@ def collected(collector: RegistryCollector) -> dict[str, float]:
 
 
 def shared_log_registry(lag: int) -> Any:
-    store = SimpleNamespace(head=120, first_seq=1)  # not a SqliteEventStore
-    return SimpleNamespace(store=store, lag=lag)
+    return SimpleNamespace(lag=lag)
+
+
+# Not a SQLite log: what a PostgreSQL-backed store looks like to the collector.
+SHARED = SimpleNamespace(log=SimpleNamespace(head=120, first_seq=1))
 
 
 def test_a_replica_on_a_shared_log_reports_its_lag_and_leadership() -> None:
     follower = RegistryCollector(
         shared_log_registry(lag=7), broker=None, queue_depth=lambda: 0,  # type: ignore[arg-type]
-        leadership=SimpleNamespace(is_leader=False),
+        leadership=SimpleNamespace(is_leader=False), storage=SHARED,
     )  # fmt: skip
     assert collected(follower) == {"vm_registry_replica_lag_events": 7, "vm_registry_leader": 0}
     leader = RegistryCollector(
         shared_log_registry(lag=0), broker=None, queue_depth=lambda: 0,  # type: ignore[arg-type]
-        leadership=SimpleNamespace(is_leader=True),
+        leadership=SimpleNamespace(is_leader=True), storage=SHARED,
     )  # fmt: skip
     assert collected(leader) == {"vm_registry_replica_lag_events": 0, "vm_registry_leader": 1}
