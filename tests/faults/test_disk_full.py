@@ -20,7 +20,9 @@ from tests.conftest import vm
 from tests.faults import audit
 from tests.faults.serving import start_server
 from tests.faults.watch import Watcher
+from tests.telemetry.scrape import scrape, value
 
+REFUSED = "vm_registry_writer_commands_refused_total"
 CHUNKS = (64 * 1024, 4096, 512, 64, 1)
 
 
@@ -78,6 +80,12 @@ def test_a_full_disk_refuses_writes_keeps_reads_and_recovers(small_disk: Path) -
                     else:
                         assert answer.status_code == 201, answer.text
                 assert refused == 5, "the full disk never refused a write"
+                # What an operator's alert sees (docs/operations.md, VmRegistryWriter503s), and
+                # the writer's log line names the refused requests.
+                figures = scrape(http)
+                assert value(figures, REFUSED, reason="unavailable") == refused
+                failed = [line for line in server.output().splitlines() if "append failed" in line]
+                assert failed and all('"requestId":' in line for line in failed)
 
                 # Reads answer from the projection; the log still answers too.
                 listed = audit.projection(http)
