@@ -11,7 +11,7 @@ from tests.health.services import Services, running_services
 from tests.server import free_port
 from vm_registry.service.allow_list import AllowList
 from vm_registry.service.probe import Prober, Target
-from vm_registry.service.probe_process import ProbeProcess, ProbeWorkerGone
+from vm_registry.service.probe_process import ProbeProcess
 
 
 @pytest.fixture(scope="module")
@@ -89,28 +89,42 @@ async def test_targets_it_may_not_or_cannot_probe_are_refused_unprobed(
     assert sum(services.hits.values()) == before
 
 
-async def test_the_probe_process_answers_like_the_prober_and_survives_its_child(
+async def test_the_probe_process_answers_a_round_and_survives_its_child(
     services: Services,
 ) -> None:
     probes = ProbeProcess(["127.0.0.1"], timeout=0.5, concurrency=4)
+    targets = [
+        at(services, "/ok"),
+        at(services, "/fail"),
+        at(services, "/ok", address="127.0.0.2"),
+        at(services, "/hang"),
+    ]
     try:
-        found = await asyncio.gather(
-            probes.probe(at(services, "/ok")),
-            probes.probe(at(services, "/fail")),
-            probes.probe(at(services, "/ok", address="127.0.0.2")),
-        )
-        assert [(f.result, f.detail) for f in found] == [
-            ("passing", "HTTP 200"),
-            ("failing", "HTTP 500"),
-            ("refused", "not probed: 127.0.0.2 is outside the health-check allow-list"),
-        ]
-        hanging = asyncio.create_task(probes.probe(at(services, "/hang")))
+        found = {
+            t.path + t.address: (v.result, v.detail)
+            async for t, v in probes.probe_round(targets, 0.2)
+        }
+        assert found == {
+            "/ok127.0.0.1": ("passing", "HTTP 200"),
+            "/fail127.0.0.1": ("failing", "HTTP 500"),
+            "/ok127.0.0.2": (
+                "refused",
+                "not probed: 127.0.0.2 is outside the health-check allow-list",
+            ),
+            "/hang127.0.0.1": ("timeout", "no answer within 0.5 s"),
+        }
+
+        # The child dies with a round in flight: the round ends with what was answered...
+        async def hanging_round() -> list[str]:
+            return [v.result async for _, v in probes.probe_round([at(services, "/hang")], 0.0)]
+
+        cut = asyncio.create_task(hanging_round())
         await asyncio.sleep(0.1)
         assert probes._child is not None
-        probes._child.kill()  # the child dies with a probe in flight
-        with pytest.raises(ProbeWorkerGone):
-            await hanging
-        again = await probes.probe(at(services, "/ok"))  # and a new child takes over
-        assert again.result == "passing"
+        probes._child.kill()
+        assert await cut == []
+        # ...and the next round starts a new child.
+        again = [v.result async for _, v in probes.probe_round([at(services, "/ok")], 0.0)]
+        assert again == ["passing"]
     finally:
         await probes.close()

@@ -23,7 +23,7 @@ import asyncio
 import logging
 import random
 from collections import Counter, deque
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Protocol
 
@@ -46,7 +46,9 @@ class Probes(Protocol):
 
     def start(self) -> None: ...
 
-    async def probe(self, target: Target) -> ProbeResult: ...
+    def probe_round(
+        self, targets: Sequence[Target], spread: float
+    ) -> AsyncIterator[tuple[Target, ProbeResult]]: ...
 
     async def close(self) -> None: ...
 
@@ -104,7 +106,6 @@ class HealthChecker:
         self.suppressed = 0
         self._tracks: dict[tuple[str, str], _Track] = {}
         self._budgets: dict[str, _Budget] = {}
-        self._slots = asyncio.Semaphore(policy.concurrency)
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -149,31 +150,25 @@ class HealthChecker:
         self._tracks = {key: track for key, track in self._tracks.items() if key in live}
         vms = {t.vm_id for t in due}
         self._budgets = {vm: budget for vm, budget in self._budgets.items() if vm in vms}
-        spacing = self.policy.interval / 2 / max(len(due), 1)
-        tasks: list[asyncio.Task[None]] = []
+        writes: set[asyncio.Task[None]] = set()
         try:
-            for index, target in enumerate(due):
-                if index:
-                    await asyncio.sleep(spacing)
-                await self._slots.acquire()
-                tasks.append(asyncio.create_task(self._check(target)))
-            await asyncio.gather(*tasks)
+            async for target, outcome in self.prober.probe_round(due, self.policy.interval / 2):
+                self.probes[outcome.result] += 1
+                decided = self._judge(target, outcome)
+                if decided is not None:  # a transition: written while the round goes on
+                    task = asyncio.create_task(self._record(*decided))
+                    writes.add(task)
+                    task.add_done_callback(writes.discard)
+            await asyncio.gather(*writes)
         finally:
-            for task in tasks:
+            for task in writes:
                 task.cancel()
 
-    async def _check(self, target: Target) -> None:
-        try:
-            outcome = await self.prober.probe(target)
-        except Exception as error:  # the probe process died: this says nothing of the service
-            log.warning("probe of %s:%s not made: %s", target.address, target.port, error)
-            return
-        finally:
-            self._slots.release()
-        self.probes[outcome.result] += 1
-        await self._judge(target, outcome)
-
-    async def _judge(self, target: Target, outcome: ProbeResult) -> None:
+    def _judge(
+        self, target: Target, outcome: ProbeResult
+    ) -> tuple[RecordHealth, _Track, list[int]] | None:
+        """The command to write, if this verdict changes the status the log holds and the VM's
+        budget allows it now."""
         key = (target.vm_id, target.service)
         track = self._tracks.get(key)
         if track is None or track.target != target:  # new, or its address/port/path changed
@@ -184,28 +179,31 @@ class HealthChecker:
         else:
             track.failures += 1
             if track.failures < self.policy.failures:
-                return
+                return None
             status = "critical"
         entry = self.registry.get(target.vm_id)
         if entry is None or (entry.health or {}).get(target.service) == status:
-            return
+            return None
         slot = self._spend(target.vm_id)
         if slot is None:
             track.held_back = True
             self.suppressed += 1
-            return
+            return None
         detail = outcome.detail
         if track.held_back:
             detail += "; earlier changes were held back by the rate limit"
         command = RecordHealth(
             target.vm_id, target.service, status, detail, target.address, target.port, target.path
         )
+        return command, track, slot
+
+    async def _record(self, command: RecordHealth, track: _Track, slot: list[int]) -> None:
         try:
             recorded = await self.registry.writer.submit(command, HEALTH_ACTOR)
         except RegistryError:
             # The VM changed meanwhile, or the log is unavailable: nothing was written, so the
             # slot is given back, and the next round decides again.
-            budget = self._budgets.get(target.vm_id)
+            budget = self._budgets.get(command.vm_id)
             if budget is not None and slot in budget.recent:
                 budget.recent.remove(slot)
             return

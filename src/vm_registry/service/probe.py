@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -76,6 +77,7 @@ class Prober:
     def __init__(self, allow: AllowList, timeout: float, concurrency: int) -> None:
         self.allow = allow
         self.timeout = timeout
+        self._slots = asyncio.Semaphore(concurrency)
         self._http = httpx.AsyncClient(
             follow_redirects=False,
             trust_env=False,
@@ -91,6 +93,22 @@ class Prober:
 
     async def close(self) -> None:
         await self._http.aclose()
+
+    async def probe_round(
+        self, targets: Sequence[Target], spread: float
+    ) -> AsyncIterator[tuple[Target, ProbeResult]]:
+        """Probe each target once (see `run_round`), yielding each verdict as it comes."""
+        found: asyncio.Queue[tuple[Target, ProbeResult] | None] = asyncio.Queue()
+        runner = asyncio.create_task(
+            run_round(self.probe, targets, spread, self._slots, found.put_nowait)
+        )
+        runner.add_done_callback(lambda _: found.put_nowait(None))
+        try:
+            while (item := await found.get()) is not None:
+                yield item
+            await runner
+        finally:
+            runner.cancel()
 
     async def probe(self, target: Target) -> ProbeResult:
         host = target.address.strip()
@@ -137,3 +155,34 @@ class Prober:
 
 def _clip(text: str) -> str:
     return text if len(text) <= MAX_DETAIL else text[: MAX_DETAIL - 1] + "…"
+
+
+async def run_round(
+    probe: Callable[[Target], Awaitable[ProbeResult]],
+    targets: Sequence[Target],
+    spread: float,
+    slots: asyncio.Semaphore,
+    emit: Callable[[tuple[Target, ProbeResult]], None],
+) -> None:
+    """Probe each target once, starting them evenly over `spread` seconds with at most `slots`
+    in flight, so a large fleet costs a steady trickle of requests rather than a burst."""
+    spacing = spread / max(len(targets), 1)
+
+    async def one(target: Target) -> None:
+        try:
+            found = await probe(target)
+        finally:
+            slots.release()
+        emit((target, found))
+
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        for index, target in enumerate(targets):
+            if index:
+                await asyncio.sleep(spacing)
+            await slots.acquire()
+            tasks.append(asyncio.create_task(one(target)))
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
