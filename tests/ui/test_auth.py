@@ -4,9 +4,12 @@ in a URL."""
 
 from __future__ import annotations
 
+import fnmatch
 import re
+import tomllib
 from collections.abc import Iterator
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -122,3 +125,16 @@ def test_the_token_flow(server: ServerProcess, http: httpx.Client, dashboard_for
     assert page.evaluate("sessionStorage.length") == 0
     tab.rows_are(0)
     assert page.locator("#events li").count() == 0
+
+
+def test_every_page_file_is_package_data() -> None:
+    """An installed (not editable) package must carry the page: pyproject.toml's package-data
+    globs cover every file the route serves."""
+    root = Path(__file__).resolve().parents[2]
+    config = tomllib.loads((root / "pyproject.toml").read_text())
+    globs = config["tool"]["setuptools"]["package-data"]["vm_registry.api"]
+    folder = root / "src" / "vm_registry" / "api" / "ui"
+    files = [f"ui/{f.name}" for f in folder.iterdir() if f.is_file()]
+    assert files
+    for name in files:
+        assert any(fnmatch.fnmatch(name, pattern) for pattern in globs), name
