@@ -51,6 +51,9 @@ def test_compose_runs_three_replicas_on_postgresql_behind_nginx() -> None:
         command = services[name]["command"]
         assert command[:2] == ["serve", "--db"]
         assert command[2].startswith("postgresql://") and "@postgres:" in command[2]
+        user = command[2].removeprefix("postgresql://").partition("@")[0]
+        assert ":" not in user, "a password in the URL shows in ps; use PGPASSWORD"
+        assert "PGPASSWORD" in services[name]["environment"]
         assert services[name]["depends_on"]["postgres"]["condition"] == "service_healthy"
     nginx = services["nginx"]
     assert set(nginx["depends_on"]) == set(replicas)
