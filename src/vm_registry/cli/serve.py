@@ -110,6 +110,8 @@ def run(args: argparse.Namespace) -> int:
         f"vm-registry: listening on http://{settings.host}:{settings.port} "
         f"with database {settings.db.resolve()}"
     )
-    server = GracefulServer(config, ready_message=log_format.render(chosen, "vm_registry", ready))
+    server = GracefulServer(
+        config, ready_message=lambda: log_format.render(chosen, "vm_registry", ready)
+    )
     server.run()
     return 0 if server.started else 1

@@ -72,7 +72,14 @@ FLAGS: tuple[Flag, ...] = (
         "normal survives a crash of the server; full also survives power loss",
         choices=("normal", "full"),
     ),
-    Flag("--log-level", "VM_REGISTRY_LOG_LEVEL", str, "info", "uvicorn and registry log level"),
+    Flag(
+        "--log-level",
+        "VM_REGISTRY_LOG_LEVEL",
+        _lower,
+        "info",
+        "request lines are info; warning leaves them out",
+        choices=("debug", "info", "warning", "error", "critical"),
+    ),
     Flag(
         "--log-format",
         "VM_REGISTRY_LOG_FORMAT",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import sys
+from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
@@ -172,7 +173,7 @@ def bounded_protocol(header_timeout: float) -> type[BoundedHttpToolsProtocol]:
 
 
 class GracefulServer(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config, ready_message: str) -> None:
+    def __init__(self, config: uvicorn.Config, ready_message: Callable[[], str]) -> None:
         super().__init__(config)
         self.ready_message = ready_message
 
@@ -180,7 +181,8 @@ class GracefulServer(uvicorn.Server):
         await super().startup(sockets)
         # Only once the log is replayed and the port is bound: a line a supervisor can trust.
         if self.started:
-            print(self.ready_message, file=sys.stderr, flush=True)
+            # Rendered now, so its timestamp is when the server became ready.
+            print(self.ready_message(), file=sys.stderr, flush=True)
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         # Before uvicorn waits for open requests to finish: the app answers what it holds
