@@ -3,6 +3,7 @@ real services on a loopback port, and rounds run by hand instead of on a timer."
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -144,3 +145,29 @@ async def test_a_probe_of_a_service_that_changed_meanwhile_is_not_recorded(
     assert recorded(service) == []
     await checker.round()
     assert recorded(service) == [("svc0", "passing", "HTTP 200")]
+
+
+async def test_a_replica_that_is_not_the_leader_probes_nothing(
+    service: Service, services: Services
+) -> None:
+    await register(service, services, "/ok-follower")
+    asked = 0
+
+    def is_leader() -> bool:
+        nonlocal asked
+        asked += 1
+        return False
+
+    prober = Prober(AllowList.parse(["127.0.0.1"]), timeout=0.5, concurrency=4)
+    follower = HealthChecker(
+        service.registry, prober, CheckPolicy(interval=0.01, failures=2), is_leader
+    )
+    follower.start()
+    try:
+        while asked < 5:  # five rounds came and went
+            await asyncio.sleep(0.01)
+    finally:
+        await follower.stop()
+    assert services.hits["/ok-follower"] == 0
+    assert sum(follower.probes.values()) == 0
+    assert recorded(service) == []

@@ -23,7 +23,7 @@ import asyncio
 import logging
 import random
 from collections import Counter, deque
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Protocol
 
@@ -48,7 +48,7 @@ class Probes(Protocol):
 
     def probe_round(
         self, targets: Sequence[Target], spread: float
-    ) -> AsyncIterator[tuple[Target, ProbeResult]]: ...
+    ) -> AsyncGenerator[tuple[Target, ProbeResult], None]: ...
 
     async def close(self) -> None: ...
 
@@ -151,8 +151,9 @@ class HealthChecker:
         vms = {t.vm_id for t in due}
         self._budgets = {vm: budget for vm, budget in self._budgets.items() if vm in vms}
         writes: set[asyncio.Task[None]] = set()
+        verdicts = self.prober.probe_round(due, self.policy.interval / 2)
         try:
-            async for target, outcome in self.prober.probe_round(due, self.policy.interval / 2):
+            async for target, outcome in verdicts:
                 self.probes[outcome.result] += 1
                 decided = self._judge(target, outcome)
                 if decided is not None:  # a transition: written while the round goes on
@@ -161,6 +162,7 @@ class HealthChecker:
                     task.add_done_callback(writes.discard)
             await asyncio.gather(*writes)
         finally:
+            await verdicts.aclose()  # also when cancelled: the prober forgets this round
             for task in writes:
                 task.cancel()
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -96,7 +96,7 @@ class Prober:
 
     async def probe_round(
         self, targets: Sequence[Target], spread: float
-    ) -> AsyncIterator[tuple[Target, ProbeResult]]:
+    ) -> AsyncGenerator[tuple[Target, ProbeResult], None]:
         """Probe each target once (see `run_round`), yielding each verdict as it comes."""
         found: asyncio.Queue[tuple[Target, ProbeResult] | None] = asyncio.Queue()
         runner = asyncio.create_task(

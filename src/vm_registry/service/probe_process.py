@@ -21,7 +21,7 @@ import contextlib
 import itertools
 import logging
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 
 import orjson
 
@@ -66,7 +66,7 @@ class ProbeProcess:
 
     async def probe_round(
         self, targets: Sequence[Target], spread: float
-    ) -> AsyncIterator[tuple[Target, ProbeResult]]:
+    ) -> AsyncGenerator[tuple[Target, ProbeResult], None]:
         if not targets:
             return
         child = await self._ensure()
