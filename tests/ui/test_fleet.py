@@ -224,3 +224,19 @@ def test_service_health_is_shown(
         assert "critical" in (row.get_attribute("class") or "").split()
         tab.page.locator(f'#events li[data-vm="{vm_id}"][data-type="vm.health"]').first.wait_for()
         assert http.delete(f"/registry/vms/{vm_id}").status_code == 200
+
+
+def test_a_snapshot_of_many_reads_arrives_whole(
+    server: ServerProcess, http: httpx.Client, dashboard_for: Any
+) -> None:
+    """A large fleet's snapshot is one line of SSE spread over many network reads."""
+    tag = new_id("big")
+    filler = {f"k{i:03}": "x" * 1000 for i in range(40)}  # ~40 KB of metadata each
+    for n in range(20):
+        register(http, f"{tag}-{n:02}", metadata={**filler, "needle": f"{tag}-needle-{n:02}"})
+    tab = dashboard_for(server.url).open()
+    tab.wait_live()
+    tab.search(tag)
+    tab.rows_are(20)
+    tab.search(f"{tag}-needle-19")  # the end of the line made it too
+    tab.shows([f"{tag}-19"])

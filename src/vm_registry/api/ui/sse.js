@@ -12,6 +12,7 @@
 export async function* messages(body, onBytes) {
   const reader = body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = "";
+  let searched = 0; // how much of `buffer` is known to hold no newline
   let id = null;
   let event = "";
   let data = [];
@@ -22,7 +23,9 @@ export async function* messages(body, onBytes) {
       onBytes();
       buffer += value;
       let start = 0;
-      for (let end = buffer.indexOf("\n"); end >= 0; end = buffer.indexOf("\n", start)) {
+      // A snapshot of a large fleet is one line of many megabytes, arriving in many reads:
+      // only the new part is searched for its end, or each read would rescan the whole line.
+      for (let end = buffer.indexOf("\n", searched); end >= 0; end = buffer.indexOf("\n", start)) {
         let line = buffer.slice(start, end);
         start = end + 1;
         if (line.endsWith("\r")) line = line.slice(0, -1);
@@ -43,6 +46,7 @@ export async function* messages(body, onBytes) {
         else if (field === "retry" && /^\d+$/.test(text)) yield { retry: Number(text) };
       }
       buffer = buffer.slice(start);
+      searched = buffer.length;
     }
   } finally {
     // Stops the download when the caller stops reading (a dead connection, a resync).
