@@ -7,6 +7,8 @@ fixed time, and share one registry: each uses VM ids of its own.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -36,7 +38,7 @@ def outsider() -> Iterator[Services]:
 
 
 @pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     args = [
         "--health-checks",
         "--health-check-allow", "127.0.0.1",
@@ -46,10 +48,15 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]
     ]  # fmt: skip
     proc = ServerProcess(tmp_path_factory.mktemp("health") / "registry.db", args=args).start()
     try:
-        with httpx.Client(base_url=proc.url, timeout=10) as client:
-            yield client
+        yield proc
     finally:
         proc.kill()
+
+
+@pytest.fixture(scope="module")
+def registry(server: ServerProcess) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        yield client
 
 
 def register(
@@ -247,3 +254,27 @@ def test_metrics_count_probes_by_result_and_services_by_status(
     assert metric(text, "vm_registry_health_transitions_total") >= 2
     assert metric(text, 'vm_registry_health_services{status="critical"}') >= 1
     assert metric(text, "vm_registry_blocking_queries_held") == 0
+
+
+def test_time_travel_replay_and_verify_fold_vm_health(
+    registry: httpx.Client, server: ServerProcess, services: Services
+) -> None:
+    vm_id = register(registry, services, "/fail-history")
+    eventually(lambda: health_of(registry, vm_id))
+    [event] = health_events(registry, vm_id)
+    seq = event["seq"]
+    before = registry.get(f"/registry/vms/{vm_id}", params={"at": seq - 1}).json()
+    after = registry.get(f"/registry/vms/{vm_id}", params={"at": seq}).json()
+    assert "health" not in before
+    assert after["health"] == {"svc0": "critical"}
+    db = str(server.db)
+    command = [sys.executable, "-m", "vm_registry.cli.main"]
+    checked = subprocess.run([*command, "verify", "--db", db], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    replayed = subprocess.run(
+        [*command, "replay", "--db", db, "--until", str(seq), "--format", "json"],
+        capture_output=True,
+        text=True,
+    )
+    assert replayed.returncode == 0, replayed.stderr
+    assert '"health":{"svc0":"critical"}' in replayed.stdout.replace(" ", "")
