@@ -10,7 +10,9 @@ import { errorOf, request } from "./api.js";
 import { messages } from "./sse.js";
 
 const FIRST_DELAY_MS = 2000; // the server's `retry:` hint replaces it
-const MAX_DELAY_MS = 30000;
+// Lower than an agent's 30 s (docs/feed.md): dashboards are few, and a person watching one
+// should not wait half a minute after the registry is back.
+const MAX_DELAY_MS = 10000;
 // Keepalives come every 15 s by default; four missed ones mean the connection is dead.
 const SILENCE_MS = 60000;
 
