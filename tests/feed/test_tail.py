@@ -40,3 +40,45 @@ async def test_with_few_subscribers_every_commit_wakes_at_once() -> None:
         tail.append([item(seq)])
         await asyncio.sleep(0)
         assert waiter.done()
+
+
+def vm_item(seq: int, vm_id: str) -> FeedItem:
+    return FeedItem(Event(seq, HEARTBEAT, vm_id, 1_000 + seq), None, "worker")
+
+
+async def test_an_event_wakes_only_the_watchers_of_its_vm() -> None:
+    tail = Tail(capacity=100, head=0)
+    tail.set_subscribers(0)
+    watchers = {
+        vm_id: asyncio.ensure_future(tail.wait_vm(vm_id, 0, None))
+        for vm_id in ("vm-a", "vm-b", "vm-c")
+    }
+    await asyncio.sleep(0)
+    tail.append([vm_item(1, "vm-b")])
+    await asyncio.sleep(0)
+    assert {vm_id for vm_id, w in watchers.items() if w.done()} == {"vm-b"}
+    tail.wake_vm("vm-a")  # shutdown wakes a watcher without an event
+    tail.wake_vm("vm-c")
+    await asyncio.gather(*watchers.values())
+
+
+async def test_a_watcher_reads_only_its_vms_items() -> None:
+    tail = Tail(capacity=100, head=0)
+    tail.append([vm_item(seq, "vm-a" if seq % 10 == 0 else "vm-b") for seq in range(1, 51)])
+    assert [i.seq for i in tail.after_vm("vm-a", 0)] == [10, 20, 30, 40, 50]
+    assert [i.seq for i in tail.after_vm("vm-a", 25)] == [30, 40, 50]
+    assert tail.after_vm("vm-a", 50) == []
+    assert tail.after_vm("vm-quiet", 0) == []
+
+
+async def test_a_quiet_vm_stays_covered_while_other_vms_events_fall_off() -> None:
+    tail = Tail(capacity=3, head=0)
+    tail.append([vm_item(1, "vm-a")])
+    tail.append([vm_item(seq, "vm-b") for seq in range(2, 10)])
+    assert not tail.covers(0)  # the shared tail no longer reaches back to seq 1...
+    assert not tail.covers_vm("vm-a", 0)  # ...and vm-a's event fell off: replay the log
+    assert tail.covers_vm("vm-a", 1)  # past it, nothing of vm-a was lost
+    assert tail.covers_vm("vm-quiet", 0)  # a VM with no events lost none
+    assert not tail.covers_vm("vm-b", 5)
+    assert tail.covers_vm("vm-b", 6)
+    assert [i.seq for i in tail.after_vm("vm-b", 6)] == [7, 8, 9]

@@ -50,6 +50,9 @@ class Broker:
         # Plain counters, read by the metrics collector at scrape time (nothing on the hot path
         # but an integer add).
         self.frames_sent = self.catch_ups = self.refused = self.gone = 0
+        # Watchers of one VM are woken through the tail's per-VM index, never all at once, so
+        # only the others size the coalescing window.
+        self.vm_watchers = 0
 
     def publish(self, outcomes: list[Outcome]) -> None:
         self.tail.append(FeedItem(o.event, o.entry, o.role) for o in outcomes)
@@ -67,12 +70,14 @@ class Broker:
                 f"({self.store.first_seq}); list the registry again and watch from its revision"
             )
         self.subscribers += 1
-        self.tail.set_subscribers(self.subscribers)
+        self.vm_watchers += feed_filter.vm_id is not None
+        self.tail.set_subscribers(self.subscribers - self.vm_watchers)
         return Subscription(self, cursor, feed_filter)
 
-    def _release(self) -> None:
+    def _release(self, feed_filter: FeedFilter) -> None:
         self.subscribers -= 1
-        self.tail.set_subscribers(self.subscribers)
+        self.vm_watchers -= feed_filter.vm_id is not None
+        self.tail.set_subscribers(self.subscribers - self.vm_watchers)
 
 
 class Subscription:
@@ -87,12 +92,15 @@ class Subscription:
     def stop(self) -> None:
         """End `chunks()` at its next turn, as on server shutdown."""
         self._stopping = True
-        self.broker.tail.wake()
+        if self.filter.vm_id is not None:
+            self.broker.tail.wake_vm(self.filter.vm_id)
+        else:
+            self.broker.tail.wake()
 
     def close(self) -> None:
         if not self._closed:
             self._closed = True
-            self.broker._release()
+            self.broker._release(self.filter)
 
     async def chunks(self, bookmark_after: float) -> AsyncIterator[bytes]:
         """SSE bytes for everything after the cursor, until stopped or cancelled.
@@ -100,6 +108,10 @@ class Subscription:
         A bookmark is due when the cursor has moved past the last id sent (the filter hid the
         events since) and nothing was sent for `bookmark_after` seconds; it never repeats an id.
         """
+        if self.filter.vm_id is not None:
+            async for chunk in self._watch_vm(self.filter.vm_id, bookmark_after):
+                yield chunk
+            return
         tail = self.broker.tail
         last_sent = time.monotonic()
         live = False  # has read from the tail: a later replay means it fell behind
@@ -137,6 +149,45 @@ class Subscription:
                     await tail.wait(self.cursor, due)
                 else:
                     await tail.wait(self.cursor, None)
+        finally:
+            self.close()
+
+    async def _watch_vm(self, vm_id: str, bookmark_after: float) -> AsyncIterator[bytes]:
+        """`chunks` for a watcher of one VM: only that VM's items are read, and nothing but
+        them (or the watcher's own bookmark timer) wakes it. No other VM's event is looked at:
+        whatever the head passed without one of this VM's is behind the cursor at once."""
+        tail = self.broker.tail
+        last_sent = time.monotonic()
+        try:
+            while not self._stopping:
+                if not tail.covers_vm(vm_id, self.cursor):
+                    async for chunk in self._catch_up(tail.first_seq - 1):
+                        last_sent = time.monotonic()
+                        yield chunk
+                        if self._stopping:
+                            return
+                    continue
+                head = tail.head
+                items = tail.after_vm(vm_id, self.cursor)
+                if items:
+                    for chunk in self._pack(items):
+                        last_sent = time.monotonic()
+                        yield chunk
+                self.cursor = max(self.cursor, head)
+                if items:
+                    continue
+                if self.cursor > self.sent:
+                    due = last_sent + bookmark_after - time.monotonic()
+                    if due <= 0:
+                        self.sent = self.cursor
+                        last_sent = time.monotonic()
+                        yield frames.bookmark(self.cursor)
+                        continue
+                    await tail.wait_vm(vm_id, self.cursor, due)
+                else:
+                    # Other VMs' events do not wake this watcher, so it looks at the head once
+                    # per bookmark period: a cost per watcher and time, not per event.
+                    await tail.wait_vm(vm_id, self.cursor, bookmark_after)
         finally:
             self.close()
 

@@ -12,6 +12,14 @@ at 100 events/s. The first commit after a quiet spell wakes everyone at once; co
 within the coalescing window are delivered together at its end. The window grows with the number
 of subscribers (`COALESCE_PER_SUBSCRIBER`, capped at `MAX_COALESCE`), so a handful of watchers
 see no delay while a thousand get batches at most 60 ms late.
+
+Watchers of one VM (`?vm=`) are indexed by it, so an event costs only the watchers it
+concerns: the tail keeps each VM's items in their own queue, and wakes a VM's watchers, at
+once and uncoalesced, only when that VM has a new event. A watcher then reads its VM's
+items, and moves its cursor to the head without looking at any other VM's. Ten thousand
+watchers of one VM each cost the writer what one watcher costs. So that a watcher whose VM
+is quiet never has to replay the log, the tail also remembers, per VM, the newest seq that
+fell off (`covers_vm`): a cursor behind the tail is only stale if its VM lost something.
 """
 
 from __future__ import annotations
@@ -29,6 +37,9 @@ from vm_registry.wire import render
 
 COALESCE_PER_SUBSCRIBER = 60e-6  # seconds of window per subscriber
 MAX_COALESCE = 0.06
+# Forgetting which seq each VM last lost keeps that map bounded; a VM forgotten counts as
+# having lost everything up to the newest seq forgotten, which is never wrong, only cautious.
+MAX_DROPPED_VMS = 100_000
 
 
 # What a tail item costs besides its frame: the FeedItem, the event tuple without its data, and
@@ -83,14 +94,32 @@ class Tail:
         self.coalesce = 0.0  # set by the broker from the number of subscribers
         self._quiet_until = 0.0
         self._wake_scheduled = False
+        # The per-VM index: items, watchers, and the newest seq each VM lost to the capacity.
+        self._by_vm: dict[str, deque[FeedItem]] = {}
+        self._vm_waiters: dict[str, set[asyncio.Future[None]]] = {}
+        self._dropped: dict[str, int] = {}
+        self._dropped_floor = 0  # newest seq of a VM forgotten from `_dropped`
 
     def append(self, items: Iterable[FeedItem]) -> None:
+        by_vm, vm_waiters = self._by_vm, self._vm_waiters
+        woken: list[str] = []
         for item in items:
             self._items.append(item)
             self.bytes += item.size
             self.head = item.seq
+            vm_id = item.event.vm_id
+            queue = by_vm.get(vm_id)
+            if queue is None:
+                by_vm[vm_id] = queue = deque()
+            queue.append(item)
+            if vm_id in vm_waiters:
+                woken.append(vm_id)
         while self._items and (len(self._items) > self.capacity or self.bytes > self.max_bytes):
-            self.bytes -= self._items.popleft().size
+            self._drop_oldest()
+        for vm_id in woken:
+            for waiter in vm_waiters.pop(vm_id, ()):
+                if not waiter.done():
+                    waiter.set_result(None)
         if self._wake_scheduled:
             return
         loop = asyncio.get_running_loop()
@@ -106,6 +135,63 @@ class Tail:
         self._wake_scheduled = False
         self.wake()
         self._quiet_until = asyncio.get_running_loop().time() + self.coalesce
+
+    def _drop_oldest(self) -> None:
+        """The one way an item leaves the tail: the per-VM index must follow."""
+        oldest = self._items.popleft()
+        self.bytes -= oldest.size
+        vm_id = oldest.event.vm_id
+        queue = self._by_vm.get(vm_id)
+        if queue:
+            queue.popleft()  # a VM's oldest item is always the tail's oldest of that VM
+            if not queue:
+                del self._by_vm[vm_id]
+        self._note_dropped(vm_id, oldest.seq)
+
+    def _note_dropped(self, vm_id: str, seq: int) -> None:
+        if len(self._dropped) >= MAX_DROPPED_VMS and vm_id not in self._dropped:
+            self._dropped_floor = max(self._dropped.values())
+            self._dropped.clear()
+        self._dropped[vm_id] = seq
+
+    def covers_vm(self, vm_id: str, cursor: int) -> bool:
+        """Whether every event of `vm_id` after `cursor` is still in the tail."""
+        return self._dropped.get(vm_id, self._dropped_floor) <= cursor
+
+    def after_vm(self, vm_id: str, cursor: int) -> list[FeedItem]:
+        queue = self._by_vm.get(vm_id)
+        if not queue or queue[-1].seq <= cursor:
+            return []
+        if queue[0].seq > cursor:
+            return list(queue)
+        return [item for item in queue if item.seq > cursor]
+
+    async def wait_vm(self, vm_id: str, cursor: int, timeout: float | None) -> None:
+        """Return once `vm_id` has an event after `cursor`, or after `timeout` seconds, or
+        when `wake_vm` is called (shutdown)."""
+        queue = self._by_vm.get(vm_id)
+        if queue and queue[-1].seq > cursor:
+            return
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        waiters = self._vm_waiters.setdefault(vm_id, set())
+        waiters.add(waiter)
+        timer = None if timeout is None else loop.call_later(timeout, _settle, waiter)
+        try:
+            await waiter
+        finally:
+            if timer is not None:
+                timer.cancel()
+            if not waiter.done():
+                waiter.cancel()
+            waiters.discard(waiter)
+            if not waiters and self._vm_waiters.get(vm_id) is waiters:
+                del self._vm_waiters[vm_id]
+
+    def wake_vm(self, vm_id: str) -> None:
+        for waiter in self._vm_waiters.pop(vm_id, ()):
+            if not waiter.done():
+                waiter.set_result(None)
 
     def set_subscribers(self, count: int) -> None:
         self.coalesce = min(MAX_COALESCE, count * COALESCE_PER_SUBSCRIBER)
