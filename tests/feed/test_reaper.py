@@ -157,3 +157,21 @@ async def test_with_the_guard_off_everything_silent_goes_stale() -> None:
     await run_until(fleet, the_reaper, 2 * WINDOW)
     assert sorted(fleet.marked) == sorted(ids("vm", 20))
     assert not fleet.staleness_suspended
+
+
+async def test_a_pass_touches_the_overdue_vms_and_one_more_not_the_fleet() -> None:
+    fleet = Fleet()
+    fleet.register(*ids("quiet", 3))
+    fleet.now = WINDOW // 2
+    fleet.register(*ids("busy", 5_000))
+    the_reaper = reaper(fleet, enabled=False)
+    fleet.now = WINDOW + TICK  # past the window for the three quiet ones only
+    await the_reaper.tick()
+    assert sorted(fleet.marked) == ids("quiet", 3)
+    assert the_reaper.examined == 4
+    await the_reaper.tick()  # marked VMs leave the index: the next pass looks at one VM
+    assert the_reaper.examined == 1
+    fleet.beat(*ids("busy", 5_000))
+    fleet.now = 2 * WINDOW + 2 * TICK  # everyone went quiet, in the order of their beats
+    await the_reaper.tick()
+    assert len(fleet.marked) == 5_003

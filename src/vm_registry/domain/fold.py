@@ -17,9 +17,11 @@ from vm_registry.domain import events as ev
 from vm_registry.domain.events import Event
 from vm_registry.domain.model import ROLES, Entry
 
+RUNNING = "running"
+
 
 class State:
-    __slots__ = ("by_role", "entries", "revision")
+    __slots__ = ("by_activity", "by_role", "entries", "revision", "running")
 
     def __init__(self) -> None:
         # Insertion order of `entries` and of each role index is registration order, because
@@ -27,13 +29,29 @@ class State:
         self.entries: dict[str, Entry] = {}
         self.by_role: dict[str, dict[str, None]] = {role: {} for role in ROLES}
         self.revision = 0  # seq of the last event folded in
+        # The running VMs not marked stale, least recently seen first: an event that moves
+        # `last_seen` moves its VM to the end (`at` never decreases along the log), so the
+        # reaper reads only the front of it, never the whole fleet. Derived, like `by_role`,
+        # but its order among VMs seen in the same millisecond is not part of the state.
+        self.by_activity: dict[str, None] = {}
+        self.running = 0  # VMs whose status is running, marked stale or not
 
     def copy(self) -> State:
         clone = State()
         clone.entries = dict(self.entries)
         clone.by_role = {role: dict(ids) for role, ids in self.by_role.items()}
         clone.revision = self.revision
+        clone.by_activity = dict(self.by_activity)
+        clone.running = self.running
         return clone
+
+    def reindex_activity(self) -> None:
+        """Rebuild `by_activity` and `running` from the entries: after a snapshot is loaded,
+        and after a replay that touched entries in place."""
+        running = [e for e in self.entries.values() if e.status == RUNNING]
+        self.running = len(running)
+        awake = sorted((e for e in running if not e.stale), key=_last_seen)
+        self.by_activity = dict.fromkeys(e.id for e in awake)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, State):
@@ -113,10 +131,19 @@ def _health_kept(
     return kept or None
 
 
+def _last_seen(entry: Entry) -> int:
+    return entry.last_seen
+
+
 def apply(state: State, event: Event) -> State:
+    vm_id = event.vm_id
     if event.type == ev.HEARTBEAT:  # 97% of a typical log: skip the general bookkeeping
         entries = state.entries
-        entries[event.vm_id] = entries[event.vm_id].touched(event.at, event.seq)
+        entries[vm_id] = entry = entries[vm_id].touched(event.at, event.seq)
+        activity = state.by_activity
+        activity.pop(vm_id, None)
+        if entry.status == RUNNING:
+            activity[vm_id] = None
         state.revision = event.seq
         return state
     install(state, event.seq, event.vm_id, evolve(state.entries.get(event.vm_id), event))
@@ -142,7 +169,22 @@ def install(state: State, seq: int, vm_id: str, entry: Entry | None) -> None:
         state.by_role[entry.role][vm_id] = None
     else:
         entries[vm_id] = entry
+    _follow_activity(state, vm_id, previous, entry)
     state.revision = seq
+
+
+def _follow_activity(
+    state: State, vm_id: str, previous: Entry | None, current: Entry | None
+) -> None:
+    was_running = previous is not None and previous.status == RUNNING
+    is_running = current is not None and current.status == RUNNING
+    state.running += is_running - was_running
+    activity = state.by_activity
+    if current is None or not is_running or current.stale:
+        activity.pop(vm_id, None)
+    elif previous is None or current.last_seen != previous.last_seen or vm_id not in activity:
+        activity.pop(vm_id, None)
+        activity[vm_id] = None
 
 
 def touch_unshared(state: State, seq: int, vm_id: str, at: int) -> None:
@@ -151,7 +193,8 @@ def touch_unshared(state: State, seq: int, vm_id: str, at: int) -> None:
     Only for startup replay: the state then belongs to nobody else yet (no copies, no feed
     items, no cached renderings), so the usual rule that entries are never mutated is not
     needed, and skipping a new Entry per heartbeat is most of the cost of a cold start. The
-    effect is exactly `apply` of a heartbeat, which the tests check."""
+    effect is exactly `apply` of a heartbeat, which the tests check, except for
+    `by_activity`: the replay rebuilds it once at the end (`reindex_activity`)."""
     entry = state.entries[vm_id]
     entry.last_seen = at
     entry.revision = seq

@@ -73,6 +73,7 @@ def decode(canonical: bytes) -> State:
             entry = Entry(**fields)
             state.entries[entry.id] = entry
             state.by_role[entry.role][entry.id] = None
+        state.reindex_activity()
         return state
     except (ValueError, TypeError, KeyError, AttributeError) as error:
         raise ValueError(f"snapshot does not decode: {error}") from error

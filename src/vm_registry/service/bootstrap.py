@@ -16,4 +16,5 @@ async def replay(store: EventLog, state: State | None = None) -> State:
                 touch_unshared(result, *item)
             else:
                 apply(result, item)  # type: ignore[arg-type]
+    result.reindex_activity()
     return result

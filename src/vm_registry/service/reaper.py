@@ -62,6 +62,7 @@ class Reaper:
         self._recent: deque[int] = deque()  # when recent vm.stale events were recorded
         self._held_since: int | None = None
         self._cooldown_until = 0
+        self.examined = 0  # entries the last pass looked at
 
     @property
     def holding(self) -> bool:
@@ -91,24 +92,30 @@ class Reaper:
 
     def overdue(self, now: int) -> tuple[list[Entry], int, int]:
         """Running VMs past the window but not yet marked, how many more will be past it by the
-        next tick, and the size of the running fleet."""
+        next tick, and the size of the running fleet.
+
+        It reads the projection's activity index (running, unmarked VMs, least recently seen
+        first) from the front and stops at the first VM that is neither: a pass touches the
+        VMs it reports and one more, never the whole fleet (`examined` counts them)."""
         registry = self.registry
+        state = registry.state
         limit = registry.stale_after_ms
         soon_limit = limit - int(self.interval * 1000)
-        fleet = soon = 0
+        soon = examined = 0
         found: list[Entry] = []
-        for entry in registry.state.entries.values():
-            if entry.status != "running":
-                continue
-            fleet += 1
-            if entry.stale:
-                continue
+        entries = state.entries
+        for vm_id in state.by_activity:
+            examined += 1
+            entry = entries[vm_id]
             quiet = now - registry.quiet_since(entry)
             if quiet > limit:
                 found.append(entry)
             elif quiet > soon_limit:
                 soon += 1
-        return found, soon, fleet
+            else:
+                break  # everyone after it was seen later still
+        self.examined = examined
+        return found, soon, state.running
 
     async def tick(self) -> None:
         registry = self.registry
