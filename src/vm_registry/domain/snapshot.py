@@ -9,6 +9,7 @@ rebuilt on load rather than stored.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator, Sequence
 from typing import Any, Final
 
 import orjson
@@ -17,6 +18,7 @@ from vm_registry.domain.fold import State
 from vm_registry.domain.model import Entry
 
 FORMAT: Final = 1
+ROWS_PER_PIECE: Final = 1_000
 
 _FIELDS: Final = (
     "id",
@@ -46,11 +48,22 @@ def _row(entry: Entry) -> list[Any]:
 
 
 def encode(state: State) -> bytes:
-    rows = [_row(entry) for entry in state.entries.values()]
-    return orjson.dumps(
-        {"format": FORMAT, "revision": state.revision, "entries": rows},
-        option=orjson.OPT_SORT_KEYS,
-    )
+    return b"".join(encode_pieces(list(state.entries.values()), state.revision))
+
+
+def encode_pieces(
+    entries: Sequence[Entry], revision: int, rows_per_piece: int = ROWS_PER_PIECE
+) -> Iterator[bytes]:
+    """The canonical bytes, `rows_per_piece` entries at a time: joined, they are exactly what
+    `orjson.dumps({"entries": rows, "format": FORMAT, "revision": revision}, OPT_SORT_KEYS)`
+    gives. The server encodes a snapshot piece by piece between turns of its event loop, so a
+    fleet of any size never holds the loop for more than one piece (about a millisecond)."""
+    yield b'{"entries":['
+    for start in range(0, len(entries), rows_per_piece):
+        rows = [_row(entry) for entry in entries[start : start + rows_per_piece]]
+        body = orjson.dumps(rows, option=orjson.OPT_SORT_KEYS)[1:-1]
+        yield body if start == 0 else b"," + body
+    yield b'],"format":%d,"revision":%d}' % (FORMAT, revision)
 
 
 def digest(canonical: bytes) -> bytes:

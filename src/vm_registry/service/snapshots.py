@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from vm_registry.domain import snapshot
 from vm_registry.domain.fold import State
+from vm_registry.domain.model import Entry
 from vm_registry.persistence.errors import StoreCorrupt, StoreError
 from vm_registry.persistence.snapshots import SnapshotInfo
 from vm_registry.persistence.store import Store
@@ -114,33 +115,42 @@ class Snapshotter:
             return
         if not self.is_leader():
             return
-        self._task = asyncio.create_task(self._take(self.state.copy()))
+        self._task = asyncio.create_task(self._take(*self._view()))
 
-    async def _take(self, state: State) -> None:
+    def _view(self) -> tuple[list[Entry], int]:
+        # Entries are immutable values, so a list of the current ones is a consistent view of
+        # the projection at this revision, however the fold moves on while it is encoded. (A
+        # C-level copy of pointers: well under a millisecond at 100,000 VMs.)
+        return list(self.state.entries.values()), self.state.revision
+
+    async def _take(self, entries: list[Entry], revision: int) -> None:
         try:
             # Read at the snapshot's own seq: with other processes appending, the log's head
             # may already be past what this projection has folded.
-            chain = await self.store.log.hash_at(state.revision)
+            chain = await self.store.log.hash_at(revision)
             if chain is None:
-                log.warning(
-                    "snapshot at seq %d skipped: the log no longer holds it", state.revision
-                )
+                log.warning("snapshot at seq %d skipped: the log no longer holds it", revision)
                 return
-            canonical = await asyncio.to_thread(snapshot.encode, state)
-            await self.store.snapshots.save(state.revision, chain, canonical)
-            self.last_seq = state.revision
-            log.info("snapshot written at seq %d (%d VMs)", state.revision, len(state.entries))
+            pieces = []
+            for piece in snapshot.encode_pieces(entries, revision):
+                pieces.append(piece)
+                await asyncio.sleep(0)  # one piece per turn of the loop: requests go first
+            # bytes.join lets go of the GIL for large copies: the loop keeps running meanwhile.
+            canonical = await asyncio.to_thread(b"".join, pieces)
+            await self.store.snapshots.save(revision, chain, canonical)
+            self.last_seq = revision
+            log.info("snapshot written at seq %d (%d VMs)", revision, len(entries))
             # Re-read the compaction point: another process may have compacted meanwhile, and
             # its anchor snapshot must never be thinned away.
             anchor = await self.store.log.refresh_first_seq() - 1
             stored = [info.seq for info in await self.store.snapshots.infos()]
             await self.store.snapshots.delete(thinned(stored, self.every, anchor))
         except StoreError as error:
-            log.warning("snapshot at seq %d failed: %s", state.revision, error)
+            log.warning("snapshot at seq %d failed: %s", revision, error)
 
     async def final(self) -> None:
         """On clean shutdown: wait for a snapshot in flight, then take one at the head."""
         if self._task is not None:
             await asyncio.gather(self._task, return_exceptions=True)
         if self.state.revision > self.last_seq and self.every > 0 and self.is_leader():
-            await self._take(self.state.copy())
+            await self._take(*self._view())

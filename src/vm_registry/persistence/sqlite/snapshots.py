@@ -15,10 +15,14 @@ from vm_registry.persistence.sqlite.log import SqliteEventLog
 
 
 async def packed(canonical: bytes) -> tuple[bytes, bytes]:
-    """(compressed body, digest). zlib releases the GIL, so compressing a large fleet does not
-    stall the event loop."""
+    """(compressed body, digest). zlib and hashlib release the GIL, so neither stalls the
+    event loop on a large fleet (hashing 30 MB on the loop took tens of milliseconds)."""
     body = await asyncio.to_thread(zlib.compress, canonical, 1)
-    return body, hashlib.sha256(canonical).digest()
+    return body, await asyncio.to_thread(_sha256, canonical)
+
+
+def _sha256(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
 
 
 async def unpacked(seq: int, body: bytes) -> bytes:
