@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from vm_registry.domain import events as ev
+from vm_registry.domain import interning
 from vm_registry.domain.events import Event
 from vm_registry.domain.model import ROLES, Entry
 
@@ -78,12 +79,12 @@ def evolve(entry: Entry | None, event: Event) -> Entry | None:
         return Entry(
             id=event.vm_id,
             name=data["name"],
-            role=data["role"],
-            status=data.get("status", "running"),
+            role=interning.text(data["role"]),
+            status=interning.text(data.get("status", RUNNING)),
             address=data["address"],
-            services=data.get("services"),
-            metadata=data.get("metadata"),
-            registered_by=data["registeredBy"],
+            services=interning.json_value(data.get("services")),
+            metadata=interning.json_value(data.get("metadata")),
+            registered_by=interning.text(data["registeredBy"]),
             registered_at=event.at,
             last_seen=event.at,
             revision=event.seq,
@@ -93,13 +94,13 @@ def evolve(entry: Entry | None, event: Event) -> Entry | None:
     if kind == ev.UPDATED:
         assert entry is not None
         data = event.data
-        services = data.get("services", entry.services)
+        services = interning.json_value(data.get("services", entry.services))
         return entry.replace(
             name=data.get("name", entry.name),
-            status=data.get("status", entry.status),
+            status=interning.text(data.get("status", entry.status)),
             address=data.get("address", entry.address),
             services=services,
-            metadata=data.get("metadata", entry.metadata),
+            metadata=interning.json_value(data.get("metadata", entry.metadata)),
             last_seen=event.at,
             revision=event.seq,
             stale=False,

@@ -14,6 +14,7 @@ from typing import Any, Final
 
 import orjson
 
+from vm_registry.domain import interning
 from vm_registry.domain.fold import State
 from vm_registry.domain.model import Entry
 
@@ -83,6 +84,10 @@ def decode(canonical: bytes) -> State:
                 fields["health"] = row[-1]
             elif len(row) != len(_FIELDS):
                 raise ValueError(f"a snapshot row has {len(row)} fields")
+            for name in ("role", "status", "registered_by"):
+                fields[name] = interning.text(fields[name])
+            for name in ("services", "metadata"):
+                fields[name] = interning.json_value(fields[name])
             entry = Entry(**fields)
             state.entries[entry.id] = entry
             state.by_role[entry.role][entry.id] = None

@@ -6,14 +6,14 @@ from typing import Any
 
 from litestar import Request, Response, get
 
-from vm_registry.api import schemas, wire
+from vm_registry.api import resources, schemas, wire
 from vm_registry.api.openapi import OPEN, answers
 from vm_registry.feed.broker import Broker
-from vm_registry.service.registry import Registry
 
 
 @get("/health", security=OPEN, responses=answers(200, schemas.Health, "Up", 503))
-async def health(request: Request[Any, Any, Any], registry: Registry) -> Response[bytes]:
+async def health(request: Request[Any, Any, Any]) -> Response[bytes]:
+    registry = resources.registry(request)
     broker: Broker = request.app.state.broker
     problem = registry.log_file_problem()
     if problem is not None:  # the registry cannot keep what it is told: not healthy

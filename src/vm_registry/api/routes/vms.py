@@ -6,7 +6,7 @@ from typing import Any
 
 from litestar import Request, Response, delete, get, patch, post
 
-from vm_registry.api import blocking, schemas, wire
+from vm_registry.api import blocking, resources, schemas, wire
 from vm_registry.api import request_inputs as rq
 from vm_registry.api.openapi import (
     AFTER_HEARTBEAT,
@@ -33,7 +33,7 @@ from vm_registry.domain import validation
 from vm_registry.domain.errors import Invalid, NotFound
 from vm_registry.domain.model import ROLES, STATUSES, Entry
 from vm_registry.domain.timestamps import parse_iso
-from vm_registry.service.changes import Changes, Scope
+from vm_registry.service.changes import Scope
 from vm_registry.service.history import TimeMachine
 from vm_registry.service.registry import Registry
 from vm_registry.settings import Settings
@@ -89,9 +89,8 @@ async def _past_point(request: AnyRequest, registry: Registry, history: TimeMach
         body=schemas.REGISTRATION, headers=ENTRY_HEADERS, links=AFTER_REGISTER
     ),
 )
-async def register(
-    request: AnyRequest, registry: Registry, renderer: wire.EntryRenderer
-) -> Response[bytes]:
+async def register(request: AnyRequest) -> Response[bytes]:
+    registry, renderer = resources.registry(request), resources.renderer(request)
     rq.writer(request)
     limits: Settings = request.app.state.settings
     data = bodies.registration(
@@ -111,13 +110,9 @@ async def register(
         parameters=[ROLE, STATUS, AT, AS_OF, MIN_REVISION, INDEX, WAIT], headers=REVISION
     ),
 )
-async def list_vms(
-    request: AnyRequest,
-    registry: Registry,
-    history: TimeMachine,
-    renderer: wire.EntryRenderer,
-    changes: Changes,
-) -> Response[bytes]:
+async def list_vms(request: AnyRequest) -> Response[bytes]:
+    registry, renderer = resources.registry(request), resources.renderer(request)
+    history, changes = resources.history(request), resources.changes(request)
     await registry.caught_up(rq.min_revision(request))
     role = rq.query_choice(request, "role", ROLES)
     status = rq.query_choice(request, "status", STATUSES)
@@ -141,14 +136,9 @@ async def list_vms(
         parameters=[AT, AS_OF, MIN_REVISION, INDEX, WAIT], headers=ENTRY_HEADERS
     ),
 )
-async def get_vm(
-    vm_id: VmId,
-    request: AnyRequest,
-    registry: Registry,
-    history: TimeMachine,
-    renderer: wire.EntryRenderer,
-    changes: Changes,
-) -> Response[bytes]:
+async def get_vm(vm_id: VmId, request: AnyRequest) -> Response[bytes]:
+    registry, renderer = resources.registry(request), resources.renderer(request)
+    history, changes = resources.history(request), resources.changes(request)
     await registry.caught_up(rq.min_revision(request))
     await blocking.hold(request, changes, lambda: Scope(vm_id=vm_id))
     past = await _past_point(request, registry, history)
@@ -173,9 +163,8 @@ async def get_vm(
         body=schemas.UPDATE, parameters=[IF_MATCH], headers=ENTRY_HEADERS, links=AFTER_UPDATE
     ),
 )
-async def update_vm(
-    vm_id: VmId, request: AnyRequest, registry: Registry, renderer: wire.EntryRenderer
-) -> Response[bytes]:
+async def update_vm(vm_id: VmId, request: AnyRequest) -> Response[bytes]:
+    registry, renderer = resources.registry(request), resources.renderer(request)
     agent = rq.writer(request)
     limits: Settings = request.app.state.settings
     changes = bodies.update(
@@ -199,7 +188,8 @@ async def update_vm(
     responses=answers(200, schemas.Deleted, "Deregistered", 400, 401, 403, 404, 412, 503),
     operation_class=operation(parameters=[IF_MATCH], headers=REVISION),
 )
-async def deregister_vm(vm_id: VmId, request: AnyRequest, registry: Registry) -> Response[bytes]:
+async def deregister_vm(vm_id: VmId, request: AnyRequest) -> Response[bytes]:
+    registry = resources.registry(request)
     agent = rq.writer(request)
     command = cmd.Deregister(vm_id, if_match=rq.if_match(request), agent=agent)
     outcome = await registry.writer.submit(command, rq.actor(request))
@@ -213,7 +203,8 @@ async def deregister_vm(vm_id: VmId, request: AnyRequest, registry: Registry) ->
     responses=answers(200, schemas.HeartbeatAnswer, "Seen", 400, 401, 403, 404, 503),
     operation_class=operation(headers=REVISION, links=AFTER_HEARTBEAT),
 )
-async def heartbeat(vm_id: VmId, request: AnyRequest, registry: Registry) -> Response[bytes]:
+async def heartbeat(vm_id: VmId, request: AnyRequest) -> Response[bytes]:
+    registry = resources.registry(request)
     agent = rq.writer(request)
     outcome = await registry.writer.submit(cmd.Heartbeat(vm_id, agent=agent), rq.actor(request))
     assert outcome.entry is not None
@@ -230,13 +221,9 @@ async def heartbeat(vm_id: VmId, request: AnyRequest, registry: Registry) -> Res
     responses=answers(200, schemas.EntryList, "The live VMs with this role", 400, 401, 404, 503),
     operation_class=operation(parameters=[HEALTHY, MIN_REVISION, INDEX, WAIT], headers=REVISION),
 )
-async def discover(
-    role: RoleName,
-    request: AnyRequest,
-    registry: Registry,
-    renderer: wire.EntryRenderer,
-    changes: Changes,
-) -> Response[bytes]:
+async def discover(role: RoleName, request: AnyRequest) -> Response[bytes]:
+    registry, renderer = resources.registry(request), resources.renderer(request)
+    changes = resources.changes(request)
     validation.role(role, where="role in the path")
     healthy = rq.query_flag(request, "healthy")
     await registry.caught_up(rq.min_revision(request))
