@@ -9,6 +9,7 @@ never trusts a corrupt snapshot.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import Callable
 
@@ -140,6 +141,8 @@ class Snapshotter:
             await self.store.snapshots.save(revision, chain, canonical)
             self.last_seq = revision
             log.info("snapshot written at seq %d (%d VMs)", revision, len(entries))
+            # What the fleet gained since start is long-lived too (see the lifespan).
+            gc.freeze()
             # Re-read the compaction point: another process may have compacted meanwhile, and
             # its anchor snapshot must never be thinned away.
             anchor = await self.store.log.refresh_first_seq() - 1
