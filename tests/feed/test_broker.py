@@ -349,3 +349,15 @@ async def test_a_watcher_of_a_quiet_vm_never_reads_the_log_however_far_the_head_
     assert scans == 0
     assert watcher.frames == []
     await watcher.disconnect()
+
+
+def test_many_watchers_of_single_vms_share_a_bounded_bookmark_rate() -> None:
+    broker = make_broker(MemoryLog(), tail=10, max_subscribers=20_000)
+    for index in range(10):
+        broker.subscribe(0, FeedFilter(vm_id=f"vm-{index}"))
+    broker.subscribe(0, FeedFilter(role="worker"))
+    assert broker.vm_bookmark_period(5.0) == 5.0
+    for index in range(10, 10_000):
+        broker.subscribe(0, FeedFilter(vm_id=f"vm-{index}"))
+    # 10,000 watchers, each with one bookmark per 50 s: 1,000 per 5 s together.
+    assert broker.vm_bookmark_period(5.0) == 50.0
