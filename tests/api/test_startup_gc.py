@@ -8,10 +8,9 @@ import gc
 from pathlib import Path
 
 import pytest
+from ops.bench.logs import fleet_log, write_log
 
 from vm_registry.api.app import create_app
-from vm_registry.persistence.sqlite import SqliteEventStore
-from vm_registry.persistence.store import NewEvent
 from vm_registry.settings import Settings
 
 FLEET = 300
@@ -22,13 +21,7 @@ FLEET = 300
 @pytest.mark.filterwarnings("ignore::litestar.exceptions.LitestarDeprecationWarning")
 async def test_the_replayed_fleet_is_frozen_out_of_the_collector(tmp_path: Path) -> None:
     db = tmp_path / "fleet.db"
-    store = SqliteEventStore(db)
-    await store.open()
-    data = {"name": "n", "role": "worker", "address": "a", "registeredBy": "b"}
-    await store.append(
-        [NewEvent("vm.registered", f"vm-{i}", 1_000 + i, {}, dict(data)) for i in range(FLEET)]
-    )
-    await store.close()
+    await write_log(db, fleet_log(FLEET, 3, 1_000))
     app = create_app(Settings(db=db))
     gc.unfreeze()
     try:
