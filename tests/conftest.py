@@ -6,7 +6,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.server import ServerProcess
+from tests.support.fixtures import vm_id
+from tests.support.server import ServerProcess
+
+__all__ = ["vm_id"]  # a fixture for every package
 
 
 @pytest.fixture

@@ -7,9 +7,10 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.api.conftest import error_of, new_id
+from tests.api.conftest import new_id
 from tests.conftest import vm
 from tests.server import ServerProcess
+from tests.support.answers import error_of
 
 TOKEN = "s3cret"
 GOOD = {"Authorization": f"Bearer {TOKEN}"}

@@ -8,8 +8,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.conftest import error_of, new_id, revision
+from tests.api.conftest import new_id, revision
 from tests.conftest import vm
+from tests.support.answers import error_of
 
 ABSENT = object()
 

@@ -4,9 +4,10 @@ import threading
 
 import httpx
 
-from tests.api.conftest import error_of, new_id, revision
+from tests.api.conftest import new_id, revision
 from tests.conftest import vm
 from tests.server import ServerProcess
+from tests.support.answers import error_of
 
 CLIENTS = 24
 

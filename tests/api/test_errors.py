@@ -8,9 +8,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api.conftest import error_of, new_id, revision
+from tests.api.conftest import new_id, revision
 from tests.conftest import vm
 from tests.server import ServerProcess
+from tests.support.answers import error_of
 
 MIB = 1024 * 1024
 

@@ -23,10 +23,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api.conftest import error_of
 from tests.conftest import vm
-from tests.faults.serving import start_server
-from tests.server import ServerProcess
+from tests.support.answers import error_of
+from tests.support.server import ServerProcess
 
 MiB = 1024 * 1024
 PAD = {"metadata": {"pad": "x" * 900_000}}
@@ -49,7 +48,7 @@ def patch_loop(server: ServerProcess, times: int = 150) -> list[int]:
 
 @pytest.fixture(scope="module")
 def default(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    server = start_server(tmp_path_factory.mktemp("bounds") / "registry.db")
+    server = ServerProcess(tmp_path_factory.mktemp("bounds") / "registry.db").start()
     try:
         yield server
     finally:
@@ -123,10 +122,10 @@ def test_an_entry_at_the_limit_is_accepted(http: httpx.Client) -> None:
 
 
 def test_the_tail_byte_bound_holds_the_issues_patch_loop(tmp_path: Path) -> None:
-    server = start_server(
+    server = ServerProcess(
         tmp_path / "registry.db",
         args=["--max-entry-bytes", str(MiB), "--feed-tail-bytes", str(TAIL_BYTES)],
-    )
+    ).start()
     try:
         with httpx.Client(base_url=server.url, timeout=30) as http:
             http.post("/registry/vms", json=vm("warm-up")).raise_for_status()
@@ -143,7 +142,7 @@ def test_the_tail_byte_bound_holds_the_issues_patch_loop(tmp_path: Path) -> None
 
 
 def test_registration_past_the_vm_cap_is_507_and_writes_nothing(tmp_path: Path) -> None:
-    server = start_server(tmp_path / "registry.db", args=["--max-vms", "5"])
+    server = ServerProcess(tmp_path / "registry.db", args=["--max-vms", "5"]).start()
     try:
         with httpx.Client(base_url=server.url, timeout=30) as http:
             for n in range(3):

@@ -8,7 +8,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.api.conftest import error_of, new_id
+from tests.api.conftest import new_id
+from tests.support.answers import error_of
 
 READS = ["/registry/vms", "/registry/vms/{id}", "/registry/discover/worker", "/registry/events"]
 

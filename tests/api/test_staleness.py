@@ -13,19 +13,11 @@ import pytest
 
 from tests.api.conftest import new_id, revision
 from tests.conftest import vm
-from tests.server import ServerProcess
+from tests.support.polling import eventually
+from tests.support.server import ServerProcess
 from vm_registry.domain.timestamps import parse_iso
 
 DEADLINE = 20.0
-
-
-def eventually(condition: Callable[[], bool], timeout: float = DEADLINE) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def discovered(client: httpx.Client, role: str = "worker") -> list[str]:

@@ -19,15 +19,15 @@ from pathlib import Path
 
 import httpx
 
-from tests.api.conftest import error_of
 from tests.conftest import vm
-from tests.faults.serving import start_server
+from tests.support.answers import error_of
+from tests.support.server import ServerProcess
 
 
 def test_a_deleted_log_refuses_writes_and_fails_health(tmp_path: Path) -> None:
     db = tmp_path / "d" / "r.db"
     db.parent.mkdir()
-    server = start_server(db)
+    server = ServerProcess(db).start()
     try:
         assert "created a new, empty event log" in server.output()
         with httpx.Client(base_url=server.url, timeout=10) as http:
@@ -42,7 +42,7 @@ def test_a_deleted_log_refuses_writes_and_fails_health(tmp_path: Path) -> None:
             assert f"the event log {db} was deleted" in server.output()
     finally:
         server.kill()
-    again = start_server(db)
+    again = ServerProcess(db).start()
     try:
         # A new log, and the server says so rather than pretending nothing happened.
         assert "created a new, empty event log" in again.output()
@@ -52,7 +52,7 @@ def test_a_deleted_log_refuses_writes_and_fails_health(tmp_path: Path) -> None:
 
 def test_a_log_replaced_under_the_server_refuses_writes(tmp_path: Path) -> None:
     db = tmp_path / "r.db"
-    server = start_server(db)
+    server = ServerProcess(db).start()
     try:
         with httpx.Client(base_url=server.url, timeout=10) as http:
             assert http.post("/registry/vms", json=vm("v1")).status_code == 201
@@ -66,9 +66,9 @@ def test_a_log_replaced_under_the_server_refuses_writes(tmp_path: Path) -> None:
 
 def test_an_existing_log_is_not_reported_as_new(tmp_path: Path) -> None:
     db = tmp_path / "r.db"
-    first = start_server(db)
+    first = ServerProcess(db).start()
     first.stop()
-    again = start_server(db)
+    again = ServerProcess(db).start()
     try:
         assert "created a new, empty event log" not in again.output()
     finally:
@@ -79,7 +79,7 @@ def test_rows_left_below_an_interrupted_compactions_cut_are_removed_at_start(
     tmp_path: Path,
 ) -> None:
     db = tmp_path / "r.db"
-    server = start_server(db, args=["--snapshot-every", "10"])
+    server = ServerProcess(db, args=["--snapshot-every", "10"]).start()
     try:
         with httpx.Client(base_url=server.url, timeout=10) as http:
             assert http.post("/registry/vms", json=vm("c")).status_code == 201
@@ -95,7 +95,7 @@ def test_rows_left_below_an_interrupted_compactions_cut_are_removed_at_start(
         conn.execute("DELETE FROM snapshots WHERE seq < 20")
         conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('compacted_through', '20')")
         conn.execute("DELETE FROM events WHERE seq <= 5")
-    server = start_server(db)
+    server = ServerProcess(db).start()
     try:
         assert "removed 15 events at or below seq 20" in server.output()
         with httpx.Client(base_url=server.url, timeout=10) as http:

@@ -5,13 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import pytest
 
-from tests.server import ServerProcess
+from tests.support.fixtures import shared_server_fixture
 from vm_registry.cli.main import main
 
 CLI = (sys.executable, "-m", "vm_registry.cli.main")
@@ -37,18 +36,7 @@ def run_cli(*args: str, env: Mapping[str, str] | None = None, timeout: float = 2
     return Run(done.returncode, done.stdout, done.stderr)
 
 
-@pytest.fixture(scope="package")
-def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    proc = ServerProcess(tmp_path_factory.mktemp("cli") / "registry.db").start()
-    try:
-        yield proc
-    finally:
-        proc.kill()
-
-
-@pytest.fixture
-def vm_id() -> str:
-    return f"vm-{uuid.uuid4().hex[:12]}"
+shared_server = shared_server_fixture("cli")
 
 
 @pytest.fixture

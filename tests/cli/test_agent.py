@@ -13,6 +13,7 @@ import pytest
 
 from tests.cli.conftest import CLI, clean_env
 from tests.server import ServerProcess, free_port
+from tests.support.polling import eventually
 from vm_registry.client import Entry, NotFound, RegistryClient
 
 pytestmark = pytest.mark.timeout(60)
@@ -42,16 +43,15 @@ def finish(proc: subprocess.Popen[str]) -> tuple[int, str, str]:
 
 
 def wait_for(registry: RegistryClient, vm_id: str, check: Callable[[Entry], bool]) -> Entry:
-    deadline = time.monotonic() + 15
-    while True:
+    def reached() -> Entry | None:
         try:
             entry = registry.get(vm_id)
-            if check(entry):
-                return entry
         except NotFound:
-            pass
-        assert time.monotonic() < deadline, "the entry never reached the expected state"
-        time.sleep(0.05)
+            return None
+        return entry if check(entry) else None
+
+    found: Entry = eventually(reached, timeout=15, what="the entry's expected state")
+    return found
 
 
 def until_flag(flag: Path, code: int) -> list[str]:

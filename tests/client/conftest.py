@@ -3,27 +3,15 @@ package and use fresh ids (`vm_id`); tests that need an empty fleet ask for `fre
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from tests.server import ServerProcess
+from tests.support.fixtures import shared_server_fixture
+from tests.support.server import ServerProcess
 from vm_registry.client import AsyncRegistryClient, RegistryClient
 
-
-@pytest.fixture(scope="package")
-def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    proc = ServerProcess(tmp_path_factory.mktemp("shared") / "registry.db").start()
-    try:
-        yield proc
-    finally:
-        proc.kill()
-
-
-@pytest.fixture
-def vm_id() -> str:
-    return f"vm-{uuid.uuid4().hex[:12]}"
+shared_server = shared_server_fixture("shared")
 
 
 @pytest.fixture

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 
 import pytest
 
 from tests.server import ServerProcess, free_port
+from tests.support.polling import eventually
 from vm_registry.client import (
     AsyncRegistryClient,
     Heartbeater,
@@ -19,13 +19,6 @@ from vm_registry.client import (
 )
 
 pytestmark = pytest.mark.timeout(30)
-
-
-def eventually(check: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.02)
 
 
 def test_beats_in_the_background(registry: RegistryClient, vm_id: str) -> None:

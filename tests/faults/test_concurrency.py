@@ -15,15 +15,14 @@ import pytest
 
 from tests.conftest import vm
 from tests.faults import audit
-from tests.faults.serving import start_server
-from tests.server import ServerProcess
+from tests.support.server import ServerProcess
 
 CLIENTS = 24
 
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    server = start_server(tmp_path_factory.mktemp("races") / "registry.db")
+    server = ServerProcess(tmp_path_factory.mktemp("races") / "registry.db").start()
     try:
         yield server
     finally:

@@ -18,8 +18,8 @@ import pytest
 
 from tests.conftest import vm
 from tests.faults import audit
-from tests.faults.serving import start_server
 from tests.faults.watch import Watcher
+from tests.support.server import ServerProcess
 from tests.telemetry.scrape import scrape, value
 
 REFUSED = "vm_registry_writer_commands_refused_total"
@@ -60,7 +60,7 @@ def fill(path: Path) -> int:
 
 def test_a_full_disk_refuses_writes_keeps_reads_and_recovers(small_disk: Path) -> None:
     db = small_disk / "registry.db"
-    server = start_server(db, args=["--keepalive", "0.5", "--snapshot-every", "0"])
+    server = ServerProcess(db, args=["--keepalive", "0.5", "--snapshot-every", "0"]).start()
     try:
         with httpx.Client(base_url=server.url, timeout=30) as http:
             for n in range(5):
@@ -112,7 +112,7 @@ def test_a_full_disk_refuses_writes_keeps_reads_and_recovers(small_disk: Path) -
                     ]
             before_restart = audit.comparable(audit.projection(http))
         server.kill()
-        server = start_server(db)
+        server = ServerProcess(db).start()
         with httpx.Client(base_url=server.url, timeout=30) as http:
             assert audit.comparable(audit.projection(http)) == before_restart
         audit.verify(db)

@@ -18,7 +18,7 @@ import pytest
 
 from tests.faults import audit
 from tests.faults.load import Ledger, Writers
-from tests.faults.serving import start_server
+from tests.support.server import ServerProcess
 
 ROUNDS = int(os.environ.get("VM_REGISTRY_KILL_ROUNDS", "20"))
 # Small, so snapshots are written (and interrupted) during the run, and restarts load them.
@@ -29,7 +29,7 @@ SERVE_ARGS = ["--snapshot-every", "97"]
 def test_acknowledged_writes_survive_repeated_kill_9(db_path: Path) -> None:
     rng = random.Random(int(os.environ.get("VM_REGISTRY_KILL_SEED", "8")))
     ledger = Ledger()
-    server = start_server(db_path, args=SERVE_ARGS)
+    server = ServerProcess(db_path, args=SERVE_ARGS).start()
     try:
         for round_ in range(1, ROUNDS + 1):
             with Writers(server.url, f"r{round_}", threads=4, seed=round_) as writers:
@@ -39,7 +39,7 @@ def test_acknowledged_writes_survive_repeated_kill_9(db_path: Path) -> None:
             assert not ledger.failures, ledger.failures[:5]
             assert ledger.server_errors == 0, ledger.statuses
 
-            server = start_server(db_path, args=SERVE_ARGS)
+            server = ServerProcess(db_path, args=SERVE_ARGS).start()
             with httpx.Client(base_url=server.url, timeout=30) as http:
                 events = audit.all_events(http)
                 vms = audit.projection(http)

@@ -27,9 +27,8 @@ import pytest
 
 from tests.faults import audit
 from tests.faults.load import Writers
-from tests.faults.serving import start_server
 from tests.faults.watch import Watcher
-from tests.server import ServerProcess
+from tests.support.server import ServerProcess
 
 SOAK_SECONDS = float(os.environ.get("VM_REGISTRY_SOAK_SECONDS", "30"))
 FEED_TAIL = 500  # small, so resuming watchers and the tail's overflow are both exercised
@@ -94,7 +93,7 @@ def seen_by(watcher: Watcher) -> list[dict[str, Any]]:
 
 def soak(db: Path, seconds: float) -> Outcome:
     outcome = Outcome()
-    server = start_server(db, args=["--keepalive", "0.5", "--feed-tail", str(FEED_TAIL)])
+    server = ServerProcess(db, args=["--keepalive", "0.5", "--feed-tail", str(FEED_TAIL)]).start()
     try:
         stop = threading.Event()
         finished: list[Watcher] = []

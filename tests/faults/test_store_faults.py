@@ -20,8 +20,7 @@ import pytest
 
 from tests.conftest import vm
 from tests.faults import audit
-from tests.faults.serving import start_server
-from tests.server import ServerProcess
+from tests.support.server import ServerProcess
 
 # The store waits 2 s for a lock; a request must come back well within this.
 BOUND = 10.0
@@ -29,7 +28,7 @@ BOUND = 10.0
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    server = start_server(tmp_path_factory.mktemp("store-faults") / "registry.db")
+    server = ServerProcess(tmp_path_factory.mktemp("store-faults") / "registry.db").start()
     try:
         yield server
     finally:

@@ -26,7 +26,7 @@ import pytest
 
 from tests.faults import audit
 from tests.faults.load import Writers
-from tests.faults.serving import start_server
+from tests.support.server import ServerProcess
 
 CUTS = int(os.environ.get("VM_REGISTRY_TORN_CUTS", "5"))
 WAL_HEADER = 32
@@ -42,7 +42,7 @@ class Source:
 @pytest.fixture(scope="module")
 def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Source]:
     db = tmp_path_factory.mktemp("torn-source") / "registry.db"
-    server = start_server(db, args=["--snapshot-every", "50"])
+    server = ServerProcess(db, args=["--snapshot-every", "50"]).start()
     try:
         with Writers(server.url, "torn", threads=3, seed=3):
             time.sleep(0.8)
@@ -80,7 +80,7 @@ def _damages(size: int, rng: random.Random) -> list[tuple[str, Callable[[bytearr
 def _outcome(db: Path, source: Source) -> str:
     """Start a server on a damaged copy and judge what it did."""
     try:
-        server = start_server(db, attempts=2)
+        server = ServerProcess(db).start(attempts=2)
     except RuntimeError as refusal:
         message = str(refusal)
         assert str(db) in message and "vm-registry verify" in message, (

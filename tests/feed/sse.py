@@ -179,17 +179,3 @@ async def beat(client: httpx.AsyncClient, vm_id: str) -> int:
     assert response.status_code == 200, response.text
     revision: int = response.json()["revision"]
     return revision
-
-
-async def eventually(check: Callable[[], Any], timeout: float = 10, what: str = "") -> None:
-    """Poll an async or sync check until it returns truthy."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {what}")
-        await asyncio.sleep(0.02)

@@ -10,8 +10,9 @@ import time
 import httpx
 
 from tests.feed.conftest import StartServer, async_client
-from tests.feed.sse import Watch, beat, eventually, head, register, subscribers
+from tests.feed.sse import Watch, beat, head, register, subscribers
 from tests.server import ServerProcess
+from tests.support.polling import eventually_async as eventually
 
 _ids = itertools.count(1)
 

@@ -15,8 +15,9 @@ import httpx
 import pytest
 
 from tests.feed.conftest import StartServer, async_client
-from tests.feed.sse import Watch, beat, eventually, head, register
+from tests.feed.sse import Watch, beat, head, register
 from tests.server import ServerProcess
+from tests.support.polling import eventually_async as eventually
 
 STALE = ["--stale-after", "1"]
 

@@ -14,8 +14,9 @@ import pytest
 
 from tests.conftest import vm
 from tests.feed.conftest import StartServer, async_client
-from tests.feed.sse import STREAM, Watch, beat, eventually, head, refusal, register, subscribers
+from tests.feed.sse import STREAM, Watch, beat, head, refusal, register, subscribers
 from tests.server import ServerProcess
+from tests.support.polling import eventually_async as eventually
 
 _ids = itertools.count(1)
 

@@ -17,8 +17,7 @@ import httpx
 import pytest
 
 from tests.conftest import vm
-from tests.faults.serving import start_server
-from tests.server import ServerProcess
+from tests.support.server import ServerProcess
 
 HUGE = "9" * 30  # past any 64-bit integer
 
@@ -27,9 +26,9 @@ HUGE = "9" * 30  # past any 64-bit integer
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     # The entry limit raised to the body limit: the large-body test below is about the head
     # bound, not about the entry limit (tests/api/test_memory_bounds.py).
-    server = start_server(
+    server = ServerProcess(
         tmp_path_factory.mktemp("hostile") / "registry.db", args=["--max-entry-bytes", "1048576"]
-    )
+    ).start()
     try:
         yield server
     finally:

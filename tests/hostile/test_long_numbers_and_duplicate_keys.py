@@ -20,8 +20,7 @@ import httpx
 import pytest
 
 from tests.conftest import vm
-from tests.faults.serving import start_server
-from tests.server import ServerProcess
+from tests.support.server import ServerProcess
 
 LONG = "9" * 4301  # one digit past Python's int-from-string limit
 PADDED = "0" * 5000 + "1"  # a small number written long: still too long to be sent honestly
@@ -29,7 +28,7 @@ PADDED = "0" * 5000 + "1"  # a small number written long: still too long to be s
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    server = start_server(tmp_path_factory.mktemp("numbers") / "registry.db")
+    server = ServerProcess(tmp_path_factory.mktemp("numbers") / "registry.db").start()
     try:
         yield server
     finally:

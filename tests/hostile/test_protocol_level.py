@@ -25,8 +25,7 @@ import httpx
 import pytest
 
 from tests.conftest import vm
-from tests.faults.serving import start_server
-from tests.server import ServerProcess
+from tests.support.server import ServerProcess
 from vm_registry.api import routes
 
 SECURITY_HEADERS = ("x-content-type-options", "x-frame-options", "content-security-policy")
@@ -36,10 +35,10 @@ LIMIT = 64 * 1024
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    server = start_server(
+    server = ServerProcess(
         tmp_path_factory.mktemp("protocol") / "registry.db",
         args=["--header-timeout", "1", "--cors-origin", ALLOWED],
-    )
+    ).start()
     try:
         yield server
     finally:

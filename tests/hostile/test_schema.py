@@ -33,9 +33,8 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi import checks as openapi_checks
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 
-from tests.faults.serving import start_server
 from tests.hostile import contract
-from tests.server import ServerProcess
+from tests.support.server import ServerProcess
 
 EXAMPLES = int(os.environ.get("VM_REGISTRY_FUZZ_EXAMPLES", "30"))
 STEPS = int(os.environ.get("VM_REGISTRY_FUZZ_STEPS", "10"))
@@ -94,7 +93,7 @@ SETTINGS = settings(
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    server = start_server(tmp_path_factory.mktemp("fuzz") / "registry.db")
+    server = ServerProcess(tmp_path_factory.mktemp("fuzz") / "registry.db").start()
     try:
         yield server
     finally:

@@ -27,8 +27,7 @@ import httpx
 import pytest
 
 from tests.conftest import vm
-from tests.faults.serving import start_server
-from tests.server import ServerProcess
+from tests.support.server import ServerProcess
 
 EACH = 50
 EVENTS = 300
@@ -37,10 +36,10 @@ PROMPT = 5.0  # seconds: an ordinary request slower than this counts as starved
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    server = start_server(
+    server = ServerProcess(
         tmp_path_factory.mktemp("slow") / "registry.db",
         args=["--keepalive", "0.5", "--header-timeout", "600"],
-    )
+    ).start()
     try:
         yield server
     finally:

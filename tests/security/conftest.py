@@ -7,8 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.faults.serving import start_server
-from tests.server import ServerProcess
+from tests.support.server import ServerProcess
 
 ADMIN_SECRET = "legacy-admin-secret-a1b2c3"  # VERS_AUTH_TOKEN: today's single token
 SECRETS = {
@@ -29,11 +28,11 @@ def bearer(name: str) -> dict[str, str]:
 @pytest.fixture(scope="package")
 def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     tokens = ";".join(f"{name}:{SCOPES[name]}:{secret}" for name, secret in SECRETS.items())
-    server = start_server(
+    server = ServerProcess(
         tmp_path_factory.mktemp("guarded") / "registry.db",
         args=["--log-level", "debug", "--cors-origin", ALLOWED_ORIGIN, "--keepalive", "0.5"],
         env={"VERS_AUTH_TOKEN": ADMIN_SECRET, "VM_REGISTRY_TOKENS": tokens},
-    )
+    ).start()
     try:
         yield server
     finally:

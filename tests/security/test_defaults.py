@@ -9,9 +9,8 @@ import httpx
 import pytest
 
 from tests.conftest import vm
-from tests.faults.serving import start_server
 from tests.security.conftest import ALLOWED_ORIGIN, bearer
-from tests.server import ServerProcess
+from tests.support.server import ServerProcess
 
 SECURITY_HEADERS = {
     "x-content-type-options": "nosniff",
@@ -27,7 +26,7 @@ PREFLIGHT = {
 
 @pytest.fixture(scope="module")
 def open_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    server = start_server(tmp_path_factory.mktemp("defaults") / "registry.db")
+    server = ServerProcess(tmp_path_factory.mktemp("defaults") / "registry.db").start()
     try:
         yield server
     finally:

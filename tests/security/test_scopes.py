@@ -13,9 +13,8 @@ import httpx
 import pytest
 
 from tests.conftest import vm
-from tests.faults.serving import start_server
 from tests.security.conftest import ADMIN_SECRET, SCOPES, SECRETS, bearer
-from tests.server import ServerProcess
+from tests.support.server import ServerProcess
 
 
 @pytest.fixture
@@ -110,10 +109,10 @@ def test_ownership_survives_a_restart(guarded: ServerProcess, tmp_path: Path) ->
         if source.exists():
             shutil.copyfile(source, tmp_path / f"registry.db{suffix}")
     tokens = ";".join(f"{name}:{SCOPES[name]}:{secret}" for name, secret in SECRETS.items())
-    restarted = start_server(
+    restarted = ServerProcess(
         tmp_path / "registry.db",
         env={"VERS_AUTH_TOKEN": ADMIN_SECRET, "VM_REGISTRY_TOKENS": tokens},
-    )
+    ).start()
     try:
         with httpx.Client(base_url=restarted.url, timeout=10) as http:
             assert (

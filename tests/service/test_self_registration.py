@@ -3,21 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 
-from tests.server import ServerProcess
-
-
-def _wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
+from tests.support.polling import eventually
+from tests.support.server import ServerProcess
 
 
 def test_serve_with_vers_vm_id_registers_itself_and_stops_cleanly(tmp_path: Path) -> None:
@@ -68,7 +59,7 @@ def test_a_deregistered_registry_registers_itself_again(tmp_path: Path) -> None:
     ).start()
     try:
         assert httpx.delete(f"{server.url}/registry/vms/infra-vm-2").status_code == 200
-        _wait_for(lambda: httpx.get(f"{server.url}/registry/vms/infra-vm-2").status_code == 200)
+        eventually(lambda: httpx.get(f"{server.url}/registry/vms/infra-vm-2").status_code == 200)
     finally:
         server.kill()
 
