@@ -26,6 +26,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests ops
 	$(BIN)/ruff format --check src tests ops
 	$(BIN)/mypy
+	$(BIN)/python -m ops.unasync --check
 
 test: lint
 	$(BIN)/pytest -q

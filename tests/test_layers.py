@@ -22,7 +22,7 @@ ALLOWED: dict[str, set[str]] = {
     "backup": set(),
     "telemetry": {"domain", "persistence", "service", "feed"},
     "api": {"domain", "wire", "persistence", "service", "feed", "settings", "telemetry"},
-    "client": set(),
+    "client": {"domain"},  # only the pure model's names (roles, statuses)
     "mcp": {"client"},
     "cli": {"*"},
 }

@@ -1,4 +1,5 @@
-"""The asyncio client: the same methods as `RegistryClient`, awaited."""
+"""The asyncio client. The blocking `RegistryClient` (`sync.py`) is generated from this file by
+`python -m ops.unasync`: edit this one, then regenerate (`make lint` fails on a stale copy)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ from vm_registry.client.models import (
     ServiceLike,
     WatchItem,
 )
-from vm_registry.client.watch import MAX_DELAY, READ_TIMEOUT, Cursor, WatchQuery, watch_async
+from vm_registry.client.watch import MAX_DELAY, READ_TIMEOUT, Cursor, WatchQuery
+from vm_registry.client.watch_aio import watch_async
 
 T = TypeVar("T")
 

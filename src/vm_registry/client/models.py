@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final, Literal, overload
+from typing import Any, Final, overload
 
-Role = Literal["infra", "lieutenant", "worker", "golden", "custom"]
-Status = Literal["running", "paused", "stopped"]
+# The registry's own definitions, re-exported for the client's users.
+from vm_registry.domain.model import ROLES as ROLES
+from vm_registry.domain.model import STATUSES as STATUSES
+from vm_registry.domain.model import Role as Role
+from vm_registry.domain.model import Status as Status
 
-ROLES: Final = ("infra", "lieutenant", "worker", "golden", "custom")
-STATUSES: Final = ("running", "paused", "stopped")
 EVENT_TYPES: Final = (
     "vm.registered",
     "vm.updated",

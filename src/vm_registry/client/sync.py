@@ -1,3 +1,4 @@
+# Generated from aio.py by `python -m ops.unasync`: edit that file, not this one.
 """The blocking client. Each method is one request on a keep-alive connection pool."""
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from vm_registry.client.models import (
     ServiceLike,
     WatchItem,
 )
-from vm_registry.client.watch import MAX_DELAY, READ_TIMEOUT, Cursor, WatchQuery, watch_sync
+from vm_registry.client.watch import MAX_DELAY, READ_TIMEOUT, Cursor, WatchQuery
+from vm_registry.client.watch_sync import watch_sync
 
 T = TypeVar("T")
 

@@ -1,8 +1,9 @@
 """The reconnecting change-feed reader, shared by the sync and the async client.
 
 A watch is a resume point plus pacing. `Cursor` owns both and is pure: it reads SSE messages,
-moves the resume point, and decides what a refused connection means. The sync and async loops
-around it only move bytes and sleep, so the two can never disagree about what was delivered.
+moves the resume point, and decides what a refused connection means. The loop around it
+(`watch_aio.py`, and `watch_sync.py` generated from it) only moves bytes and sleeps, so the
+sync and async watches can never disagree about what was delivered.
 
 Guarantees: every event is yielded once, in seq order, across any number of reconnects. The
 resume point is the id of the last message seen (events, snapshots and bookmarks), sent back
@@ -14,17 +15,15 @@ server no longer holds (410) is never skipped over silently: it raises `Gone`, o
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
-import time
-from collections.abc import AsyncGenerator, Generator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
 import httpx
 import orjson
-from httpx_sse import EventSource, ServerSentEvent, SSEError
+from httpx_sse import ServerSentEvent
 
 from vm_registry.client.calls import REVISION_HEADER, Params, decode
 from vm_registry.client.errors import Gone, ProtocolError, for_status
@@ -151,69 +150,3 @@ class Cursor:
         base = self.hint if self.hint is not None else FIRST_DELAY
         ceiling = min(self.max_delay, base * 2 ** min(self.failures - 1, 16))
         return random.uniform(ceiling / 2, ceiling)
-
-
-# Everything that means "the connection failed or broke", as opposed to a refusal.
-DROPS: Final = (httpx.TransportError,)
-
-
-def _timeout(read_timeout: float | None) -> httpx.Timeout:
-    return httpx.Timeout(10.0, read=read_timeout)
-
-
-def watch_sync(
-    http: httpx.Client, cursor: Cursor, read_timeout: float | None = READ_TIMEOUT
-) -> Generator[WatchItem, None, None]:
-    while True:
-        try:
-            with http.stream(
-                "GET",
-                STREAM_PATH,
-                params=cursor.query.params(cursor.position),
-                headers=cursor.request_headers(),
-                timeout=_timeout(read_timeout),
-            ) as response:
-                if response.status_code != 200:
-                    response.read()
-                    cursor.refused(response)
-                else:
-                    cursor.opened(response)
-                    for message in EventSource(response).iter_sse():
-                        item = cursor.accept(message)
-                        if item is not None:
-                            yield item
-                    cursor.failed("stream closed by the server")
-        except DROPS as e:
-            cursor.failed(repr(e))
-        except SSEError as e:
-            raise ProtocolError(f"the change feed is not an event stream: {e}") from e
-        time.sleep(cursor.delay())
-
-
-async def watch_async(
-    http: httpx.AsyncClient, cursor: Cursor, read_timeout: float | None = READ_TIMEOUT
-) -> AsyncGenerator[WatchItem, None]:
-    while True:
-        try:
-            async with http.stream(
-                "GET",
-                STREAM_PATH,
-                params=cursor.query.params(cursor.position),
-                headers=cursor.request_headers(),
-                timeout=_timeout(read_timeout),
-            ) as response:
-                if response.status_code != 200:
-                    await response.aread()
-                    cursor.refused(response)
-                else:
-                    cursor.opened(response)
-                    async for message in EventSource(response).aiter_sse():
-                        item = cursor.accept(message)
-                        if item is not None:
-                            yield item
-                    cursor.failed("stream closed by the server")
-        except DROPS as e:
-            cursor.failed(repr(e))
-        except SSEError as e:
-            raise ProtocolError(f"the change feed is not an event stream: {e}") from e
-        await asyncio.sleep(cursor.delay())

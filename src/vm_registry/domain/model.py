@@ -7,10 +7,14 @@ keeps a fleet of 100,000 entries small in memory.
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, Final, Literal, get_args
 
-ROLES: Final = ("infra", "lieutenant", "worker", "golden", "custom")
-STATUSES: Final = ("running", "paused", "stopped")
+# Defined once, here: the client (and through it the MCP tools) takes these very types, and the
+# tuples are read off them, so a new role is one edit.
+Role = Literal["infra", "lieutenant", "worker", "golden", "custom"]
+Status = Literal["running", "paused", "stopped"]
+ROLES: Final[tuple[str, ...]] = get_args(Role)
+STATUSES: Final[tuple[str, ...]] = get_args(Status)
 HEALTH_STATUSES: Final = ("passing", "critical")
 
 JsonObject = dict[str, Any]

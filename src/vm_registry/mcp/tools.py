@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from functools import wraps
-from typing import Annotated, Any, Literal, ParamSpec
+from typing import Annotated, Any, ParamSpec
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
@@ -20,11 +20,9 @@ from pydantic import BaseModel, Field
 
 from vm_registry.client.aio import AsyncRegistryClient
 from vm_registry.client.errors import RegistryError
-from vm_registry.client.models import Listing, Service
+from vm_registry.client.models import Listing, Role, Service, Status
 from vm_registry.client.waiting import Lookup, WaitTimeout
 
-Role = Literal["infra", "lieutenant", "worker", "golden", "custom"]
-Status = Literal["running", "paused", "stopped"]
 JsonObject = dict[str, Any]
 
 P = ParamSpec("P")
