@@ -12,7 +12,7 @@ from tests.domain.strategies import T0
 from tests.service.harness import FakeClock, Service
 from vm_registry.domain import commands as cmd
 from vm_registry.domain.errors import Invalid
-from vm_registry.persistence.store import EventQuery
+from vm_registry.persistence.log import EventQuery
 
 DATA = {
     "name": "n",

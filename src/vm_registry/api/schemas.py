@@ -9,9 +9,22 @@ marks every shape closed (`additionalProperties: false`): schemathesis then fail
 the server sends that is not documented here.
 
 The request bodies are OpenAPI schemas written out, because they must say exactly what
-`domain.validation` accepts and no more: schemathesis sends what they call invalid and fails the
-server if it accepts it. Text is trimmed before its length is checked, so a length is a pattern
-(`_trimmed`), not a `maxLength` that would count the whitespace the server drops.
+`wire.bodies` (on `domain.validation`) accepts and no more: schemathesis sends what they call
+invalid and fails the server if it accepts it. Text is trimmed before its length is checked, so
+a length is a pattern (`_trimmed`), not a `maxLength` that would count the whitespace the server
+drops.
+
+Why the bodies have two definitions, not one msgspec `Struct` with `Meta` constraints that both
+validation and this document come from: a Struct cannot keep today's messages or rules.
+msgspec answers "Expected `str`, got `int` - at `$.services[0].name`" where the registry says
+"services[0].name must be a string"; it has no message of our own for "registeredAt is set by
+the server and cannot be sent" or "id is not updatable"; its `max_length` counts the whitespace
+the server trims, and its patterns cannot refuse the ids "." and ".." nor metadata nested past
+32 levels. Wrapping it to rewrite each message would be a second definition again. So the
+field lists are shared (`wire.bodies.REGISTER_REQUIRED` and the rest, and the limits in
+`domain.validation`), and `tests/api/test_schemas_match_validation.py` checks, for generated
+bodies valid and invalid in every way the rules know, that these schemas accept exactly what
+the server accepts.
 """
 
 # No `from __future__ import annotations` here: under it, a TypedDict cannot see `NotRequired`
@@ -27,6 +40,7 @@ from litestar.typing import FieldDefinition
 from vm_registry.domain.events import EVENT_TYPES
 from vm_registry.domain.model import HEALTH_STATUSES, ROLES, STATUSES
 from vm_registry.domain.validation import MAX_ID_LENGTH, MAX_SERVICES, MAX_STRING_LENGTH
+from vm_registry.wire.bodies import REGISTER_REQUIRED
 
 _CONTROL = r"\x00-\x1f\x7f-\x9f"
 # Exactly what Python's str.strip() removes, spelled out: `\s` means different things to a
@@ -200,7 +214,7 @@ _STATUS = Schema(type=OpenAPIType.STRING, enum=list(STATUSES))
 REGISTRATION = Schema(
     title="Registration",
     type=OpenAPIType.OBJECT,
-    required=["id", "name", "role", "address", "registeredBy"],
+    required=list(REGISTER_REQUIRED),
     properties={
         "id": Schema(type=OpenAPIType.STRING, pattern=VM_ID_PATTERN),
         "name": _TEXT,
