@@ -8,7 +8,6 @@ held is answered with the change that was made while it was held.
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -19,6 +18,7 @@ import httpx
 import pytest
 
 from tests.server import ServerProcess
+from tests.support.polling import eventually
 
 LONG = "5m"  # asked for when the answer must come at once: holding it would time the test out
 
@@ -75,10 +75,7 @@ def server_threads(server: ServerProcess) -> int:
 
 
 def until(check: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + 30
-    while not check():
-        assert time.monotonic() < deadline, "the server did not get there in time"
-        time.sleep(0.02)
+    eventually(check, 30, "the server's state")
 
 
 def in_background(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -19,6 +18,7 @@ import pytest
 
 from tests.health.services import Services, running_services
 from tests.server import ServerProcess
+from tests.support import polling
 from vm_registry.client import RegistryClient
 
 DEADLINE = 30.0
@@ -83,14 +83,7 @@ def register(
 
 
 def eventually(check: Callable[[], Any]) -> Any:
-    deadline = time.monotonic() + DEADLINE
-    while True:
-        found = check()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError("the registry did not get there in time")
-        time.sleep(0.05)
+    return polling.eventually(check, DEADLINE, "the registry's state")
 
 
 def health_of(http: httpx.Client, vm_id: str) -> dict[str, str] | None:
