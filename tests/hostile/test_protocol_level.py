@@ -104,7 +104,7 @@ def test_a_head_over_the_limit_a_byte_at_a_time_is_431(tmp_path: Path) -> None:
     # A byte per write until just past the limit; the kernel may still merge a few writes.
     # 65,000 writes can outlast `live`'s 1 s header timeout on a busy machine (a 408 would
     # then be right), so this server waits longer for a head.
-    patient = start_server(tmp_path / "registry.db", args=["--header-timeout", "60"])
+    patient = ServerProcess(tmp_path / "registry.db", args=["--header-timeout", "60"]).start()
     head = BIG_HEAD[: LIMIT + 200]
     try:
         answer = exchange(patient, *(head[i : i + 1] for i in range(len(head))))
