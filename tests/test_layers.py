@@ -26,6 +26,10 @@ ALLOWED: dict[str, set[str]] = {
     "mcp": {"client"},
     "cli": {"*"},
 }
+# Layers that see only the storage interfaces, never a backend (one module per backend below
+# `persistence/`, and `persistence/store.py`, which picks one).
+BACKEND_FREE = {"service", "feed"}
+BACKENDS = ("vm_registry.persistence.sqlite", "vm_registry.persistence.postgres")
 HTTP_FRAMEWORKS = {"litestar", "starlette", "sse_starlette", "uvicorn"}
 FRAMEWORK_FREE = {
     "settings",
@@ -67,5 +71,7 @@ def test_a_module_imports_only_the_layers_below_it(path: Path) -> None:
         if parts[0] == "vm_registry" and len(parts) > 1 and "*" not in allowed:
             target = parts[1]
             assert target == layer or target in allowed, f"{layer} must not import {name}"
+        if layer in BACKEND_FREE:
+            assert not name.startswith(BACKENDS), f"{layer} must not import the backend {name}"
         if layer in FRAMEWORK_FREE:
             assert parts[0] not in HTTP_FRAMEWORKS, f"{layer} must not know {parts[0]}"

@@ -22,6 +22,7 @@ from vm_registry.api.auth import auth_middleware, load_tokens
 from vm_registry.api.request_log import observed
 from vm_registry.api.routes import health, history, stream, ui, vms
 from vm_registry.feed.broker import Broker
+from vm_registry.persistence.sqlite.file_identity import log_file_problem
 from vm_registry.persistence.store import open_store
 from vm_registry.service.changes import Changes
 from vm_registry.service.health_checks import CheckPolicy, HealthChecker
@@ -153,7 +154,13 @@ def create_app(settings: Settings) -> Litestar:
             writer = MeteredWriter(
                 store.log, state, wall_clock_ms, publish, metrics=telemetry.writer
             )
-            registry = Registry(store.log, state, writer, stale_after=settings.stale_after)
+            registry = Registry(
+                store.log,
+                state,
+                writer,
+                stale_after=settings.stale_after,
+                log_problem=lambda: log_file_problem(store.log),
+            )
             reaper = Reaper(
                 registry,
                 settings.effective_reap_interval,

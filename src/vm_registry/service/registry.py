@@ -16,7 +16,6 @@ from vm_registry.domain.events import Event
 from vm_registry.domain.fold import State
 from vm_registry.domain.model import Entry
 from vm_registry.persistence.log import EventLog, EventQuery
-from vm_registry.persistence.sqlite.file_identity import log_file_problem
 from vm_registry.service.writer import Writer
 
 # How long a read with `minRevision` waits for this replica to fold that revision before it
@@ -38,6 +37,7 @@ class Registry:
         stale_after: float,
         clock: Callable[[], int] = wall_clock_ms,
         min_revision_wait: float = MIN_REVISION_WAIT,
+        log_problem: Callable[[], str | None] = lambda: None,
     ) -> None:
         self.store = store
         self.state = state
@@ -45,6 +45,9 @@ class Registry:
         self.stale_after_ms = int(stale_after * 1000)
         self.clock = clock
         self.min_revision_wait = min_revision_wait
+        # Asks the backend whether its log can still be trusted (a SQLite file deleted under
+        # the server); given by the app, so the service names no backend.
+        self._log_problem = log_problem
         self.started_at = clock()
         # Set by the mass-expiry guard while it holds: staleness is then suspended.
         self.staleness_suspended = False
@@ -103,7 +106,7 @@ class Registry:
 
     def log_file_problem(self) -> str | None:
         """Why the log's file can no longer be trusted, or None (see `/health`)."""
-        return log_file_problem(self.store)
+        return self._log_problem()
 
     def get(self, vm_id: str) -> Entry | None:
         return self.state.entries.get(vm_id)
