@@ -27,6 +27,12 @@ FILES = (
         "The blocking client. Each method is one request on a keep-alive connection pool.",
     ),
     (
+        CLIENT / "heartbeat_aio.py",
+        CLIENT / "heartbeat_sync.py",
+        "What one heartbeat does, and the registration it falls back on, for the threaded flavour\n"
+        "of the `Heartbeater`.",
+    ),
+    (
         CLIENT / "watch_aio.py",
         CLIENT / "watch_sync.py",
         "The blocking change-feed loop: connect, hand each message to the `Cursor`, reconnect\n"
@@ -36,6 +42,7 @@ FILES = (
 
 # Whole words, in order: longer names before the names they contain.
 NAMES = (
+    ("vm_registry.client.aio", "vm_registry.client.sync"),
     ("AsyncRegistryClient", "RegistryClient"),
     ("AsyncBaseTransport", "BaseTransport"),
     ("AsyncClient", "Client"),
@@ -49,6 +56,7 @@ NAMES = (
     ("asyncio.sleep", "time.sleep"),
     ("import asyncio", "import time"),
     ("watch_aio", "watch_sync"),
+    ("heartbeat_aio", "heartbeat_sync"),
     ("watch_async", "watch_sync"),
 )
 KEYWORDS = (

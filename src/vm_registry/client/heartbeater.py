@@ -22,8 +22,9 @@ import threading
 from types import TracebackType
 from typing import Self
 
+from vm_registry.client import heartbeat_aio, heartbeat_sync
 from vm_registry.client.aio import AsyncRegistryClient
-from vm_registry.client.errors import Conflict, NotFound, RegistryError
+from vm_registry.client.errors import RegistryError
 from vm_registry.client.models import Registration
 from vm_registry.client.sync import RegistryClient
 
@@ -101,31 +102,12 @@ class Heartbeater:
             self._thread = None
 
     def _run_sync(self, client: RegistryClient) -> None:
-        if self.registration is None:
-            try:
-                self.registration = client.get(self.id).registration()
-            except Exception as e:
-                self._failed(e)
+        heartbeat_sync.fetch_registration(self, client)
         while not self._stop.wait(self._next_delay()):
             self.beat_sync(client)
 
     def beat_sync(self, client: RegistryClient) -> None:
-        try:
-            client.heartbeat(self.id)
-            self.beats += 1
-            log.debug("heartbeat %s", self.id)
-        except NotFound:
-            registration = self._lost()
-            if registration is not None:
-                try:
-                    client.register_from(registration)
-                    self._restored()
-                except Conflict:
-                    pass  # someone registered it in between: alive again all the same
-                except Exception as e:
-                    self._failed(e)
-        except Exception as e:
-            self._failed(e)
+        heartbeat_sync.beat(self, client)
 
     # The asyncio flavour: a task on the running loop.
 
@@ -147,29 +129,10 @@ class Heartbeater:
             await asyncio.gather(task, return_exceptions=True)
 
     async def _run_async(self, client: AsyncRegistryClient) -> None:
-        if self.registration is None:
-            try:
-                self.registration = (await client.get(self.id)).registration()
-            except Exception as e:
-                self._failed(e)
+        await heartbeat_aio.fetch_registration(self, client)
         while True:
             await asyncio.sleep(self._next_delay())
             await self.beat_async(client)
 
     async def beat_async(self, client: AsyncRegistryClient) -> None:
-        try:
-            await client.heartbeat(self.id)
-            self.beats += 1
-            log.debug("heartbeat %s", self.id)
-        except NotFound:
-            registration = self._lost()
-            if registration is not None:
-                try:
-                    await client.register_from(registration)
-                    self._restored()
-                except Conflict:
-                    pass
-                except Exception as e:
-                    self._failed(e)
-        except Exception as e:
-            self._failed(e)
+        await heartbeat_aio.beat(self, client)
