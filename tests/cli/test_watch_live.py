@@ -13,7 +13,7 @@ import pexpect
 import pyte
 import pytest
 
-from tests.cli.conftest import clean_env
+from tests.cli.conftest import clean_env, run_cli
 from tests.conftest import vm
 from tests.server import ServerProcess
 
@@ -128,3 +128,22 @@ def test_json_on_a_terminal_stays_one_line_per_event(
     line = next(line for line in screen.splitlines() if vm_id in line)
     assert line.startswith('{"seq":')
     assert "LAST SEEN" not in screen
+
+
+def test_tables_are_drawn_by_rich_on_a_terminal_and_plain_when_piped(
+    shared_server: ServerProcess,
+) -> None:
+    vm_id = fresh("table")
+    with httpx.Client(base_url=shared_server.url, timeout=10) as http:
+        assert http.post("/registry/vms", json=vm(vm_id, role="custom")).status_code == 201
+    term = Terminal("list", "--url", shared_server.url, "--role", "custom")
+    term.child.expect(pexpect.EOF, timeout=20)
+    term.stream.feed(term.child.before)  # all it wrote, which expect() consumed
+    screen = "\n".join(term.screen.display)
+    assert "┃ ID" in screen and vm_id in screen  # rich's box, bold header row
+    piped = run_cli("list", "--url", shared_server.url, "--role", "custom")
+    assert piped.code == 0
+    header, *rows = piped.out.splitlines()
+    assert header.split() == ["ID", "NAME", "ROLE", "STATUS", "ADDRESS", "LAST", "SEEN", "REV"]
+    assert any(row.startswith(vm_id + " ") for row in rows)
+    assert "┃" not in piped.out and "\x1b[" not in piped.out
