@@ -56,6 +56,12 @@ class Settings:
     check_failures: int = 2
     # Blocking queries (`?index=N&wait=...`) held at once before 503.
     max_held_queries: int = 1000
+    # Replicas (docs/scale-out.md): how long a read with minRevision waits for this process
+    # to fold that revision before it answers 503; worker processes on one port and log.
+    min_revision_wait: float = 5.0
+    workers: int = 1
+    worker_index: int | None = None  # set in each worker process of `serve --workers N`
+    worker_fd: int | None = None  # the listening socket the supervisor shares with its workers
     # Self-registration.
     self_id: str | None = None
     self_name: str = "infra"

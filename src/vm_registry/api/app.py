@@ -160,6 +160,7 @@ def create_app(settings: Settings) -> Litestar:
                 writer,
                 stale_after=settings.stale_after,
                 log_problem=lambda: log_file_problem(store.log),
+                min_revision_wait=settings.min_revision_wait,
             )
             reaper = Reaper(
                 registry,

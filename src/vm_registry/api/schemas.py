@@ -157,6 +157,7 @@ class Health(TypedDict):
     lag: Count  # events committed to the log that this replica has not folded yet
     leader: bool  # this replica runs the reaper and writes snapshots
     heldQueries: Count  # blocking queries held right now (docs/health.md)
+    logUnreachable: NotRequired[str]  # why the log could not be reached, while it cannot
     warning: NotRequired[str]
 
 

@@ -24,6 +24,10 @@ def register(subparsers: Any) -> None:
 def settings_from(args: argparse.Namespace) -> Settings:
     if args.stale_after <= 0:
         raise SystemExit("vm-registry serve: --stale-after must be positive")
+    if args.workers < 1:
+        raise SystemExit("vm-registry serve: --workers must be at least 1")
+    if args.min_revision_wait < 0:
+        raise SystemExit("vm-registry serve: --min-revision-wait must not be negative")
     for flag in ("max_entry_bytes", "max_vms", "feed_tail_bytes"):
         if getattr(args, flag) < 1:
             raise SystemExit(f"vm-registry serve: --{flag.replace('_', '-')} must be at least 1")
@@ -56,7 +60,11 @@ def settings_from(args: argparse.Namespace) -> Settings:
         guard_max_seconds=args.guard_max_hold,
         reap_interval=args.reap_interval,
         snapshot_every=args.snapshot_every,
-        self_id=args.self_id or (socket.gethostname() if args.self_register else None),
+        min_revision_wait=args.min_revision_wait,
+        workers=args.workers,
+        worker_index=args.worker_index,
+        worker_fd=args.worker_fd,
+        self_id=_self_id(args),
         self_name=args.self_name,
         self_address=args.self_address,
         health_checks=args.health_checks,
@@ -80,6 +88,13 @@ def _allow_list(given: list[str]) -> tuple[str, ...]:
     return entries
 
 
+def _self_id(args: argparse.Namespace) -> str | None:
+    base: str | None = args.self_id or (socket.gethostname() if args.self_register else None)
+    if base is None or args.worker_index is None:
+        return base
+    return f"{base}-w{args.worker_index}"  # every worker is a replica, registered on its own
+
+
 def run(args: argparse.Namespace) -> int:
     from vm_registry.api.app import create_app
     from vm_registry.api.auth import TokenConfigError
@@ -88,6 +103,10 @@ def run(args: argparse.Namespace) -> int:
 
     settings = settings_from(args)
     chosen = log_format.configure(args.log_format or log_format.default_format(), args.log_level)
+    if settings.workers > 1 and settings.worker_index is None:
+        from vm_registry.cli.workers import supervise
+
+        return supervise(settings)
     import uvicorn
 
     try:
@@ -113,5 +132,8 @@ def run(args: argparse.Namespace) -> int:
     server = GracefulServer(
         config, ready_message=lambda: log_format.render(chosen, "vm_registry", ready)
     )
-    server.run()
+    if settings.worker_fd is not None:  # a worker: the supervisor bound the port for all
+        server.run(sockets=[socket.socket(fileno=settings.worker_fd)])
+    else:
+        server.run()
     return 0 if server.started else 1

@@ -51,6 +51,7 @@ FEED = "change feed"
 GUARD = "mass-expiry guard"
 CHECKS = "health checks (docs/health.md)"
 SELF = "self-registration"
+REPLICAS = "replicas and workers"
 
 FLAGS: tuple[Flag, ...] = (
     Flag("--host", "VM_REGISTRY_HOST", str, "127.0.0.1", "address to listen on"),
@@ -146,6 +147,25 @@ FLAGS: tuple[Flag, ...] = (
         group=BOUNDS,
         metavar="SECONDS",
     ),
+    Flag(
+        "--workers",
+        "VM_REGISTRY_WORKERS",
+        int,
+        1,
+        "processes serving one port and one log (docs/scale-out.md)",
+        group=REPLICAS,
+    ),
+    Flag(
+        "--min-revision-wait",
+        "VM_REGISTRY_MIN_REVISION_WAIT",
+        float,
+        5.0,
+        "longest a read with minRevision waits for this replica to catch up, then 503",
+        group=REPLICAS,
+        metavar="SECONDS",
+    ),
+    Flag("--worker-index", None, int, None, argparse.SUPPRESS, group=REPLICAS),
+    Flag("--worker-fd", None, int, None, argparse.SUPPRESS, group=REPLICAS),
     Flag(
         "--self-register",
         None,

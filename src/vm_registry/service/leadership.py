@@ -49,6 +49,9 @@ class Leadership:
         self.interval = interval
         self._task: asyncio.Task[None] | None = None
         self._was_leader = False
+        # Why the last campaign could not reach the log, until one does (for /health): the
+        # campaign is also this replica's regular probe of the log.
+        self.log_error: str | None = None
 
     @property
     def is_leader(self) -> bool:
@@ -80,7 +83,9 @@ class Leadership:
         try:
             if not self.lease.held:
                 await self.lease.try_acquire()
+            self.log_error = None
         except StoreError as error:
+            self.log_error = error.reason
             log.warning("leadership campaign failed: %s", error)
         except Exception:  # the campaign must outlive any single failure
             log.exception("leadership campaign failed")

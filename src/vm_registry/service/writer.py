@@ -91,6 +91,8 @@ class Writer:
         self._task: asyncio.Task[None] | None = None
         self._last_at = 0
         self._busy = False
+        # Why the last step on the log failed, until one succeeds again (for /health).
+        self.log_error: str | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="vm-registry-writer")
@@ -151,6 +153,7 @@ class Writer:
                     await self._catch_up()
                 if batch:
                     await self._commit(batch)
+                self.log_error = None
             except asyncio.CancelledError:
                 # Stopped mid-batch: its callers must hear something rather than wait forever.
                 # (The batch may still commit in the database thread; a 503 is no promise.)
@@ -160,6 +163,7 @@ class Writer:
                 raise
             except Exception as error:  # the writer must outlive any single batch
                 if isinstance(error, StoreError):
+                    self.log_error = error.reason
                     log.error("writer step failed: %s", error)
                 else:
                     log.exception("writer batch failed")

@@ -9,12 +9,14 @@ from litestar import Request, Response, get
 from vm_registry.api import resources, schemas, wire
 from vm_registry.api.openapi import OPEN, answers
 from vm_registry.feed.broker import Broker
+from vm_registry.service.leadership import Leadership
 
 
 @get("/health", security=OPEN, responses=answers(200, schemas.Health, "Up", 503))
 async def health(request: Request[Any, Any, Any]) -> Response[bytes]:
     registry = resources.registry(request)
     broker: Broker = request.app.state.broker
+    leadership: Leadership = request.app.state.leadership
     problem = registry.log_file_problem()
     if problem is not None:  # the registry cannot keep what it is told: not healthy
         return wire.error(f"the event log is unavailable: the log file {problem}", 503)
@@ -26,9 +28,12 @@ async def health(request: Request[Any, Any, Any]) -> Response[bytes]:
         "stalenessSuspended": registry.staleness_suspended,
         "head": registry.log_head,
         "lag": registry.lag,
-        "leader": request.app.state.leadership.is_leader,
+        "leader": leadership.is_leader,
         "heldQueries": request.app.state.changes.held,
     }
+    problem = registry.writer.log_error or leadership.log_error
+    if problem is not None:
+        body["logUnreachable"] = problem
     if registry.staleness_suspended:
         body["warning"] = "mass expiry suspected: staleness is suspended until heartbeats resume"
     return wire.json(body)
