@@ -11,9 +11,12 @@ from tests.replicas.cluster import Cluster, cluster
 from tests.replicas.suite import ReplicaSuite
 
 
+@pytest.fixture(scope="module")
+def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    folder = tmp_path_factory.mktemp("sqlite-replicas")
+    with cluster(folder, str(folder / "registry.db")) as running:
+        yield running
+
+
 class TestSqliteReplicas(ReplicaSuite):
-    @pytest.fixture(scope="class")
-    def replicas(self, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-        folder = tmp_path_factory.mktemp("sqlite-replicas")
-        with cluster(folder, str(folder / "registry.db")) as running:
-            yield running
+    pass

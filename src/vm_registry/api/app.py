@@ -25,9 +25,10 @@ from vm_registry.feed.broker import Broker
 from vm_registry.persistence.sqlite.file_identity import log_file_problem
 from vm_registry.persistence.store import open_store
 from vm_registry.service.changes import Changes
+from vm_registry.service.following import Follower
 from vm_registry.service.health_checks import CheckPolicy, HealthChecker
 from vm_registry.service.history import TimeMachine
-from vm_registry.service.leadership import Leadership, SoleLease
+from vm_registry.service.leadership import Leadership
 from vm_registry.service.probe_process import ProbeProcess
 from vm_registry.service.reaper import GuardPolicy, Reaper
 from vm_registry.service.registry import Registry, wall_clock_ms
@@ -132,13 +133,13 @@ def create_app(settings: Settings) -> Litestar:
             broker = Broker(
                 store.log,
                 history.state_at,
-                head=store.log.head,
+                head=state.revision,  # the writer publishes every event after it, in order
                 tail_capacity=settings.feed_tail,
                 tail_bytes=settings.feed_tail_bytes,
                 max_subscribers=settings.max_subscribers,
             )
             # Half a reaper interval: a dead leader's work resumes within one reaper interval.
-            leadership = Leadership(SoleLease(), settings.effective_reap_interval / 2)
+            leadership = Leadership(store.log.leadership(), settings.effective_reap_interval / 2)
             await leadership.start()
             snapshotter = Snapshotter(
                 store, state, settings.snapshot_every, state.revision, lambda: leadership.is_leader
@@ -190,6 +191,9 @@ def create_app(settings: Settings) -> Litestar:
             health_collector = HealthCollector(registry, checker, changes)
             telemetry.registry.register(health_collector)
             writer.start()
+            # Other processes on the same log (replicas, `serve --workers`): fold what they commit.
+            follower = Follower(store.log, writer)
+            follower.start()
             # The reaper and the health checker write on the registry's own initiative: with
             # replicas on one log, only the leader's do (both are given `is_leader`).
             reaper.start()
@@ -211,6 +215,7 @@ def create_app(settings: Settings) -> Litestar:
                 await reaper.stop()
                 if me is not None:
                     await me.stop()
+                await follower.stop()
                 await writer.stop()
                 await snapshotter.final()
                 await leadership.stop()

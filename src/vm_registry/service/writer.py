@@ -140,6 +140,7 @@ class Writer:
         return self._last_at
 
     async def _run(self) -> None:
+        await self._seed_clock()
         while True:
             if self._queue.empty() and self.log_head <= self.state.revision:
                 await self._wake.wait()
@@ -153,7 +154,6 @@ class Writer:
                     await self._catch_up()
                 if batch:
                     await self._commit(batch)
-                self.log_error = None
             except asyncio.CancelledError:
                 # Stopped mid-batch: its callers must hear something rather than wait forever.
                 # (The batch may still commit in the database thread; a 503 is no promise.)
@@ -176,6 +176,19 @@ class Writer:
             finally:
                 self._busy = False
 
+    async def _seed_clock(self) -> None:
+        """Start `at` from the newest event's: after a restart with the wall clock behind
+        (or on a replica whose clock is behind another's), times still never go backwards."""
+        if self.state.revision == 0:
+            return
+        try:
+            newest = await self.store.read_after(self.state.revision - 1, 1)
+        except StoreError as error:
+            log.warning("could not read the newest event's time: %s", error)
+            return
+        if newest:
+            self._last_at = max(self._last_at, newest[0].at)
+
     # -- folding what others committed -------------------------------------------------------
 
     async def _catch_up(self) -> None:
@@ -185,6 +198,7 @@ class Writer:
             if not events:
                 return  # the head we heard of is not visible to our reader yet
             self._fold(events)
+            self.log_error = None
 
     def _fold(self, events: list[Event]) -> None:
         state = self.state
@@ -222,10 +236,12 @@ class Writer:
             # The lock, the catch-up read or the commit failed: nothing of the batch was
             # written, so every caller still waiting (decided or not) hears 503.
             log.error("append failed, %d writes refused: %s", len(batch), error)
+            self.log_error = error.reason
             for pending in batch:
                 if not pending.future.done():
                     pending.future.set_exception(Unavailable(_UNAVAILABLE.format(error.reason)))
             return
+        self.log_error = None
         if not outcomes:
             return
         # The entries worked out while deciding go into the projection as they are: the
