@@ -49,6 +49,8 @@ class Writers:
         self.replicas = replicas
         self.acknowledged: list[tuple[int, str, str]] = []  # (seq, type, vm id)
         self.statuses: list[int] = []
+        self.errors: list[str] = []  # the bodies of 5xx answers
+        self.timeouts = 0
         self._stop = threading.Event()
         self._threads = [
             threading.Thread(target=self._write, args=(i,), daemon=True)
@@ -81,10 +83,18 @@ class Writers:
                         vm_id = random.choice(mine)
                         answer = http.post(f"{url}/registry/vms/{vm_id}/heartbeat")
                         kind = "vm.heartbeat"
+                except httpx.TimeoutException:
+                    self.timeouts += 1  # a hang: never acceptable, even with the log down
+                    continue
                 except httpx.HTTPError:
                     time.sleep(0.05)  # the replica is down: a real client would retry
                     continue
                 self.statuses.append(answer.status_code)
+                if answer.status_code >= 500:
+                    self.errors.append(answer.text)
+                    if answer.status_code == 503:
+                        assert answer.headers.get("Retry-After"), answer.headers
+                    time.sleep(0.02)
                 if answer.is_success:
                     seq = answer.json()["revision"]
                     self.acknowledged.append((seq, kind, vm_id))
