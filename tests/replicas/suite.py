@@ -18,7 +18,7 @@ import pytest
 from tests.conftest import vm
 from tests.feed.sse import Watch
 from tests.replicas.cluster import Cluster, eventually, whole_log
-from vm_registry.client import AsyncRegistryClient
+from vm_registry.client import AsyncRegistryClient, Snapshot
 
 
 def new_id(prefix: str = "vm") -> str:
@@ -197,3 +197,19 @@ class ReplicaSuite:
             assert body["head"] >= body["revision"]
             assert body["lag"] == body["head"] - body["revision"]
             assert "logUnreachable" not in body
+
+    async def test_a_watch_from_now_starts_after_the_clients_own_last_write(
+        self, replicas: Cluster
+    ) -> None:
+        transport = RoundRobin(replicas.urls)
+        async with AsyncRegistryClient(replicas.urls[0], transport=transport) as client:
+            for _ in range(3):
+                vm_id = new_id()
+                await client.register(vm_id, "n", "worker", "a.vm.vers.sh", "tests")
+                watch = client.watch(snapshot=True, role="worker")
+                try:
+                    first = await asyncio.wait_for(anext(watch), 15)
+                finally:
+                    await watch.aclose()
+                assert isinstance(first, Snapshot)
+                assert vm_id in {e.id for e in first.vms}

@@ -197,5 +197,6 @@ class AsyncRegistryClient(ClientBase):
         fleet, then the events that follow it; after a 410 another `Snapshot` replaces it.
         Close the iterator (or leave a `for` loop) to stop watching.
         """
-        cursor = Cursor(WatchQuery(role, vm, types, snapshot), after, max_delay)
+        query = WatchQuery(role, vm, types, snapshot)
+        cursor = Cursor(query, after, max_delay, self.last_write_revision)
         return watch_async(self._http, cursor, read_timeout)

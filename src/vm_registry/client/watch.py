@@ -25,7 +25,7 @@ import httpx
 import orjson
 from httpx_sse import ServerSentEvent
 
-from vm_registry.client.calls import REVISION_HEADER, Params, decode
+from vm_registry.client.calls import MIN_REVISION_HEADER, REVISION_HEADER, Params, decode
 from vm_registry.client.errors import Gone, ProtocolError, for_status
 from vm_registry.client.models import Event, Snapshot, WatchItem
 
@@ -63,10 +63,17 @@ class WatchQuery:
 
 class Cursor:
     def __init__(
-        self, query: WatchQuery, after: int | None = None, max_delay: float = MAX_DELAY
+        self,
+        query: WatchQuery,
+        after: int | None = None,
+        max_delay: float = MAX_DELAY,
+        min_revision: int | None = None,
     ) -> None:
         self.query = query
         self.position = after
+        # Watching "from now" through another replica than the client's last write: the
+        # stream starts no earlier than that write.
+        self.min_revision = min_revision
         self.max_delay = max_delay
         self.hint: float | None = None
         self.failures = 0
@@ -75,6 +82,8 @@ class Cursor:
         headers = {"Accept": "text/event-stream", "Cache-Control": "no-store"}
         if self.position is not None:
             headers["Last-Event-ID"] = str(self.position)
+        elif self.min_revision is not None:
+            headers[MIN_REVISION_HEADER] = str(self.min_revision)
         return headers
 
     def accept(self, message: ServerSentEvent) -> WatchItem | None:
