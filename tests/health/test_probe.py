@@ -126,5 +126,10 @@ async def test_the_probe_process_answers_a_round_and_survives_its_child(
         # ...and the next round starts a new child.
         again = [v.result async for _, v in probes.probe_round([at(services, "/ok")], 0.0)]
         assert again == ["passing"]
+        # A replica that stops being the leader lets its child go; probing takes a new one.
+        await probes.rest()
+        assert probes._child is None
+        later = [v.result async for _, v in probes.probe_round([at(services, "/ok")], 0.0)]
+        assert later == ["passing"]
     finally:
         await probes.close()

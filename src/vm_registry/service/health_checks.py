@@ -46,6 +46,10 @@ class Probes(Protocol):
 
     def start(self) -> None: ...
 
+    async def rest(self) -> None:
+        """Let go of what probing holds (the probe process) while this replica does not
+        probe; the next round takes it up again."""
+
     def probe_round(
         self, targets: Sequence[Target], spread: float
     ) -> AsyncGenerator[tuple[Target, ProbeResult], None]: ...
@@ -129,6 +133,7 @@ class HealthChecker:
                 else:  # a new leader starts from the log's statuses, so forget ours
                     self._tracks.clear()
                     self._budgets.clear()
+                    await self.prober.rest()
             except Exception:
                 log.exception("health-check round failed")
             pause = self.policy.interval * random.uniform(1 - JITTER, 1 + JITTER)

@@ -91,6 +91,9 @@ class Prober:
     def start(self) -> None:
         """Nothing to start: probes run on the caller's loop (see `ProbeThread` for another)."""
 
+    async def rest(self) -> None:
+        """Nothing held between rounds but the HTTP client, which costs nothing idle."""
+
     async def close(self) -> None:
         await self._http.aclose()
 

@@ -120,6 +120,10 @@ class ProbeProcess:
                 await self._reader
             self._reader = None
 
+    async def rest(self) -> None:
+        """Not the leader (any more): end the child; the next round starts a new one."""
+        await self.close()
+
     async def close(self) -> None:
         child = self._child
         if child is not None and child.stdin is not None:
