@@ -22,7 +22,7 @@ ALLOWED: dict[str, set[str]] = {
     "backup": set(),
     "telemetry": {"domain", "persistence", "service", "feed"},
     "api": {"domain", "wire", "persistence", "service", "feed", "settings", "telemetry"},
-    "client": {"domain"},  # only the pure model's names (roles, statuses)
+    "client": {"domain"},  # only names the wire shares: roles, statuses, event types
     "mcp": {"client"},
     "cli": {"*"},
 }

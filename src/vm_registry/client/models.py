@@ -14,19 +14,11 @@ from datetime import UTC, datetime
 from typing import Any, Final, overload
 
 # The registry's own definitions, re-exported for the client's users.
+from vm_registry.domain.events import EVENT_TYPES as EVENT_TYPES
 from vm_registry.domain.model import ROLES as ROLES
 from vm_registry.domain.model import STATUSES as STATUSES
 from vm_registry.domain.model import Role as Role
 from vm_registry.domain.model import Status as Status
-
-EVENT_TYPES: Final = (
-    "vm.registered",
-    "vm.updated",
-    "vm.heartbeat",
-    "vm.deregistered",
-    "vm.stale",
-    "vm.health",
-)
 
 JsonObject = dict[str, Any]
 
