@@ -119,8 +119,7 @@ def schema(live: ServerProcess, app_schema: dict[str, Any]) -> OpenApiSchema:
 def test_the_apps_schema_documents_the_whole_contract(
     live: ServerProcess, app_schema: dict[str, Any]
 ) -> None:
-    _, filled = contract.overlay(app_schema, live.url)
-    assert filled == []
+    assert contract.gaps(app_schema) == []
 
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
