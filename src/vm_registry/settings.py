@@ -15,7 +15,8 @@ DEFAULT_ALLOW: Final = ("127.0.0.0/8", "::1", "localhost", "*.vm.vers.sh")
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    db: Path = Path("data/registry.db")
+    db: Path | str = Path("data/registry.db")  # a SQLite file, or a postgresql:// URL
+    db_pool_size: int = 4  # PostgreSQL connections a replica may hold (docs/scale-out.md)
     host: str = "127.0.0.1"
     port: int = 3000
     stale_after: float = 300.0

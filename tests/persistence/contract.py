@@ -88,6 +88,10 @@ class StoreContract:
         raise NotImplementedError("each backend says how to reach its database directly")
 
     @pytest.fixture
+    def make_unreachable(self) -> StoreFactory:
+        raise NotImplementedError("each backend says what a store it cannot reach looks like")
+
+    @pytest.fixture
     async def store(self, make_store: StoreFactory) -> AsyncIterator[Store]:
         opened = await make_store()
         try:
@@ -415,7 +419,51 @@ class StoreContract:
         finally:
             await reopened.close()
 
+    async def test_compaction_records_the_time_of_the_event_at_the_cut(
+        self, store: Store
+    ) -> None:
+        assert await store.log.compacted_at() is None
+        written = await append(store.log, MIXED)
+        chain = await store.log.hash_at(4)
+        assert chain is not None
+        await store.compaction.compact(4, chain, b"{}")
+        assert await store.log.compacted_at() == (4, written[3].at)
+
+    async def test_compacting_an_empty_log_starts_it_at_the_cut(
+        self, make_store: StoreFactory
+    ) -> None:
+        chain = b"\x07" * 32
+        store = await make_store()
+        try:
+            await store.compaction.compact(40, chain, b'{"at": 40}', cut_at=T0 + 5)
+            assert await store.log.compacted_at() == (40, T0 + 5)
+            assert await store.log.refresh_first_seq() == 41
+            async with store.log.locked() as tx:
+                assert (tx.head, tx.last_hash) == (40, chain)
+                await tx.append(as_events(41, MIXED[:2]))
+            assert [e.seq for e in await scan_all(store.log)] == [41, 42]
+        finally:
+            await store.close()
+        reopened = await make_store()
+        try:
+            assert (reopened.log.head, reopened.log.first_seq) == (42, 41)
+            assert await reopened.snapshots.body(40) == b'{"at": 40}'
+            expected = chain_hashes(as_events(41, MIXED[:2]), chain)
+            assert reopened.log.last_hash == expected[-1]
+        finally:
+            await reopened.close()
+
     # -- failures ---------------------------------------------------------------------------
+
+    async def test_a_store_that_cannot_be_reached_is_unavailable(
+        self, make_unreachable: StoreFactory
+    ) -> None:
+        from vm_registry.persistence.errors import StoreUnavailable
+
+        with pytest.raises(StoreUnavailable):
+            await make_unreachable()
+        with pytest.raises(StoreUnavailable):
+            await make_unreachable(read_only=True)
 
     async def test_an_unknown_type_code_is_reported_as_corrupt_with_its_seq(
         self, log: EventLog, raw_sql: RawSql
@@ -435,7 +483,7 @@ class StoreContract:
 
         await append(log, MIXED)
         await raw_sql("UPDATE events SET data = NULL WHERE seq = 2")  # harmless: {} decodes
-        await raw_sql("UPDATE events SET data = actor WHERE seq = 1")
+        await raw_sql("UPDATE events SET data = hash WHERE seq = 1")  # 32 bytes, not JSON
         with pytest.raises(StoreCorrupt):
             await log.read(EventQuery(limit=10))
 
@@ -455,7 +503,11 @@ class StoreContract:
         max_examples=40,
         deadline=None,
         # One store serves every example: each reads back only what it appended.
-        suppress_health_check=[HealthCheck.function_scoped_fixture],
+        # Each backend's class runs it: the same method from two executors, by design.
+        suppress_health_check=[
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.differing_executors,
+        ],
     )
     @given(
         batch=st.lists(

@@ -19,6 +19,15 @@ class TestSqliteStore(StoreContract):
         return make
 
     @pytest.fixture
+    def make_unreachable(self, tmp_path: Path) -> StoreFactory:
+        (tmp_path / "a-file").write_text("not a folder")
+
+        async def make(*, read_only: bool = False) -> Store:
+            return await open_store(tmp_path / "a-file" / "events.db", read_only=read_only)
+
+        return make
+
+    @pytest.fixture
     def raw_sql(self, tmp_path: Path) -> RawSql:
         async def run(sql: str) -> None:
             with closing(sqlite3.connect(tmp_path / "events.db")) as conn, conn:

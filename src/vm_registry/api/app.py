@@ -122,7 +122,9 @@ def create_app(settings: Settings) -> Litestar:
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        store = await open_store(settings.db, synchronous=settings.synchronous)
+        store = await open_store(
+            settings.db, synchronous=settings.synchronous, pool_size=settings.db_pool_size
+        )
         try:
             state = await load_state(store)
             # The fleet just replayed lives as long as the process: out of the cyclic

@@ -24,7 +24,7 @@ from vm_registry.cli.progress import ProgressBar
 from vm_registry.domain.errors import RegistryError
 from vm_registry.domain.timestamps import parse_iso, to_iso
 from vm_registry.persistence.errors import StoreError
-from vm_registry.persistence.store import Store, open_store
+from vm_registry.persistence.store import Store, describe, is_url, open_store, parse_target
 from vm_registry.wire import render
 
 DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
@@ -32,7 +32,13 @@ UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def _db(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", type=Path, required=True, help="the registry's SQLite file")
+    parser.add_argument(
+        "--db",
+        type=parse_target,
+        required=True,
+        metavar="FILE|URL",
+        help="the registry's log: a SQLite file or a postgresql:// URL",
+    )
 
 
 def register(subparsers: Any) -> None:
@@ -72,10 +78,10 @@ def _fail(message: str, code: int = 1) -> int:
     return code
 
 
-async def _open(path: Path, read_only: bool) -> Store:
-    if not path.exists():
-        raise StoreError(f"{path} does not exist")
-    return await open_store(path, read_only=read_only)
+async def _open(target: Path | str, read_only: bool) -> Store:
+    if not is_url(target) and not Path(target).exists():
+        raise StoreError(f"{target} does not exist")
+    return await open_store(target, read_only=read_only)
 
 
 def _expected_head(text: str) -> ExpectedHead:
@@ -96,7 +102,7 @@ async def _verify(args: argparse.Namespace) -> int:
         bar.close()
         snapshots = {info.seq: info for info in await store.snapshots.infos()}
     except StoreError as error:
-        return _fail(f"cannot read {args.db}: {error}", 2)
+        return _fail(f"cannot read {describe(args.db)}: {error}", 2)
     finally:
         await store.close()
     if not report.ok:
@@ -140,7 +146,7 @@ async def _replay(args: argparse.Namespace) -> int:
     except RegistryError as error:
         return _fail(error.message, 2)
     except StoreError as error:
-        return _fail(f"cannot read {args.db}: {error}", 2)
+        return _fail(f"cannot read {describe(args.db)}: {error}", 2)
     finally:
         await store.close()
     vms = [render.entry(e, e.stale) for e in reversed(state.entries.values())]
@@ -200,7 +206,7 @@ async def _compact(args: argparse.Namespace) -> int:
     except RegistryError as error:
         return _fail(error.message, 2)
     except StoreError as error:
-        return _fail(f"cannot compact {args.db}: {error}", 2)
+        return _fail(f"cannot compact {describe(args.db)}: {error}", 2)
     finally:
         await store.close()
     archived = f", {result.archived} archived to {args.archive}" if args.archive else ""

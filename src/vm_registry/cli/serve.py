@@ -10,6 +10,7 @@ import sys
 from typing import Any
 
 from vm_registry.cli.serve_flags import add_flags
+from vm_registry.persistence.store import describe
 from vm_registry.settings import Settings
 
 
@@ -32,11 +33,12 @@ def settings_from(args: argparse.Namespace) -> Settings:
         if getattr(args, flag) < 1:
             raise SystemExit(f"vm-registry serve: --{flag.replace('_', '-')} must be at least 1")
     checked = ("check_interval", "check_timeout", "check_concurrency", "check_failures")
-    for flag in (*checked, "max_held_queries"):
+    for flag in (*checked, "max_held_queries", "db_pool_size"):
         if getattr(args, flag) <= 0:
             raise SystemExit(f"vm-registry serve: --{flag.replace('_', '-')} must be positive")
     return Settings(
         db=args.db,
+        db_pool_size=args.db_pool_size,
         host=args.host,
         port=args.port,
         stale_after=args.stale_after,
@@ -127,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
     )
     ready = (
         f"vm-registry: listening on http://{settings.host}:{settings.port} "
-        f"with database {settings.db.resolve()}"
+        f"with database {describe(settings.db)}"
     )
     server = GracefulServer(
         config, ready_message=lambda: log_format.render(chosen, "vm_registry", ready)

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from vm_registry.persistence.store import parse_target
+
 # How a row becomes an argparse argument. `value` takes one value, `list` is repeatable (its
 # environment twin is comma-separated), `on` and `off` are switches (an environment value of
 # "off" or "0" turns an `off` row's setting off; "on", "1" or "true" turns an `on` row's on).
@@ -56,7 +58,22 @@ REPLICAS = "replicas and workers"
 FLAGS: tuple[Flag, ...] = (
     Flag("--host", "VM_REGISTRY_HOST", str, "127.0.0.1", "address to listen on"),
     Flag("--port", "PORT", int, 3000, "port to listen on"),
-    Flag("--db", "VM_REGISTRY_DB", Path, Path("data/registry.db"), "SQLite file of the event log"),
+    Flag(
+        "--db",
+        "VM_REGISTRY_DB",
+        parse_target,
+        Path("data/registry.db"),
+        "the event log: a SQLite file, or a postgresql:// URL (docs/scale-out.md)",
+        metavar="FILE|URL",
+    ),
+    Flag(
+        "--db-pool-size",
+        "VM_REGISTRY_DB_POOL_SIZE",
+        int,
+        4,
+        "PostgreSQL connections this replica holds at most (besides its listener and lease)",
+        metavar="N",
+    ),
     Flag(
         "--stale-after",
         "VM_REGISTRY_STALE_AFTER",

@@ -6,7 +6,14 @@ from typing import Protocol
 
 
 class Compaction(Protocol):
-    async def compact(self, cut: int, chain: bytes, canonical: bytes) -> int:
+    async def compact(
+        self, cut: int, chain: bytes, canonical: bytes, cut_at: int | None = None
+    ) -> int:
         """Store a snapshot at `cut` and record the cut (from then on, everything up to it is
         gone for readers), then delete the events up to it in short transactions. Returns the
-        number of events deleted."""
+        number of events deleted.
+
+        The time of the event at the cut is recorded too (`EventLog.compacted_at`): read from
+        the log, or `cut_at` where the log does not hold that event (a copy starting at the
+        cut). On an empty log, the log then starts at the cut: its head is `cut`, its chain
+        value `chain`."""

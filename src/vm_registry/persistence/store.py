@@ -20,6 +20,20 @@ def is_url(target: str | Path) -> bool:
     return str(target).startswith(POSTGRES_SCHEMES)
 
 
+def parse_target(text: str) -> str | Path:
+    """A `--db` value: a PostgreSQL URL stays text (a Path would fold its `//`), else a path."""
+    return text if is_url(text) else Path(text)
+
+
+def describe(target: str | Path) -> str:
+    """The target for messages: a URL without its password, a file by its absolute path."""
+    if is_url(target):
+        from vm_registry.persistence.postgres.log import redacted
+
+        return redacted(str(target))
+    return str(Path(target).resolve())
+
+
 @dataclass(frozen=True, slots=True)
 class Store:
     log: EventLog
@@ -43,12 +57,37 @@ def sqlite_store(
     return Store(log, SqliteSnapshots(log), SqliteCompaction(log), str(path))
 
 
+def postgres_store(url: str, *, read_only: bool = False, pool_size: int = 4) -> Store:
+    # Imported here: a SQLite-only installation never loads the PostgreSQL driver.
+    from vm_registry.persistence.postgres.compaction import PostgresCompaction
+    from vm_registry.persistence.postgres.log import PostgresEventLog
+    from vm_registry.persistence.postgres.snapshots import PostgresSnapshots
+
+    log = PostgresEventLog(url, read_only=read_only, pool_size=pool_size)
+    return Store(log, PostgresSnapshots(log), PostgresCompaction(log), log.name)
+
+
+def store_for(
+    target: str | Path,
+    *,
+    read_only: bool = False,
+    synchronous: str = "NORMAL",
+    pool_size: int = 4,
+) -> Store:
+    """The store at `target`, not yet opened: a `postgresql://` URL or a SQLite file path."""
+    if is_url(target):
+        return postgres_store(str(target), read_only=read_only, pool_size=pool_size)
+    return sqlite_store(target, read_only=read_only, synchronous=synchronous)
+
+
 async def open_store(
-    target: str | Path, *, read_only: bool = False, synchronous: str = "NORMAL"
+    target: str | Path,
+    *,
+    read_only: bool = False,
+    synchronous: str = "NORMAL",
+    pool_size: int = 4,
 ) -> Store:
     """Open the store at `target`. Raises `StoreError` (never a driver exception)."""
-    if is_url(target):
-        raise NotImplementedError("the PostgreSQL backend is not built yet")
-    store = sqlite_store(target, read_only=read_only, synchronous=synchronous)
+    store = store_for(target, read_only=read_only, synchronous=synchronous, pool_size=pool_size)
     await store.log.open()
     return store

@@ -6,10 +6,10 @@ import asyncio
 import sqlite3
 from typing import Final
 
+from vm_registry.persistence.snapshots import packed
 from vm_registry.persistence.sqlite.errors import translate
 from vm_registry.persistence.sqlite.leftovers import record_cut_time
 from vm_registry.persistence.sqlite.log import SqliteEventLog
-from vm_registry.persistence.sqlite.snapshots import packed
 
 COMPACT_CHUNK: Final = 20_000
 
@@ -18,7 +18,9 @@ class SqliteCompaction:
     def __init__(self, log: SqliteEventLog) -> None:
         self.log = log
 
-    async def compact(self, cut: int, chain: bytes, canonical: bytes) -> int:
+    async def compact(
+        self, cut: int, chain: bytes, canonical: bytes, cut_at: int | None = None
+    ) -> int:
         """First, in one short transaction, the snapshot at the cut and the cut itself are
         recorded: from then on, readers treat everything up to the cut as gone. Then the rows
         are deleted in small transactions, so a live server's writes wait for one chunk at
@@ -42,6 +44,12 @@ class SqliteCompaction:
                         (str(cut),),
                     )
                     await record_cut_time(conn, cut)
+                    if cut_at is not None:
+                        await conn.execute(
+                            "INSERT OR REPLACE INTO meta (key, value) "
+                            "VALUES ('compacted_through_at', ?)",
+                            (str(cut_at),),
+                        )
                     await conn.commit()
                 except BaseException:
                     await log.rollback()

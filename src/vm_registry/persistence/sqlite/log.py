@@ -33,10 +33,10 @@ from typing import Final
 import aiosqlite
 
 from vm_registry.persistence.errors import StoreCorrupt, StoreError, StoreUnavailable
+from vm_registry.persistence.interns import Interns
 from vm_registry.persistence.log import GENESIS_HASH
 from vm_registry.persistence.sqlite.errors import translate
 from vm_registry.persistence.sqlite.file_identity import LogFileIdentity
-from vm_registry.persistence.sqlite.interns import Interns
 from vm_registry.persistence.sqlite.leadership import FileLease
 from vm_registry.persistence.sqlite.leftovers import cut_time, remove_compacted_rows
 from vm_registry.persistence.sqlite.reading import LogReader
@@ -97,13 +97,18 @@ class SqliteEventLog(LogReader):
                 self._reader = await aiosqlite.connect(self.path, isolation_level=None)
                 await self._reader.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
             self._head, self._last_hash, self._first_seq = await self._position(self._conn())
-            await self._interns.refresh(self._conn())
+            await self._refresh_interns(self._conn())
         except sqlite3.Error as error:
             await self.close()
             raise translate(error, f"opening {self.path}", self.path) from error
         except StoreError:
             await self.close()
             raise
+        except OSError as error:  # the folder cannot be made, the file cannot be looked at
+            await self.close()
+            raise StoreUnavailable(
+                f"opening {self.path}: {error}", reason=error.strerror or str(error)
+            ) from error
 
     async def _configure(self, conn: aiosqlite.Connection) -> None:
         await conn.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
@@ -225,7 +230,7 @@ class SqliteEventLog(LogReader):
                 head, chain = await self._true_head(conn)
                 if head != self._head:
                     # Another process appended: its new VMs and actors took the next ids.
-                    await interns.refresh(conn)
+                    await self._refresh_interns(conn)
                     known = interns.last_vm, interns.last_actor
                 tx = SqliteTransaction(conn, interns, self._decode_rows, self.path, head, chain)
                 yield tx

@@ -14,11 +14,11 @@ from typing import Any, Final
 import aiosqlite
 
 from vm_registry.domain.events import HEARTBEAT, Event
-from vm_registry.persistence.codes import CODE_TYPES, TYPE_CODES, decode_data
+from vm_registry.persistence.codes import TYPE_CODES
 from vm_registry.persistence.errors import StoreCorrupt, StoreUnavailable
+from vm_registry.persistence.interns import ACTORS_AFTER, VMS_AFTER, Interns
 from vm_registry.persistence.log import EventQuery, Touch
 from vm_registry.persistence.sqlite.errors import translate
-from vm_registry.persistence.sqlite.interns import Interns
 from vm_registry.persistence.sqlite.transaction import COLUMNS
 
 SCAN_CHUNK: Final = 20_000
@@ -50,43 +50,24 @@ class LogReader:
             raise StoreUnavailable(f"{self.path} is not open", reason="the event log is closed")
         return self._reader
 
-    def _decode(self, row: Sequence[Any]) -> Event:
-        seq, code, vm, at, actor, data = row
-        kind = CODE_TYPES.get(code)
-        if kind is None:
-            raise StoreCorrupt(f"event {seq} has an unknown type code {code!r}", seq)
-        # KeyError here means an intern row this connection has not seen yet (see below).
-        name, who = self._interns.vm_names[vm], self._interns.actor_bodies[actor]
-        if not isinstance(at, int):
-            raise StoreCorrupt(f"event {seq} has a non-integer time {at!r}", seq)
-        try:
-            return Event(seq, kind, name, at, who, decode_data(data))
-        except (ValueError, TypeError) as error:
-            raise StoreCorrupt(f"event {seq} does not decode: {error}", seq) from error
-
     async def _decode_rows(
         self, rows: Sequence[Any], conn: aiosqlite.Connection | None = None
     ) -> list[Event]:
         try:
-            return [self._decode(row) for row in rows]
+            return [self._interns.decode(row) for row in rows]
         except KeyError:
             # A row committed (by this or another process) after our caches were filled.
             await self._refresh_interns(conn or self._conn())
-        events = []
-        for row in rows:
-            try:
-                events.append(self._decode(row))
-            except KeyError as error:
-                raise StoreCorrupt(
-                    f"event {row[0]} refers to a missing VM or actor {error}", row[0]
-                ) from error
-        return events
+        return self._interns.decode_all(rows)
 
     async def _refresh_interns(self, conn: aiosqlite.Connection) -> None:
+        interns = self._interns
         try:
-            await self._interns.refresh(conn)
+            vms = await conn.execute_fetchall(VMS_AFTER.format("?"), (interns.last_vm,))
+            actors = await conn.execute_fetchall(ACTORS_AFTER.format("?"), (interns.last_actor,))
         except sqlite3.Error as error:
             raise translate(error, f"reading {self.path}", self.path) from error
+        interns.learn(vms, actors)
 
     async def fetch(self, sql: str, params: Sequence[Any]) -> list[Any]:
         try:
@@ -173,7 +154,7 @@ class LogReader:
                     if row[1] == heartbeat:
                         chunk.append((row[0], names[row[2]], row[3]))
                     else:
-                        chunk.append(self._decode(row))
+                        chunk.append(self._interns.decode(row))
             except KeyError:
                 chunk = [
                     (e.seq, e.vm_id, e.at) if e.type == HEARTBEAT else e

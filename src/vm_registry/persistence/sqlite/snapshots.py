@@ -2,34 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import sqlite3
-import zlib
 from collections.abc import Sequence
 
 from vm_registry.persistence.errors import StoreCorrupt
-from vm_registry.persistence.snapshots import SnapshotInfo
+from vm_registry.persistence.snapshots import SnapshotInfo, packed, unpacked
 from vm_registry.persistence.sqlite.errors import translate
 from vm_registry.persistence.sqlite.log import SqliteEventLog
-
-
-async def packed(canonical: bytes) -> tuple[bytes, bytes]:
-    """(compressed body, digest). zlib and hashlib release the GIL, so neither stalls the
-    event loop on a large fleet (hashing 30 MB on the loop took tens of milliseconds)."""
-    body = await asyncio.to_thread(zlib.compress, canonical, 1)
-    return body, await asyncio.to_thread(_sha256, canonical)
-
-
-def _sha256(data: bytes) -> bytes:
-    return hashlib.sha256(data).digest()
-
-
-async def unpacked(seq: int, body: bytes) -> bytes:
-    try:
-        return await asyncio.to_thread(zlib.decompress, body)
-    except zlib.error as error:
-        raise StoreCorrupt(f"snapshot at seq {seq} does not decompress: {error}", seq) from error
 
 
 class SqliteSnapshots:

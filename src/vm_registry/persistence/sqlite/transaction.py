@@ -14,9 +14,9 @@ from typing import Any, Final
 import aiosqlite
 
 from vm_registry.domain.events import Event
+from vm_registry.persistence.interns import Interns
 from vm_registry.persistence.log import chain_hashes, check_continues
 from vm_registry.persistence.sqlite.errors import translate
-from vm_registry.persistence.sqlite.interns import Interns
 
 COLUMNS: Final = "seq, type, vm, at, actor, data"
 

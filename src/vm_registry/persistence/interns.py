@@ -1,4 +1,5 @@
-"""The intern tables `vms(id, name)` and `actors(id, body)`, cached in memory.
+"""The intern tables `vms(id, name)` and `actors(id, body)`, cached in memory, and rows back
+into events; the same for every backend, since they share the stored layout.
 
 Each VM id and each distinct actor is stored once and referenced by a small integer from every
 event row. Ids are handed out in order (`last + 1`) under the log's write lock, so a cache
@@ -7,17 +8,26 @@ refreshes incrementally: anything new has a larger id than what it holds.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-import aiosqlite
 import orjson
 
 from vm_registry.domain.events import Event
-from vm_registry.persistence.codes import TYPE_CODES, encode_actor, encode_data
+from vm_registry.persistence.codes import (
+    CODE_TYPES,
+    TYPE_CODES,
+    decode_data,
+    encode_actor,
+    encode_data,
+)
+from vm_registry.persistence.errors import StoreCorrupt
 
 # seq, type code, vm, at, actor, data, hash
 Row = tuple[int, int, int, int, int, bytes | None, bytes]
+
+VMS_AFTER = "SELECT id, name FROM vms WHERE id > {} ORDER BY id"
+ACTORS_AFTER = "SELECT id, body FROM actors WHERE id > {} ORDER BY id"
 
 
 class Interns:
@@ -29,16 +39,15 @@ class Interns:
         self.last_vm = 0
         self.last_actor = 0
 
-    async def refresh(self, conn: aiosqlite.Connection) -> None:
-        for key, name in await conn.execute_fetchall(
-            "SELECT id, name FROM vms WHERE id > ? ORDER BY id", (self.last_vm,)
-        ):
+    def learn(self, vms: Iterable[Any], actors: Iterable[Any]) -> None:
+        """Add rows read with `VMS_AFTER` and `ACTORS_AFTER` (from `last_vm`, `last_actor`)."""
+        for key, stored in vms:
+            # A backend may store ids as UTF-8 bytes (PostgreSQL's TEXT refuses NUL).
+            name = stored.decode() if isinstance(stored, bytes) else str(stored)
             self.vm_ids[name] = key
             self.vm_names[key] = name
             self.last_vm = max(self.last_vm, key)
-        for key, body in await conn.execute_fetchall(
-            "SELECT id, body FROM actors WHERE id > ? ORDER BY id", (self.last_actor,)
-        ):
+        for key, body in actors:
             self.actor_ids[bytes(body)] = key
             self.actor_bodies[key] = orjson.loads(body)
             self.last_actor = max(self.last_actor, key)
@@ -77,3 +86,31 @@ class Interns:
             del self.actor_bodies[key]
         self.actor_ids = {b: k for b, k in self.actor_ids.items() if k <= last_actor}
         self.last_vm, self.last_actor = last_vm, last_actor
+
+    def decode(self, row: Any) -> Event:
+        """The event of a stored row (seq, type, vm, at, actor, data). KeyError: the row names
+        an intern id this cache has not seen yet (refresh, then try again)."""
+        seq, code, vm, at, actor, data = row
+        kind = CODE_TYPES.get(code)
+        if kind is None:
+            raise StoreCorrupt(f"event {seq} has an unknown type code {code!r}", seq)
+        name, who = self.vm_names[vm], self.actor_bodies[actor]
+        if not isinstance(at, int):
+            raise StoreCorrupt(f"event {seq} has a non-integer time {at!r}", seq)
+        try:
+            return Event(seq, kind, name, at, who, decode_data(data))
+        except (ValueError, TypeError) as error:
+            raise StoreCorrupt(f"event {seq} does not decode: {error}", seq) from error
+
+    def decode_all(self, rows: Sequence[Any]) -> list[Event]:
+        """Like `decode` for each row, for a second try after a refresh: a missing id now is
+        a broken reference."""
+        events = []
+        for row in rows:
+            try:
+                events.append(self.decode(row))
+            except KeyError as error:
+                raise StoreCorrupt(
+                    f"event {row[0]} refers to a missing VM or actor {error}", row[0]
+                ) from error
+        return events

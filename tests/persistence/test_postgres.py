@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from tests.persistence.contract import RawSql, StoreContract, StoreFactory
+from tests.support import postgres
+from vm_registry.persistence.store import Store, open_store
+
+
+@pytest.fixture(scope="module")
+def database() -> Iterator[str]:
+    with postgres.fresh_database("contract") as url:
+        yield url
+
+
+class TestPostgresStore(StoreContract):
+    @pytest.fixture
+    async def make_store(self, database: str) -> AsyncIterator[StoreFactory]:
+        await postgres.reset(database)
+
+        async def make(*, read_only: bool = False) -> Store:
+            return await open_store(database, read_only=read_only)
+
+        yield make
+
+    @pytest.fixture
+    def make_unreachable(self) -> StoreFactory:
+        async def make(*, read_only: bool = False) -> Store:
+            # Nothing listens on port 1 of the loopback: refused at once.
+            return await open_store("postgresql://postgres@127.0.0.1:1/test", read_only=read_only)
+
+        return make
+
+    @pytest.fixture
+    def raw_sql(self, database: str) -> RawSql:
+        async def run(sql: str) -> None:
+            await postgres.execute(database, sql)
+
+        return run
