@@ -15,7 +15,9 @@ DEFAULT_ALLOW: Final = ("127.0.0.0/8", "::1", "localhost", "*.vm.vers.sh")
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    db: Path | str = Path("data/registry.db")  # a SQLite file, or a postgresql:// URL
+    # A SQLite file or a postgresql:// URL. Text, not a Path: a Path folds a URL's "//", and
+    # handlers receive these settings by injection, whose types must stay plain.
+    db: str = "data/registry.db"
     db_pool_size: int = 4  # PostgreSQL connections a replica may hold (docs/scale-out.md)
     host: str = "127.0.0.1"
     port: int = 3000

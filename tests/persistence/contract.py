@@ -419,9 +419,7 @@ class StoreContract:
         finally:
             await reopened.close()
 
-    async def test_compaction_records_the_time_of_the_event_at_the_cut(
-        self, store: Store
-    ) -> None:
+    async def test_compaction_records_the_time_of_the_event_at_the_cut(self, store: Store) -> None:
         assert await store.log.compacted_at() is None
         written = await append(store.log, MIXED)
         chain = await store.log.hash_at(4)

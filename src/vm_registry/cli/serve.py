@@ -37,7 +37,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         if getattr(args, flag) <= 0:
             raise SystemExit(f"vm-registry serve: --{flag.replace('_', '-')} must be positive")
     return Settings(
-        db=args.db,
+        db=str(args.db),
         db_pool_size=args.db_pool_size,
         host=args.host,
         port=args.port,
