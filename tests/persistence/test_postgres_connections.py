@@ -97,7 +97,11 @@ async def test_a_lease_whose_connection_was_cut_is_no_longer_held_and_passes_on(
             await asyncio.sleep(0.05)
         assert not first.held
         assert await second.try_acquire()
-        assert not await first.try_acquire()
+        try:
+            assert not await first.try_acquire()
+        except StoreUnavailable:
+            pass  # the cut may also surface here, once: a campaign retries at its next turn
+        assert not first.held
     finally:
         await first.release()
         await second.release()

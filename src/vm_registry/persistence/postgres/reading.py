@@ -16,7 +16,7 @@ from vm_registry.persistence.log import EventQuery, Touch
 from vm_registry.persistence.postgres.errors import Conn, translated
 
 SCAN_CHUNK: Final = 20_000
-REPLAY_CHUNK: Final = 50_000
+REPLAY_CHUNK: Final = 5_000  # as on SQLite: see sqlite/reading.py on memory fragmentation
 INT64_MAX: Final = (1 << 63) - 1
 COLUMNS: Final = "seq, type, vm, at, actor, data"
 _SELECT: Final = f"SELECT {COLUMNS} FROM events"
