@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -65,6 +66,7 @@ class Writers:
         self.prefix = prefix
         self.headers = dict(headers or {})
         self.ledger = Ledger()
+        self.acked = 0  # acknowledged so far, across threads (read while they run)
         self._stop = threading.Event()
         self._threads = [
             threading.Thread(target=self._run, args=(n, seed * 1000 + n), daemon=True)
@@ -78,6 +80,14 @@ class Writers:
 
     def __exit__(self, *_: object) -> None:
         self.stop()
+
+    def wait_for_acks(self, count: int, timeout: float = 30.0) -> None:
+        """Until `count` writes were acknowledged: on a busy machine a fixed sleep may end
+        before the server has answered anything, and such a round proves nothing."""
+        deadline = time.monotonic() + timeout
+        while self.acked < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert self.acked >= count, f"only {self.acked} writes acknowledged in {timeout} s"
 
     def stop(self, timeout: float = 20.0) -> Ledger:
         self._stop.set()
@@ -131,6 +141,8 @@ class Writers:
                 if status == expected:
                     ack = Write(write.type, vm_id, write.name, int(response.json()["revision"]))
                     local.acks.append(ack)
+                    with self.ledger.lock:
+                        self.acked += 1
                     if write.type == REGISTERED:
                         live.append(vm_id)
                     elif write.type == DEREGISTERED:
