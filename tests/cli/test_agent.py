@@ -142,7 +142,7 @@ def test_without_a_command_it_runs_until_signalled(
 
 def test_an_unreachable_registry_never_fails_the_child(vm_id: str) -> None:
     started = time.monotonic()
-    proc = agent(f"http://127.0.0.1:{free_port()}", vm_id, "--", "sh", "-c", "sleep 0.3; exit 5")
+    proc = agent(f"http://127.0.0.1:{free_port()}", vm_id, "--", "sh", "-c", "sleep 2; exit 5")
     code, _, err = finish(proc)
 
     assert code == 5
