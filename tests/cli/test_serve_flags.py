@@ -28,12 +28,18 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_defaults_are_the_settings_defaults() -> None:
     settings = settings_from(parse())
     assert settings.port == 3000
-    assert settings.db == Path("data/registry.db")
+    assert settings.db == "data/registry.db"
     assert settings.synchronous == "NORMAL"
     assert settings.guard_enabled is True
     assert settings.cors_origins == ()
     assert settings.tokens_file is None
     assert settings.self_id is None
+
+
+def test_a_postgresql_url_is_kept_whole() -> None:
+    url = "postgresql://registry:secret@db.internal:5432/registry?sslmode=require"
+    assert settings_from(parse("--db", url)).db == url  # a Path would fold its "//"
+    assert settings_from(parse("--db", url, "--db-pool-size", "9")).db_pool_size == 9
 
 
 def test_environment_twins_are_read(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -62,7 +62,7 @@ FLAGS: tuple[Flag, ...] = (
         "--db",
         "VM_REGISTRY_DB",
         parse_target,
-        Path("data/registry.db"),
+        "data/registry.db",
         "the event log: a SQLite file, or a postgresql:// URL (docs/scale-out.md)",
         metavar="FILE|URL",
     ),

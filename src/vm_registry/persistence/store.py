@@ -20,9 +20,9 @@ def is_url(target: str | Path) -> bool:
     return str(target).startswith(POSTGRES_SCHEMES)
 
 
-def parse_target(text: str) -> str | Path:
-    """A `--db` value: a PostgreSQL URL stays text (a Path would fold its `//`), else a path."""
-    return text if is_url(text) else Path(text)
+def parse_target(text: str) -> str:
+    """A `--db` value, kept as text: a Path would fold a PostgreSQL URL's `//`."""
+    return text
 
 
 def describe(target: str | Path) -> str:
