@@ -33,6 +33,7 @@ class BenchSettings:
     few_watchers: int = 1_000
     watch_rate: int = 1_000
     fanout_s: float = 10.0
+    idle_s: float = 5.0  # quiet window pricing idle watchers (keep-alive pings)
     drain_s: float = 5.0  # how long subscribers may take to catch up after the last write
 
     def scaled(self, **changes: object) -> BenchSettings:
@@ -70,5 +71,6 @@ SMOKE = QUICK.scaled(
     few_watchers=5,
     watch_rate=100,
     fanout_s=1.0,
+    idle_s=0.5,
     drain_s=2.0,
 )

@@ -89,7 +89,7 @@ async def _fill_peer(ctx: Context, peer: Target, memory: Outcome) -> None:
         event = registration(vm_id, role, at)
         assert event.data is not None
         bodies.append({"id": vm_id, **event.data})
-    await register_bodies(peer.url, bodies)
+    await register_bodies(peer.url, bodies, connections=32)
     await asyncio.sleep(1.0)  # its debounced save of the whole fleet to JSON
     after = peer_process.rss_bytes(peer.url)
     memory.details["peer"] = {"vms_before": present, "added": missing}
