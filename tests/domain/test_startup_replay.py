@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from tests.domain.strategies import event_logs
 from vm_registry.domain import events as ev
 from vm_registry.domain.events import Event
-from vm_registry.domain.fold import State, apply, fold, touch_unshared
+from vm_registry.domain.fold import State, apply, fold, replay_unshared, touch_unshared
 from vm_registry.persistence.store import open_store
 from vm_registry.service.bootstrap import replay
 
@@ -27,6 +27,17 @@ def test_touching_in_place_equals_applying_the_heartbeat(log: list[Event]) -> No
         else:
             apply(fast, event)
     assert fast == fold(log)
+
+
+@given(event_logs(max_commands=40), st.integers(1, 7))
+def test_replaying_chunks_in_place_equals_the_fold(log: list[Event], size: int) -> None:
+    items = [(e.seq, e.vm_id, e.at) if e.type == ev.HEARTBEAT else e for e in log]
+    fast = State()
+    for start in range(0, len(items), size):
+        replay_unshared(fast, items[start : start + size])
+    fast.reindex_activity()
+    assert fast == fold(log)
+    assert set(fast.by_activity) == set(fold(log).by_activity)  # order among ties is free
 
 
 @settings(

@@ -203,6 +203,24 @@ def touch_unshared(state: State, seq: int, vm_id: str, at: int) -> None:
     state.revision = seq
 
 
+def replay_unshared(state: State, items: Iterable[Event | tuple[int, str, int]]) -> None:
+    """A chunk of a startup replay: heartbeats come as bare `(seq, vm_id, at)` tuples and are
+    applied in place, exactly as `touch_unshared` does, inline (a million of them make a
+    function call each a sixth of the replay's CPU); anything else goes through `apply`. The
+    caller rebuilds `by_activity` once at the end."""
+    entries = state.entries
+    for item in items:
+        if type(item) is tuple:  # exactly a tuple: an Event is a NamedTuple subclass
+            seq, vm_id, at = item  # type: ignore[misc]
+            entry = entries[vm_id]
+            entry.last_seen = at
+            entry.revision = seq
+            entry.stale = False
+            state.revision = seq
+        else:
+            apply(state, item)  # type: ignore[arg-type]
+
+
 def fold(events: Iterable[Event], state: State | None = None) -> State:
     result = State() if state is None else state
     for event in events:
