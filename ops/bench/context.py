@@ -24,6 +24,7 @@ class Context:
     wrk_note: str = ""
     profile_dir: Path | None = None  # --profile: py-spy samples of every own server
     peer_url: str | None = None  # --peer-url: the other registry, measured alternately with ours
+    server_args: list[str] = field(default_factory=list)  # --server-args: more serve options
     started: float = field(default_factory=time.monotonic)
 
     def wants(self, *numbers: int) -> bool:

@@ -47,6 +47,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--peer-url", help="the peer registry, measured alternately with ours (P1 to P6)"
     )
     parser.add_argument("--url", help="measure this server as ours instead of starting one")
+    parser.add_argument(
+        "--server-args",
+        default="",
+        help='more options for our own servers of P1 to P6, e.g. "--workers 2"',
+    )
     parser.add_argument("--quick", action="store_true", help="smaller sizes, one short run each")
     parser.add_argument("--only", help="comma-separated scenario numbers, e.g. 2,8 or P2,P8")
     parser.add_argument("--runs", type=int, help="runs per figure (median reported)")
@@ -78,6 +83,7 @@ async def bench(
     *,
     url: str | None = None,
     peer_url: str | None = None,
+    server_args: Sequence[str] = (),
     results_dir: Path = RESULTS,
     install_wrk: bool = True,
     keep: bool = False,
@@ -94,6 +100,7 @@ async def bench(
     ctx = Context(settings, workdir, selected, secrets.token_hex(3), url, wrk, wrk_note)
     ctx.profile_dir = profile_dir
     ctx.peer_url = peer_url.rstrip("/") if peer_url else None
+    ctx.server_args = list(server_args)
     if profile_dir is not None and profile.py_spy() is None:
         print("note: py-spy is not installed (pip install py-spy); no profiles", file=sys.stderr)
         ctx.profile_dir = None
@@ -125,6 +132,7 @@ async def bench(
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "target": url or "own server (vm-registry serve on 127.0.0.1)",
         "peer": ctx.peer_url,
+        "server_args": ctx.server_args,
         "runs": settings.runs,
         "duration_s": settings.duration_s,
         "machine": machine.describe(wrk),
@@ -172,6 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 selected,
                 url=args.url,
                 peer_url=args.peer_url,
+                server_args=args.server_args.split(),
                 results_dir=args.results_dir,
                 install_wrk=not args.no_install,
                 keep=args.keep,

@@ -42,7 +42,7 @@ async def run(ctx: Context) -> list[Outcome]:
     await write_log(big_db, fleet_log(s.big_fleet, s.infra_vms, now_ms()))
     idle_rss = None
     if ctx.wants(6):
-        idle = await start_server(ctx.workdir / "idle.db")
+        idle = await start_server(ctx.workdir / "idle.db", extra_args=ctx.server_args)
         try:
             for _ in range(20):
                 await fetch(idle.url, "/health")
@@ -52,7 +52,9 @@ async def run(ctx: Context) -> list[Outcome]:
     targets: dict[str, Target] = {}
     if ctx.peer_url is not None:
         targets[PEER] = await connect_url(ctx.peer_url)
-    targets[OURS] = await start_server(big_db, profile_dir=ctx.profile_dir)
+    targets[OURS] = await start_server(
+        big_db, extra_args=ctx.server_args, profile_dir=ctx.profile_dir
+    )
     try:
         if PEER in targets and ctx.wants(4, 5, 6):
             await _fill_peer(ctx, targets[PEER], memory)

@@ -35,7 +35,9 @@ async def run(ctx: Context) -> list[Outcome]:
     if ctx.peer_url is not None:
         targets[PEER] = await connect_url(ctx.peer_url)
     if ctx.url is None:
-        targets[OURS] = await start_server(ctx.workdir / "writes.db", profile_dir=ctx.profile_dir)
+        targets[OURS] = await start_server(
+            ctx.workdir / "writes.db", extra_args=ctx.server_args, profile_dir=ctx.profile_dir
+        )
     else:
         targets[OURS] = await connect_url(ctx.url)
     try:
