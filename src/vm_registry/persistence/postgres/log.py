@@ -17,6 +17,7 @@ the rest, and a replica never holds more.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -24,6 +25,7 @@ from typing import Final
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from vm_registry.persistence.errors import StoreError, StoreUnavailable
 from vm_registry.persistence.interns import Interns
@@ -33,18 +35,17 @@ from vm_registry.persistence.postgres.following import Listener, follow
 from vm_registry.persistence.postgres.leadership import AdvisoryLease
 from vm_registry.persistence.postgres.reading import LogReader
 from vm_registry.persistence.postgres.schema import migrate
-from vm_registry.persistence.postgres.transaction import PostgresTransaction
+from vm_registry.persistence.postgres.transaction import CHANNEL, PostgresTransaction
 
-CHANNEL: Final = "vm_registry_log"
 CONNECT_TIMEOUT: Final = 5.0
 COMMAND_TIMEOUT: Final = 10.0
 LOCK_TIMEOUT_MS: Final = 5000
+# A session stopped inside a transaction (a paused or stalled replica holding the head row) is
+# ended by the server after this long, which frees the lock; the registry's own transactions
+# last milliseconds.
+IDLE_IN_TRANSACTION_MS: Final = 10_000
 DEFAULT_POOL_SIZE: Final = 4
 
-# Moves the head row and announces the new head, in one round trip, just before COMMIT.
-MOVE_HEAD: Final = (
-    "WITH moved AS (UPDATE log_head SET seq = $1, hash = $2) SELECT pg_notify($3, $1::text)"
-)
 
 log = logging.getLogger("vm_registry.persistence")
 
@@ -74,9 +75,17 @@ class PostgresEventLog(LogReader):
         self._first_seq = 1
         self._last_hash = GENESIS_HASH
         self._interns = Interns()
+        # The writer's transactions run on one connection kept out of the pool: no pool reset
+        # round trip per commit. One transaction at a time in this process.
+        self._writer: PoolConnectionProxy[asyncpg.Record] | None = None
+        self._tx_lock = asyncio.Lock()
 
     def _settings(self) -> dict[str, str]:
-        settings = {"application_name": "vm-registry", "lock_timeout": str(LOCK_TIMEOUT_MS)}
+        settings = {
+            "application_name": "vm-registry",
+            "lock_timeout": str(LOCK_TIMEOUT_MS),
+            "idle_in_transaction_session_timeout": str(IDLE_IN_TRANSACTION_MS),
+        }
         if self.read_only:
             settings["default_transaction_read_only"] = "on"
         return settings
@@ -116,6 +125,7 @@ class PostgresEventLog(LogReader):
             raise
 
     async def close(self) -> None:
+        await self._drop_writer()
         pool, self._pool = self._pool, None
         if pool is not None:
             try:
@@ -204,14 +214,24 @@ class PostgresEventLog(LogReader):
     @contextlib.asynccontextmanager
     async def locked(self) -> AsyncIterator[PostgresTransaction]:
         pool = self.writable()
-        async with translated(f"locking {self.name}"):
-            conn = await pool.acquire(timeout=CONNECT_TIMEOUT)
-        try:
-            async with self._transaction(conn) as tx:
-                yield tx
-        finally:
+        async with self._tx_lock:
+            if self._writer is None or self._writer.is_closed():
+                await self._drop_writer()
+                async with translated(f"locking {self.name}"):
+                    self._writer = await pool.acquire(timeout=CONNECT_TIMEOUT)
+            try:
+                async with self._transaction(self._writer) as tx:
+                    yield tx
+            except StoreError:
+                # The connection may be broken, or in a state no one can tell: take a new one.
+                await self._drop_writer()
+                raise
+
+    async def _drop_writer(self) -> None:
+        conn, self._writer = self._writer, None
+        if conn is not None and self._pool is not None:
             with contextlib.suppress(*DRIVER_ERRORS):
-                await pool.release(conn)
+                await asyncio.wait_for(self._pool.release(conn), CONNECT_TIMEOUT)
 
     @contextlib.asynccontextmanager
     async def _transaction(self, conn: Conn) -> AsyncIterator[PostgresTransaction]:
@@ -233,8 +253,6 @@ class PostgresEventLog(LogReader):
             tx = PostgresTransaction(conn, interns, self.decode_rows, self.name, head, chain)
             yield tx
             async with translated(f"committing to {self.name}"):
-                if tx.head != head:
-                    await conn.execute(MOVE_HEAD, tx.head, tx.last_hash, CHANNEL)
                 await transaction.commit()
         except BaseException:
             with contextlib.suppress(*DRIVER_ERRORS):

@@ -17,11 +17,17 @@ from vm_registry.persistence.log import chain_hashes, check_continues
 from vm_registry.persistence.postgres.errors import Conn, translated
 from vm_registry.persistence.postgres.reading import COLUMNS
 
-# One statement for the whole batch: each column travels as one array.
-INSERT_EVENTS: Final = (
-    "INSERT INTO events (seq, type, vm, at, actor, data, hash) SELECT * FROM unnest("
-    "$1::bigint[], $2::smallint[], $3::integer[], $4::bigint[], $5::integer[], $6::bytea[], "
-    "$7::bytea[])"
+CHANNEL: Final = "vm_registry_log"
+
+# One statement, one round trip, for the whole batch: the rows (each column travels as one
+# array), the head row moved on, and the new head announced. PostgreSQL delivers the
+# notification at COMMIT, and never for a transaction that rolled back.
+APPEND: Final = (
+    "WITH appended AS (INSERT INTO events (seq, type, vm, at, actor, data, hash) "
+    "SELECT * FROM unnest($1::bigint[], $2::smallint[], $3::integer[], $4::bigint[], "
+    "$5::integer[], $6::bytea[], $7::bytea[])), "
+    "moved AS (UPDATE log_head SET seq = $8, hash = $9) "
+    "SELECT pg_notify($10, $8::text)"
 )
 
 Decode = Callable[[Sequence[Any], Conn], Awaitable[list[Event]]]
@@ -79,7 +85,6 @@ class PostgresTransaction:
                 await self._conn.executemany(
                     "INSERT INTO actors (id, body) VALUES ($1, $2)", new_actors
                 )
-            await self._conn.execute(
-                INSERT_EVENTS, *(list(column) for column in zip(*rows, strict=True))
-            )
+            columns = [list(column) for column in zip(*rows, strict=True)]
+            await self._conn.execute(APPEND, *columns, events[-1].seq, hashes[-1], CHANNEL)
         self._head, self._last_hash = events[-1].seq, hashes[-1]

@@ -81,6 +81,12 @@ class SqliteEventLog(LogReader):
     async def open(self) -> None:
         try:
             if self.read_only:
+                if not self.path.is_file():
+                    # Said here rather than by a failed connect, whose worker thread outlives
+                    # the attempt.
+                    raise StoreUnavailable(
+                        f"{self.path} does not exist", reason="the log file does not exist"
+                    )
                 uri = f"file:{self.path}?mode=ro"
                 self._reader = await aiosqlite.connect(uri, uri=True, isolation_level=None)
                 await self._reader.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
