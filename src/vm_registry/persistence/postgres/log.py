@@ -60,6 +60,13 @@ def redacted(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}" if user else netloc))
 
 
+def _alive(conn: PoolConnectionProxy[asyncpg.Record]) -> bool:
+    try:
+        return not conn.is_closed()
+    except asyncpg.InterfaceError:  # the pool took it back when the server dropped it
+        return False
+
+
 class PostgresEventLog(LogReader):
     def __init__(
         self, url: str, *, read_only: bool = False, pool_size: int = DEFAULT_POOL_SIZE
@@ -215,7 +222,7 @@ class PostgresEventLog(LogReader):
     async def locked(self) -> AsyncIterator[PostgresTransaction]:
         pool = self.writable()
         async with self._tx_lock:
-            if self._writer is None or self._writer.is_closed():
+            if self._writer is None or not _alive(self._writer):
                 await self._drop_writer()
                 async with translated(f"locking {self.name}"):
                     self._writer = await pool.acquire(timeout=CONNECT_TIMEOUT)
