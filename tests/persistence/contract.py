@@ -145,6 +145,24 @@ class StoreContract:
             await one.close()
             await two.close()
 
+    async def test_a_handle_that_followed_others_appends_new_vms_of_its_own(
+        self, make_store: StoreFactory
+    ) -> None:
+        one, two = await make_store(), await make_store()
+        changes = one.log.changes()
+        try:
+            assert await asyncio.wait_for(anext(changes), 10) == 0
+            theirs = await append(two.log, [new("vm-theirs", actor={"by": "two"})])
+            assert await asyncio.wait_for(anext(changes), 10) == 1  # head seen, not its rows
+            mine = await append(one.log, [new("vm-mine", actor={"by": "one"})])
+            assert await one.log.read(EventQuery(vm_id="vm-mine")) == mine
+            assert await two.log.read(EventQuery(vm_id="vm-theirs")) == theirs
+            assert await two.log.read_after(0, 10) == theirs + mine
+        finally:
+            await changes.aclose()
+            await one.close()
+            await two.close()
+
     async def test_two_handles_appending_at_once_never_reuse_a_seq(
         self, make_store: StoreFactory
     ) -> None:

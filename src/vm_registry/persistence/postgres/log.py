@@ -79,6 +79,9 @@ class PostgresEventLog(LogReader):
         self.pool_size = pool_size
         self._pool: asyncpg.Pool | None = None
         self._head = 0
+        # The head as of the last time the intern caches were known complete (at open, and
+        # after our own commits). `head` itself may move on without them (`changes()`).
+        self._interned_at = 0
         self._first_seq = 1
         self._last_hash = GENESIS_HASH
         self._interns = Interns()
@@ -123,6 +126,7 @@ class PostgresEventLog(LogReader):
                     await migrate(conn)
                     await self._remove_compacted_rows(conn)
                 self._head, self._last_hash, self._first_seq = await self._position(conn)
+                self._interned_at = self._head
                 await self.refresh_interns(conn)
         except DRIVER_ERRORS as error:
             await self.close()
@@ -253,7 +257,7 @@ class PostgresEventLog(LogReader):
             if row is None:
                 raise StoreUnavailable(f"{self.name} has no log_head row", reason="no log head")
             head, chain = int(row[0]), bytes(row[1])
-            if head != self._head:
+            if head != self._interned_at:
                 # Others appended: their new VMs and actors took the next ids.
                 await self.refresh_interns(conn)
                 known = interns.last_vm, interns.last_actor
@@ -267,6 +271,7 @@ class PostgresEventLog(LogReader):
             interns.forget_after(*known)
             raise
         self._observe(tx.head, tx.last_hash)
+        self._interned_at = tx.head
 
     # -- following -------------------------------------------------------------------------
 

@@ -68,6 +68,9 @@ class SqliteEventLog(LogReader):
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._head = 0
+        # The head as of the last time the intern caches were known complete (at open, and
+        # after our own commits). `head` itself may move on without them (`changes()`).
+        self._interned_at = 0
         self._first_seq = 1
         self._last_hash = GENESIS_HASH
         self._interns = Interns()
@@ -103,6 +106,7 @@ class SqliteEventLog(LogReader):
                 self._reader = await aiosqlite.connect(self.path, isolation_level=None)
                 await self._reader.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
             self._head, self._last_hash, self._first_seq = await self._position(self._conn())
+            self._interned_at = self._head
             await self._refresh_interns(self._conn())
         except sqlite3.Error as error:
             await self.close()
@@ -234,7 +238,7 @@ class SqliteEventLog(LogReader):
                 raise translate(error, f"locking {self.path}", self.path) from error
             try:
                 head, chain = await self._true_head(conn)
-                if head != self._head:
+                if head != self._interned_at:
                     # Another process appended: its new VMs and actors took the next ids.
                     await self._refresh_interns(conn)
                     known = interns.last_vm, interns.last_actor
@@ -251,6 +255,7 @@ class SqliteEventLog(LogReader):
             self.file_identity.check()
             # Only now, with the batch durable, does the in-memory position move.
             self._observe(tx.head, tx.last_hash)
+            self._interned_at = tx.head
 
     async def _rollback(self, conn: aiosqlite.Connection) -> None:
         with contextlib.suppress(sqlite3.Error):
