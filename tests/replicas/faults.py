@@ -193,3 +193,27 @@ class FaultSuite:
                 await watch.until_id(end, timeout=30)
                 assert watch.ids[: end - start] == list(range(start + 1, end + 1))
             eventually(lambda: replicas.health(paused)["lag"] == 0, what="no lag once resumed")
+
+    def test_a_replica_joining_a_running_registry_sees_stale_marks_at_once(
+        self, tmp_path: Path, target: str
+    ) -> None:
+        """No startup grace for a replica started beside a serving one: the registry was not
+        down, and every replica must agree on what discover shows."""
+        replicas = Cluster(tmp_path, target, 2, (*FAST, "--stale-after", "1"))
+        try:
+            first = replicas.replicas[0].start()
+            silent = new_id()
+            assert httpx.post(f"{first.url}/registry/vms", json=vm(silent)).status_code == 201
+
+            def marked(url: str) -> bool:
+                entry = httpx.get(f"{url}/registry/vms/{silent}", timeout=5).json()
+                return bool(entry["stale"])
+
+            eventually(lambda: marked(first.url), timeout=20, what="the VM marked stale")
+            joined = replicas.replicas[1].start()
+            assert marked(joined.url)
+            assert silent not in {
+                e["id"] for e in httpx.get(f"{joined.url}/registry/discover/worker").json()["vms"]
+            }
+        finally:
+            replicas.stop()

@@ -165,6 +165,8 @@ def create_app(settings: Settings) -> Litestar:
                 log_problem=lambda: log_file_problem(store.log),
                 min_revision_wait=settings.min_revision_wait,
             )
+            if not leadership.is_leader:  # its first campaign lost: another replica serves
+                registry.joined_running_registry()
             reaper = Reaper(
                 registry,
                 settings.effective_reap_interval,

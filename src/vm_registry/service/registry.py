@@ -52,6 +52,12 @@ class Registry:
         # Set by the mass-expiry guard while it holds: staleness is then suspended.
         self.staleness_suspended = False
 
+    def joined_running_registry(self) -> None:
+        """This process started beside replicas that were already serving (another one held
+        the leadership lease): the registry was not down, so there is no startup grace, and
+        this replica judges staleness exactly as the others do."""
+        self.started_at = 0
+
     # -- queries ---------------------------------------------------------------------------
     # Commands go to `writer.submit` directly: the registry adds nothing to them.
 
