@@ -186,17 +186,24 @@ class RegistryMachine(RuleBasedStateMachine):
 
     @rule(ms=st.integers(0, 12_000) | st.sampled_from([STALE_AFTER_MS, STALE_AFTER_MS + 1]))
     def time_passes(self, ms: int) -> None:
-        """Time passes and the reaper looks: it marks, in registration order, every running VM
-        silent for longer than the window (counting from startup at the earliest)."""
+        """Time passes and the reaper looks: it marks every running VM silent for longer than
+        the window (counting from startup at the earliest). The marks of one look take the next
+        revisions in the order the reaper found them (least recently seen first; the model
+        does not fix the order among VMs seen at the same moment)."""
         self.clock.now += ms
         self.run(self.service.reap())
+        due = []
         for entry in self.model.values():
             quiet_since = max(entry["lastSeen"], self.started_at)
             silent = self.clock.now - quiet_since > STALE_AFTER_MS
             if entry["status"] == "running" and entry["id"] not in self.marked and silent:
-                self.revision += 1
-                entry["revision"] = self.revision
-                self.marked.add(entry["id"])
+                due.append(entry)
+        found = self.service.registry.state.entries
+        due.sort(key=lambda entry: found[entry["id"]].revision)
+        for entry in due:
+            self.revision += 1
+            entry["revision"] = self.revision
+            self.marked.add(entry["id"])
 
     @rule(downtime=st.integers(0, 30_000))
     def restart(self, downtime: int) -> None:
