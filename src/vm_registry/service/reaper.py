@@ -115,6 +115,9 @@ class Reaper:
             else:
                 break  # everyone after it was seen later still
         self.examined = examined
+        # Marked in registration order, whatever order the index holds VMs seen in the same
+        # millisecond in: the log of one silence is then the same however the fold got there.
+        found.sort(key=_registration_order)
         return found, soon, state.running
 
     async def tick(self) -> None:
@@ -173,3 +176,7 @@ class Reaper:
         self._held_since = None
         self.registry.staleness_suspended = False
         log.warning("mass-expiry guard released: %s", why)
+
+
+def _registration_order(entry: Entry) -> int:
+    return entry.created_seq
