@@ -40,17 +40,3 @@ def canonical_bytes(event: Event) -> bytes:
         [event.seq, event.type, event.vm_id, event.at, event.actor, event.data],
         option=orjson.OPT_SORT_KEYS,
     )
-
-
-def encode_data(data: dict[str, Any]) -> bytes | None:
-    # An empty payload is stored as NULL: most events are heartbeats, and every byte counts.
-    return orjson.dumps(data) if data else None
-
-
-def decode_data(raw: bytes | str | None) -> dict[str, Any]:
-    if raw is None:
-        return {}
-    value = orjson.loads(raw)
-    if not isinstance(value, dict):
-        raise ValueError("event data is not a JSON object")
-    return value
