@@ -28,7 +28,7 @@ ALLOWED: dict[str, set[str]] = {
 }
 # Layers that see only the storage interfaces, never a backend (one module per backend below
 # `persistence/`, and `persistence/store.py`, which picks one).
-BACKEND_FREE = {"service", "feed"}
+BACKEND_FREE = {"service", "feed", "api", "telemetry"}
 BACKENDS = ("vm_registry.persistence.sqlite", "vm_registry.persistence.postgres")
 HTTP_FRAMEWORKS = {"litestar", "starlette", "sse_starlette", "uvicorn"}
 FRAMEWORK_FREE = {

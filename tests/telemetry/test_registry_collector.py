@@ -1,7 +1,7 @@
 """The scrape-time collector as a pure unit: the series that only a shared (PostgreSQL) log has.
 
 The end-to-end tests (test_metrics.py) run on SQLite, where these series must be absent; here a
-stand-in store that is not SQLite shows they appear, read from the registry's lag and the
+stand-in store shared by replicas shows they appear, read from the registry's lag and the
 leadership, ready for the PostgreSQL backend."""
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def shared_log_registry(lag: int) -> Any:
 
 
 # Not a SQLite log: what a PostgreSQL-backed store looks like to the collector.
-SHARED = SimpleNamespace(log=SimpleNamespace(head=120, first_seq=1))
+SHARED = SimpleNamespace(log=SimpleNamespace(head=120, first_seq=1), shared=True)
 
 
 def test_a_replica_on_a_shared_log_reports_its_lag_and_leadership() -> None:

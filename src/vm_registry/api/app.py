@@ -22,7 +22,6 @@ from vm_registry.api.auth import auth_middleware, load_tokens
 from vm_registry.api.request_log import observed
 from vm_registry.api.routes import health, history, stream, ui, vms
 from vm_registry.feed.broker import Broker
-from vm_registry.persistence.sqlite.file_identity import log_file_problem
 from vm_registry.persistence.store import open_store
 from vm_registry.service.changes import Changes
 from vm_registry.service.following import Follower
@@ -162,7 +161,7 @@ def create_app(settings: Settings) -> Litestar:
                 state,
                 writer,
                 stale_after=settings.stale_after,
-                log_problem=lambda: log_file_problem(store.log),
+                log_problem=store.file_problem,
                 min_revision_wait=settings.min_revision_wait,
             )
             if not leadership.is_leader:  # its first campaign lost: another replica serves

@@ -6,6 +6,7 @@ path (SQLite). Nothing above `persistence/` names a backend or imports a driver.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +42,13 @@ class Store:
     compaction: Compaction
     # What to call the database in messages, without secrets (a URL's password is removed).
     name: str
+    # Backend facts for /health and /metrics, so that nothing above persistence/ has to name
+    # a backend: why the log's file can no longer be trusted (None when it can, or when the
+    # backend has no file), its bytes on disk where the backend knows them, and whether the
+    # log is shared by replicas on other machines (PostgreSQL).
+    file_problem: Callable[[], str | None] = lambda: None
+    bytes_on_disk: Callable[[], int | None] = lambda: None
+    shared: bool = False
 
     async def close(self) -> None:
         await self.log.close()
@@ -50,11 +58,19 @@ def sqlite_store(
     path: str | Path, *, read_only: bool = False, synchronous: str = "NORMAL"
 ) -> Store:
     from vm_registry.persistence.sqlite.compaction import SqliteCompaction
+    from vm_registry.persistence.sqlite.file_identity import file_bytes, log_file_problem
     from vm_registry.persistence.sqlite.log import SqliteEventLog
     from vm_registry.persistence.sqlite.snapshots import SqliteSnapshots
 
     log = SqliteEventLog(path, read_only=read_only, synchronous=synchronous)
-    return Store(log, SqliteSnapshots(log), SqliteCompaction(log), str(path))
+    return Store(
+        log,
+        SqliteSnapshots(log),
+        SqliteCompaction(log),
+        str(path),
+        file_problem=lambda: log_file_problem(log),
+        bytes_on_disk=lambda: file_bytes(log.path),
+    )
 
 
 def postgres_store(url: str, *, read_only: bool = False, pool_size: int = 4) -> Store:
@@ -64,7 +80,7 @@ def postgres_store(url: str, *, read_only: bool = False, pool_size: int = 4) -> 
     from vm_registry.persistence.postgres.snapshots import PostgresSnapshots
 
     log = PostgresEventLog(url, read_only=read_only, pool_size=pool_size)
-    return Store(log, PostgresSnapshots(log), PostgresCompaction(log), log.name)
+    return Store(log, PostgresSnapshots(log), PostgresCompaction(log), log.name, shared=True)
 
 
 def store_for(

@@ -9,8 +9,6 @@ which the `/metrics` handler awaits before rendering, since a collector cannot a
 
 from __future__ import annotations
 
-import contextlib
-import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -23,7 +21,6 @@ from vm_registry.domain.model import ROLES, STATUSES
 from vm_registry.feed.broker import Broker
 from vm_registry.persistence.errors import StoreError
 from vm_registry.persistence.log import EventLog, EventQuery
-from vm_registry.persistence.sqlite.log import SqliteEventLog
 from vm_registry.persistence.store import Store
 from vm_registry.service.registry import Registry
 
@@ -131,11 +128,8 @@ class RegistryCollector(Collector):
             "Commands waiting for the writer",
             value=self.queue_depth(),
         )
-        if isinstance(store, SqliteEventLog):
-            size = 0
-            for suffix in ("", "-wal"):
-                with contextlib.suppress(OSError):
-                    size += os.stat(f"{store.path}{suffix}").st_size
+        size = self.storage.bytes_on_disk()
+        if size is not None:
             yield GaugeMetricFamily(
                 "vm_registry_log_bytes",
                 "Bytes of the log on disk (SQLite file and its write-ahead log)",
@@ -180,7 +174,7 @@ class RegistryCollector(Collector):
 
     def _replication(self) -> Iterator[Metric]:
         # Only with a shared log (PostgreSQL): a SQLite log has one process, always current.
-        if isinstance(self.store, SqliteEventLog):
+        if not self.storage.shared:
             return
         lag = getattr(self.registry, "lag", None)
         if isinstance(lag, int):

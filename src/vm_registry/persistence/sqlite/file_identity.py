@@ -83,3 +83,12 @@ def log_file_problem(store: object) -> str | None:
     with contextlib.suppress(StoreUnavailable):
         identity.check()
     return identity.problem
+
+
+def file_bytes(path: str | os.PathLike[str]) -> int:
+    """The log's bytes on disk: the database file and its write-ahead log."""
+    size = 0
+    for suffix in ("", "-wal"):
+        with contextlib.suppress(OSError):
+            size += os.stat(f"{path}{suffix}").st_size
+    return size
