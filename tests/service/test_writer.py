@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -143,39 +144,54 @@ async def test_a_stopped_writer_refuses_commands(tmp_path: Path) -> None:
 
 
 class SlowLog(SqliteEventLog):
-    """A real log whose commits take a while, as on a saturated disk."""
+    """A real log whose commit waits until the test lets it go, as on a saturated disk: the
+    test knows when a batch is inside the transaction, and decides when it may commit."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.inside = asyncio.Event()
+        self.release = asyncio.Event()
 
     @contextlib.asynccontextmanager
     async def locked(self) -> AsyncIterator[SqliteTransaction]:
         async with super().locked() as tx:
             yield tx
-            await asyncio.sleep(0.5)
+            self.inside.set()
+            await self.release.wait()
 
 
 async def test_stopping_mid_batch_answers_its_callers_instead_of_leaving_them_hanging(
     tmp_path: Path,
 ) -> None:
     slow = await Service(tmp_path / "registry.db", FakeClock(T0), log_class=SlowLog).start()
+    log = slow.log
+    assert isinstance(log, SlowLog)
     try:
         waiting = asyncio.ensure_future(slow.execute(cmd.Register("vm-1", DATA)))
-        await asyncio.sleep(0.1)  # the batch is now inside the slow append
-        await slow.writer.stop(drain_seconds=0.05)
+        await asyncio.wait_for(log.inside.wait(), timeout=10)  # the batch is in the commit
+        await slow.writer.stop(drain_seconds=0.05)  # and the commit never finishes
         with pytest.raises(Unavailable):
             await asyncio.wait_for(waiting, timeout=5)
     finally:
-        await slow.log.close()
+        await log.close()
 
 
 async def test_stopping_lets_the_batch_in_flight_finish_first(tmp_path: Path) -> None:
     slow = await Service(tmp_path / "registry.db", FakeClock(T0), log_class=SlowLog).start()
+    log = slow.log
+    assert isinstance(log, SlowLog)
     try:
         waiting = asyncio.ensure_future(slow.execute(cmd.Register("vm-1", DATA)))
-        await asyncio.sleep(0.1)
-        await slow.writer.stop()  # the default drain outlasts the slow append
+        await asyncio.wait_for(log.inside.wait(), timeout=10)
+        stopping = asyncio.ensure_future(slow.writer.stop())  # drains for up to 5 s
+        await asyncio.sleep(0)  # stop() has begun draining before the commit finishes
+        assert not stopping.done()
+        log.release.set()
+        await asyncio.wait_for(stopping, timeout=10)
         outcome = await asyncio.wait_for(waiting, timeout=5)
         assert outcome.event.seq == 1
     finally:
-        await slow.log.close()
+        await log.close()
 
 
 async def test_the_answer_is_the_projections_entry_so_a_read_renders_from_the_cache(
