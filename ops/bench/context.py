@@ -25,6 +25,7 @@ class Context:
     profile_dir: Path | None = None  # --profile: py-spy samples of every own server
     peer_url: str | None = None  # --peer-url: the other registry, measured alternately with ours
     server_args: list[str] = field(default_factory=list)  # --server-args: more serve options
+    postgres_url: str | None = None  # --postgres: a server for P9 to P12 (a database per run)
     started: float = field(default_factory=time.monotonic)
 
     def wants(self, *numbers: int) -> bool:

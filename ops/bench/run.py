@@ -32,12 +32,12 @@ import orjson
 from ops.bench import machine, profile, table
 from ops.bench.context import Context
 from ops.bench.outcome import FAILED, Outcome
-from ops.bench.scenarios import CATALOGUE, cold_start, fanout, fleet, outcome, writes
+from ops.bench.scenarios import CATALOGUE, cold_start, fanout, fleet, outcome, postgres, writes
 from ops.bench.settings import FULL, QUICK, BenchSettings
 from ops.bench.wrk import ensure_wrk
 
-GROUPS = (writes, fleet, cold_start, fanout)
-NEEDS_WRK = frozenset({1, 2, 3, 4, 5})
+GROUPS = (writes, fleet, cold_start, fanout, postgres)
+NEEDS_WRK = frozenset({1, 2, 3, 4, 5, 9, 10, 11})
 RESULTS = Path(__file__).with_name("results")
 
 
@@ -51,6 +51,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--server-args",
         default="",
         help='more options for our own servers of P1 to P6, e.g. "--workers 2"',
+    )
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="a PostgreSQL server (postgresql://...): adds P9 to P12, each over SQLite",
     )
     parser.add_argument("--quick", action="store_true", help="smaller sizes, one short run each")
     parser.add_argument("--only", help="comma-separated scenario numbers, e.g. 2,8 or P2,P8")
@@ -67,9 +72,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def selection(only: str | None) -> frozenset[int]:
+def selection(only: str | None, with_postgres: bool = False) -> frozenset[int]:
     if not only:
-        return frozenset(CATALOGUE)
+        everything = frozenset(CATALOGUE)
+        return everything if with_postgres else everything - set(postgres.NUMBERS)
     chosen = frozenset(int(part.strip().lstrip("Pp")) for part in only.split(",") if part.strip())
     unknown = chosen - set(CATALOGUE)
     if unknown:
@@ -88,6 +94,7 @@ async def bench(
     install_wrk: bool = True,
     keep: bool = False,
     profile_dir: Path | None = None,
+    postgres_url: str | None = None,
 ) -> dict[str, Any]:
     """Run the selected scenarios and write the results file; returns what it wrote."""
     _raise_open_files_limit()
@@ -101,6 +108,7 @@ async def bench(
     ctx.profile_dir = profile_dir
     ctx.peer_url = peer_url.rstrip("/") if peer_url else None
     ctx.server_args = list(server_args)
+    ctx.postgres_url = postgres_url
     if profile_dir is not None and profile.py_spy() is None:
         print("note: py-spy is not installed (pip install py-spy); no profiles", file=sys.stderr)
         ctx.profile_dir = None
@@ -170,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = settings.scaled(runs=args.runs)
     if args.duration:
         settings = settings.scaled(duration_s=args.duration)
-    selected = selection(args.only)
+    selected = selection(args.only, with_postgres=args.postgres is not None)
     started = time.monotonic()
 
     async def bounded() -> dict[str, Any]:
@@ -185,6 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 install_wrk=not args.no_install,
                 keep=args.keep,
                 profile_dir=args.profile,
+                postgres_url=args.postgres,
             ),
             args.max_minutes * 60,
         )

@@ -35,6 +35,8 @@ class BenchSettings:
     fanout_s: float = 10.0
     idle_s: float = 5.0  # quiet window pricing idle watchers (keep-alive pings)
     drain_s: float = 5.0  # how long subscribers may take to catch up after the last write
+    # P12: cross-replica feed latency (write on replica A, watcher on B); lasts `fanout_s`
+    xr_rate: int = 500
 
     def scaled(self, **changes: object) -> BenchSettings:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -70,6 +72,7 @@ SMOKE = QUICK.scaled(
     watchers=20,
     few_watchers=5,
     watch_rate=100,
+    xr_rate=50,
     fanout_s=1.0,
     idle_s=0.5,
     drain_s=2.0,

@@ -30,6 +30,14 @@ CATALOGUE: dict[int, tuple[str, str]] = {
         "fan-out: {watchers:,} watchers ?vm=, {watch_rate:,} events/s",
         "all delivered, p99 <= 100 ms, CPU/event flat",
     ),
+    # Only with --postgres URL; the reference is the same measure on SQLite (postgres.py).
+    9: ("PostgreSQL heartbeats, 1 replica, c{connections}", "rps >= 0.5 x SQLite"),
+    10: ("PostgreSQL heartbeats, 2 replicas, c{connections}", "(reported)"),
+    11: ("PostgreSQL registrations, 1 replica", "(reported)"),
+    12: (
+        "PostgreSQL feed A -> B, {xr_rate} events/s",
+        "all seen, p99 <= 100 ms",
+    ),
 }
 
 
