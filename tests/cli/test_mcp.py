@@ -8,9 +8,9 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from mcp import Client, StdioServerParameters
 from mcp_types import CallToolResult, TextContent
 
+from mcp import Client, StdioServerParameters
 from tests.server import ServerProcess
 
 pytestmark = pytest.mark.timeout(60)
