@@ -51,8 +51,10 @@ async def run(ctx: Context) -> list[Outcome]:
             o.skip(ctx.wrk_note)
     async with FreshDatabase(ctx.postgres_url, ctx.run_tag) as pg_url:
         dbs = {PG: pg_url, SQLITE: str(ctx.workdir / "replicas.db")}
-        replicas = {name: [await _replica(ctx, name, db)] for name, db in dbs.items()}
+        replicas: dict[str, list[Target]] = {name: [] for name in dbs}
         try:
+            for name, db in dbs.items():  # one at a time, so `finally` stops whatever started
+                replicas[name].append(await _replica(ctx, name, db))
             prefix = f"pg-{ctx.run_tag}-"
             ids = [bench_vm_id(prefix, i) for i in range(s.heartbeat_vms)]
             for name, servers in replicas.items():
