@@ -34,6 +34,7 @@ class Settings:
     max_entry_bytes: int = 64 * 1024  # services and metadata of one entry, encoded
     max_vms: int = 1_000_000  # registered at once; past it, registration answers 507
     header_timeout: float = 10.0  # seconds for a request's head to arrive
+    body_timeout: float = 30.0  # seconds for a request's body to arrive after its head
     metrics_public: bool = False  # /metrics without a token even when auth is on
     # Change feed.
     keepalive_seconds: float = 15.0

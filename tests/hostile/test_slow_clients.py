@@ -8,9 +8,9 @@ What bounds them (docs/reliability.md has the full list): each costs the server 
 a few KiB (asyncio reads only what arrives; a request's head may be at most 64 KiB, then 431;
 its body 1 MiB, then 413); a stream that does not read holds only its cursor, because uvicorn
 stops writing once the socket buffer is full; the subscriber cap (`--max-subscribers`, 1,000)
-bounds streams. Here the header-read timeout is set far beyond the test's length, to show
-that even without it the tricklers cost little; `test_protocol_level.py` tests the timeout.
-Nothing times out a trickled body, so the process's file descriptor limit is its last bound.
+bounds streams. Here the header and body timeouts are set far beyond the test's length, to show
+that even without them the tricklers cost little; `test_protocol_level.py` and
+`test_body_timeout.py` test the timeouts.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ PROMPT = 5.0  # seconds: an ordinary request slower than this counts as starved
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     server = ServerProcess(
         tmp_path_factory.mktemp("slow") / "registry.db",
-        args=["--keepalive", "0.5", "--header-timeout", "600"],
+        args=["--keepalive", "0.5", "--header-timeout", "600", "--body-timeout", "600"],
     ).start()
     try:
         yield server

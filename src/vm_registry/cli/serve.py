@@ -55,6 +55,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         max_entry_bytes=args.max_entry_bytes,
         max_vms=args.max_vms,
         header_timeout=args.header_timeout,
+        body_timeout=args.body_timeout,
         bookmark_after_seconds=args.bookmark_after,
         guard_enabled=args.guard_enabled,
         guard_share=args.guard_share,
@@ -118,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     config = uvicorn.Config(
         app,
-        http=bounded_protocol(settings.header_timeout),
+        http=bounded_protocol(settings.header_timeout, settings.body_timeout),
         host=settings.host,
         port=settings.port,
         log_level=args.log_level.lower(),

@@ -165,6 +165,15 @@ FLAGS: tuple[Flag, ...] = (
         metavar="SECONDS",
     ),
     Flag(
+        "--body-timeout",
+        "VM_REGISTRY_BODY_TIMEOUT",
+        float,
+        30.0,
+        "time for a request's body to arrive after its head, then 408; 0 disables",
+        group=BOUNDS,
+        metavar="SECONDS",
+    ),
+    Flag(
         "--workers",
         "VM_REGISTRY_WORKERS",
         int,

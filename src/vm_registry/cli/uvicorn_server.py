@@ -23,6 +23,9 @@ MAX_REQUEST_HEAD = 64 * 1024
 # From a connection's first byte (or its opening) to the end of a request's head. Agents send
 # their head in one packet; only a slowloris client takes seconds.
 HEADER_TIMEOUT = 10.0
+# From the end of a request's head to the end of its body. Agents send a few KiB at once; a
+# body that takes this long is a client that stopped, or one holding a handler on purpose.
+BODY_TIMEOUT = 30.0
 
 _REASONS = {400: b"Bad Request", 408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
 
@@ -41,6 +44,10 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
       caught too, however its bytes were split);
     - the head must be complete within `header_timeout` seconds of the connection opening or
       the request's first byte, then 408 (or, when nothing was sent at all, a plain close);
+    - its body must be complete within `body_timeout` seconds of its head, then 408 (or, when
+      the app has begun answering, a plain close). Time the server itself stops reading (a
+      pipelined request waiting its turn, a body the handler has not taken yet) is not held
+      against the client;
     - whatever the parser refuses (an unknown method, a bad chunk, NUL in a header, both
       Content-Length and chunked) gets a JSON `{"error"}` with the security headers, not
       uvicorn's plain-text 400.
@@ -48,6 +55,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     max_head = MAX_REQUEST_HEAD
     header_timeout = HEADER_TIMEOUT
+    body_timeout = BODY_TIMEOUT
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -56,6 +64,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._in_head = True
         self._received = False
         self._head_timer: asyncio.TimerHandle | None = None
+        self._body_pending = False  # a head is complete, its body is not
+        self._body_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -63,6 +73,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_head_timer()
+        self._disarm_body_timer()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -88,6 +99,10 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         # bound before the connection is cut.
         if self._in_head and self._raw_head > self.max_head:
             self._refuse(431, f"request headers are larger than {self.max_head // 1024} KiB")
+        elif self._body_pending:
+            # Armed here rather than when the head completes: a request without a body (every
+            # GET, the stream's included) completes within the same read and costs no timer.
+            self._arm_body_timer()
 
     def on_message_begin(self) -> None:
         self._in_head = True
@@ -110,9 +125,12 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         if self._parsed_head > self.max_head:
             raise _HeadTooLarge  # httptools stops parsing; data_received answers 431
         super().on_headers_complete()
+        self._body_pending = not (self.parser.should_upgrade() and self._should_upgrade())
 
     def on_message_complete(self) -> None:
         self._in_head = True  # whatever follows on this connection is the next request's head
+        self._body_pending = False
+        self._disarm_body_timer()
         super().on_message_complete()
 
     def send_400_response(self, msg: str) -> None:
@@ -138,10 +156,39 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         else:  # a connection that never sent a byte gets no answer, just the close
             self.transport.close()
 
+    # -- the body timer ----------------------------------------------------------------------
+
+    def _arm_body_timer(self) -> None:
+        if self._body_timer is None and self.body_timeout > 0:
+            self._body_timer = self.loop.call_later(self.body_timeout, self._body_timed_out)
+
+    def _disarm_body_timer(self) -> None:
+        if self._body_timer is not None:
+            self._body_timer.cancel()
+            self._body_timer = None
+
+    def _body_timed_out(self) -> None:
+        self._body_timer = None
+        if not self._body_pending or self.transport.is_closing():
+            return
+        if self.flow.read_paused:
+            # The server is not reading (the body waits for its handler, or the request for
+            # the one before it): the client cannot be late. Look again a period later.
+            self._arm_body_timer()
+            return
+        cycle = self.cycle
+        if cycle is not None and cycle.response_started:
+            # Answered (or answering) without the rest of the body, say a 413: a 408 after it
+            # would be read as the next request's answer, so the connection is simply cut.
+            self.transport.close()
+            return
+        self._refuse(408, f"request body did not arrive within {self.body_timeout:g} s")
+
     # -- answering at the protocol level -----------------------------------------------------
 
     def _refuse(self, status: int, message: str) -> None:
         self._disarm_head_timer()
+        self._disarm_body_timer()
         if self.transport.is_closing():
             return
         cycle = self.cycle
@@ -165,11 +212,12 @@ def protocol_error(status: int, message: str) -> bytes:
     return b"".join(head) + body
 
 
-def bounded_protocol(header_timeout: float) -> type[BoundedHttpToolsProtocol]:
-    """The protocol class uvicorn instantiates per connection, with the configured timeout."""
-    return type(
-        "BoundedHttpToolsProtocol", (BoundedHttpToolsProtocol,), {"header_timeout": header_timeout}
-    )
+def bounded_protocol(
+    header_timeout: float, body_timeout: float = BODY_TIMEOUT
+) -> type[BoundedHttpToolsProtocol]:
+    """The protocol class uvicorn instantiates per connection, with the configured timeouts."""
+    timeouts = {"header_timeout": header_timeout, "body_timeout": body_timeout}
+    return type("BoundedHttpToolsProtocol", (BoundedHttpToolsProtocol,), timeouts)
 
 
 class GracefulServer(uvicorn.Server):
