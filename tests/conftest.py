@@ -5,11 +5,20 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests.support.fixtures import vm_id
 from tests.support.server import ServerProcess
 
 __all__ = ["vm_id"]  # a fixture for every package
+
+# Property tests run beside real servers on a 2-core machine: how fast examples are generated
+# or run says nothing about the properties, so neither slowness fails a test (max_examples
+# still bounds every run).
+settings.register_profile(
+    "vm-registry", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile("vm-registry")
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import event, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
@@ -144,7 +144,7 @@ REGISTRATION_SCHEMA = Draft202012Validator(REGISTRATION.to_schema())
 UPDATE_SCHEMA = Draft202012Validator(UPDATE.to_schema())
 
 
-@settings(max_examples=400)
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(registrations())
 def test_the_registration_schema_accepts_what_the_server_accepts(body: Any) -> None:
     accepted = server_accepts(bodies.registration, body)
@@ -152,7 +152,7 @@ def test_the_registration_schema_accepts_what_the_server_accepts(body: Any) -> N
     assert REGISTRATION_SCHEMA.is_valid(body) == accepted, (body, accepted)
 
 
-@settings(max_examples=400)
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(updates())
 def test_the_update_schema_accepts_what_the_server_accepts(body: Any) -> None:
     accepted = server_accepts(bodies.update, body)
