@@ -17,22 +17,15 @@ import httpx
 import pytest
 
 from tests.conftest import vm
+from tests.support.fixtures import server_fixture
 from tests.support.server import ServerProcess
 
 HUGE = "9" * 30  # past any 64-bit integer
 
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    # The entry limit raised to the body limit: the large-body test below is about the head
-    # bound, not about the entry limit (tests/api/test_memory_bounds.py).
-    server = ServerProcess(
-        tmp_path_factory.mktemp("hostile") / "registry.db", args=["--max-entry-bytes", "1048576"]
-    ).start()
-    try:
-        yield server
-    finally:
-        server.kill()
+# The entry limit raised to the body limit: the large-body test below is about the head bound,
+# not about the entry limit (tests/api/test_memory_bounds.py).
+live = server_fixture("hostile", "--max-entry-bytes", "1048576")
 
 
 @pytest.fixture(scope="module")

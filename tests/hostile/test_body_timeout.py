@@ -18,18 +18,10 @@ import pytest
 
 from tests.conftest import vm
 from tests.hostile.test_protocol_level import exchange, json_error
+from tests.support.fixtures import server_fixture
 from tests.support.server import ServerProcess
 
-
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    server = ServerProcess(
-        tmp_path_factory.mktemp("body-timeout") / "registry.db", args=["--body-timeout", "1"]
-    ).start()
-    try:
-        yield server
-    finally:
-        server.kill()
+live = server_fixture("body-timeout", "--body-timeout", "1")
 
 
 @pytest.fixture(scope="module")

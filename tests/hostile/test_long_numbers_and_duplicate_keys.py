@@ -20,19 +20,14 @@ import httpx
 import pytest
 
 from tests.conftest import vm
+from tests.support.fixtures import server_fixture
 from tests.support.server import ServerProcess
 
 LONG = "9" * 4301  # one digit past Python's int-from-string limit
 PADDED = "0" * 5000 + "1"  # a small number written long: still too long to be sent honestly
 
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    server = ServerProcess(tmp_path_factory.mktemp("numbers") / "registry.db").start()
-    try:
-        yield server
-    finally:
-        server.kill()
+live = server_fixture("numbers")
 
 
 @pytest.fixture(scope="module")

@@ -26,6 +26,7 @@ import httpx
 import pytest
 
 from tests.conftest import vm
+from tests.support.fixtures import server_fixture
 from tests.support.server import ServerProcess
 from vm_registry.api import routes
 
@@ -34,16 +35,7 @@ ALLOWED = "https://console.example"
 LIMIT = 64 * 1024
 
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    server = ServerProcess(
-        tmp_path_factory.mktemp("protocol") / "registry.db",
-        args=["--header-timeout", "1", "--cors-origin", ALLOWED],
-    ).start()
-    try:
-        yield server
-    finally:
-        server.kill()
+live = server_fixture("protocol", "--header-timeout", "1", "--cors-origin", ALLOWED)
 
 
 @pytest.fixture(scope="module")

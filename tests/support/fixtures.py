@@ -21,17 +21,23 @@ def vm_id() -> str:
     return new_vm_id()
 
 
-def shared_server_fixture(name: str, *args: str) -> Callable[..., Any]:
-    """A package-scoped `shared_server` fixture for a conftest: one server for every test of
-    the package that does not disturb the others (each uses ids of its own, none restarts
-    it). Servers take a while to start on a busy machine."""
+def server_fixture(name: str, *args: str, scope: Any = "module") -> Callable[..., Any]:
+    """A fixture of one `serve` process with `args`, started once per `scope` and killed
+    after it: for modules (or packages) whose tests share a server configured their way."""
 
-    @pytest.fixture(scope="package")
-    def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    @pytest.fixture(scope=scope)
+    def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         proc = ServerProcess(tmp_path_factory.mktemp(name) / "registry.db", args=args).start()
         try:
             yield proc
         finally:
             proc.kill()
 
-    return shared_server
+    return server
+
+
+def shared_server_fixture(name: str, *args: str) -> Callable[..., Any]:
+    """A package-scoped `shared_server` fixture for a conftest: one server for every test of
+    the package that does not disturb the others (each uses ids of its own, none restarts
+    it). Servers take a while to start on a busy machine."""
+    return server_fixture(name, *args, scope="package")
