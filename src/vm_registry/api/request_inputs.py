@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
 import orjson
 from litestar import Request
 
+from vm_registry.api import duplicate_keys
 from vm_registry.api.auth import ANONYMOUS, Principal
-from vm_registry.domain import validation
 from vm_registry.domain.errors import Forbidden, Invalid, TooLarge
 
 MAX_USER_AGENT = 200
@@ -36,48 +35,13 @@ async def json_body(request: Request[Any, Any, Any], max_entry_bytes: int | None
         value = orjson.loads(raw)
     except orjson.JSONDecodeError as error:
         raise Invalid(f"request body is not valid JSON: {error}") from None
-    # Deeper bodies are refused by validation anyway (metadata is at most 32 levels), and the
-    # stdlib scanner below recurses: past ~1,000 levels it would raise RecursionError.
-    if not validation.nested_deeper_than(value, DUPLICATE_CHECK_DEPTH):
-        _refuse_duplicate_keys(raw)
+    duplicate_keys.refuse_duplicate_keys(raw, value)
     return value
-
-
-DUPLICATE_CHECK_DEPTH = 64
 
 
 def write_body_limit(max_entry_bytes: int) -> int:
     """Room for the entry twice over (pretty-printed JSON, escapes) and the other fields."""
     return 2 * max_entry_bytes + 64 * 1024
-
-
-class _DuplicateKey(Exception):
-    pass
-
-
-def _unique_pairs(pairs: list[tuple[str, Any]]) -> None:
-    seen: set[str] = set()
-    for key, _ in pairs:
-        if key in seen:
-            raise _DuplicateKey(key)
-        seen.add(key)
-
-
-def _refuse_duplicate_keys(raw: bytes) -> None:
-    """orjson keeps the last of two equal keys; a proxy or an auditor reading the first would
-    see another request than the one executed. orjson has already accepted the document, so
-    this second pass (the stdlib scanner, which shows every key pair) only looks for repeats:
-    numbers are not even converted."""
-    try:
-        json.loads(
-            raw.decode(),
-            object_pairs_hook=_unique_pairs,
-            parse_int=len,
-            parse_float=len,
-            parse_constant=len,
-        )
-    except _DuplicateKey as duplicate:
-        raise Invalid(f"request body has the key {_shown(str(duplicate))} more than once") from None
 
 
 def principal(request: Request[Any, Any, Any]) -> Principal:
