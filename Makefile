@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-test
 SERVE_STAMP := $(VENV)/.installed
 
-.PHONY: serve test lint bench fuzz soak screenshot clean
+.PHONY: serve test test-postgres lint bench fuzz soak screenshot clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,12 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/pytest -q
+
+# The same suite with every registry on PostgreSQL, a database of its own per registry
+# (tests/support/backend.py); CI runs it after `make test`. VM_REGISTRY_TEST_POSTGRES names the
+# server (default postgresql://postgres@127.0.0.1:5432/test).
+test-postgres: $(STAMP)
+	VM_REGISTRY_TEST_BACKEND=postgres $(BIN)/pytest -q
 
 # Longer hostile-input and load runs, outside the default suite.
 fuzz: $(STAMP)

@@ -7,6 +7,7 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, settings
 
+from tests.support import backend
 from tests.support.fixtures import vm_id
 from tests.support.server import ServerProcess
 
@@ -19,6 +20,14 @@ settings.register_profile(
     "vm-registry", deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.load_profile("vm-registry")
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    backend.drop_all()
+
+
+def pytest_report_header() -> str:
+    return f"registry backend: {backend.BACKEND} (VM_REGISTRY_TEST_BACKEND)"
 
 
 @pytest.fixture

@@ -21,7 +21,10 @@ import httpx
 
 from tests.conftest import vm
 from tests.support.answers import error_of
+from tests.support.backend import sqlite_only
 from tests.support.server import ServerProcess
+
+pytestmark = sqlite_only
 
 
 def test_a_deleted_log_refuses_writes_and_fails_health(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""The real service (SQLite store, replay, single writer, registry) run in-process on a temp
+"""The real service (the suite's store, replay, single writer, registry) run in-process on a temp
 database, with a clock the test controls. It is what `serve` builds, minus HTTP."""
 
 from __future__ import annotations
@@ -6,11 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tests.support import backend
 from vm_registry.domain import commands as cmd
 from vm_registry.persistence.sqlite.compaction import SqliteCompaction
 from vm_registry.persistence.sqlite.log import SqliteEventLog
 from vm_registry.persistence.sqlite.snapshots import SqliteSnapshots
-from vm_registry.persistence.store import Store
+from vm_registry.persistence.store import Store, open_store
 from vm_registry.service.bootstrap import replay
 from vm_registry.service.reaper import GuardPolicy, Reaper
 from vm_registry.service.registry import Registry
@@ -33,7 +34,7 @@ class Service:
         db: Path,
         clock: FakeClock,
         stale_after: float = 10.0,
-        log_class: type[SqliteEventLog] = SqliteEventLog,
+        log_class: type[SqliteEventLog] | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
@@ -42,11 +43,18 @@ class Service:
         self.published: list[Any] = []
 
     async def start(self) -> Service:
-        self.log = self.log_class(self.db)
-        self.store = Store(
-            self.log, SqliteSnapshots(self.log), SqliteCompaction(self.log), str(self.db)
-        )
-        await self.log.open()
+        if self.log_class is None:
+            # The suite's backend (tests/support/backend.py): a SQLite file, or a PostgreSQL
+            # database standing for it.
+            self.store = await open_store(backend.target(self.db))
+            self.log = self.store.log
+        else:
+            # A SQLite log with a fault of the test's own wrapped around it.
+            self.log = self.log_class(self.db)
+            self.store = Store(
+                self.log, SqliteSnapshots(self.log), SqliteCompaction(self.log), str(self.db)
+            )
+            await self.log.open()
         state = await replay(self.log)
         self.writer = Writer(self.log, state, self.clock, self.published.extend)
         self.registry = Registry(

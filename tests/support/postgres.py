@@ -36,16 +36,26 @@ def _admin(url: str, sql: str) -> None:
         pool.submit(asyncio.run, run()).result(timeout=60)
 
 
+def create_database(name: str) -> str:
+    """Create database `name` and return its URL (skips, or fails in CI, without a server)."""
+    server = requires.postgres_url()
+    _admin(server, f'CREATE DATABASE "{name}"')
+    return with_database(server, name)
+
+
+def drop_database(url: str) -> None:
+    name = urlsplit(url).path.lstrip("/")
+    _admin(requires.POSTGRES_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @contextmanager
 def fresh_database(label: str = "t") -> Iterator[str]:
-    """The URL of a new, empty database (skips, or fails in CI, without a server)."""
-    server = requires.postgres_url()
-    name = f"vmreg_{label}_{uuid.uuid4().hex[:10]}"
-    _admin(server, f'CREATE DATABASE "{name}"')
+    """The URL of a new, empty database, dropped afterwards."""
+    url = create_database(f"vmreg_{label}_{uuid.uuid4().hex[:10]}")
     try:
-        yield with_database(server, name)
+        yield url
     finally:
-        _admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_database(url)
 
 
 async def reset(url: str) -> None:

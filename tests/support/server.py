@@ -1,7 +1,8 @@
 """A real `vm-registry serve` process on a free loopback port, for tests.
 
 Tests talk to the registry the way agents do: over HTTP to a separate process, on a real
-SQLite file. Nothing is mocked.
+SQLite file (or, under `make test-postgres`, a real PostgreSQL database standing for that file:
+tests/support/backend.py). Nothing is mocked.
 
 Starting a server that is certainly ours: `ServerProcess` picks a free port, releases it, and
 starts the server, which takes a second or more to import. On a machine running other test
@@ -23,6 +24,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import httpx
+
+from tests.support import backend
 
 # A developer's shell must not leak these into tests that did not ask for them.
 UNINHERITED = ("VERS_AUTH_TOKEN", "VERS_VM_ID")
@@ -78,7 +81,7 @@ class ServerProcess:
         env = {**inherited, **self.env}
         command = [
             sys.executable, "-m", "vm_registry.cli.main", "serve",
-            "--port", str(self.port), "--db", str(self.db), *self.args,
+            "--port", str(self.port), "--db", backend.target(self.db), *self.args,
         ]  # fmt: skip
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)

@@ -82,7 +82,9 @@ class ProbeProcess:
         try:
             for _ in range(len(by_id)):
                 try:
-                    verdict = await asyncio.wait_for(verdicts.get(), patience)
+                    # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation.
+                    async with asyncio.timeout(patience):
+                        verdict = await verdicts.get()
                 except TimeoutError:
                     log.warning("the probe process stopped answering; starting a new one")
                     await self._end_child()

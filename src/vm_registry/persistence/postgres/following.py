@@ -87,8 +87,11 @@ class Listener:
         """Until notified, or for one poll interval."""
         await self._ensure()
         timeout = POLL_LISTENING if self.listening else POLL_DEAF
+        # Not `asyncio.wait_for`: on Python 3.11 it swallows a cancellation that arrives just
+        # as the wake-up completes, and the follower then never stops (a shutdown that hung).
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._woken.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._woken.wait()
         self._woken.clear()
 
     async def close(self) -> None:
