@@ -3,11 +3,17 @@
 Events are made the way the writer makes them (each command decided against the entry so far,
 then evolved), so every log here is one the registry could really have written. Times come from
 the caller, so tests can ask for "the state as of" a known instant.
+
+Each function takes a store target, as `open_store` does: a SQLite file, or a `postgresql://`
+URL (a test on the suite's backend passes `backend.target(db)`). `tamper` and `cell` take SQL
+written with `?` placeholders in the dialect both backends share, and change the rows behind
+the registry's back with the backend's own driver.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 import subprocess
 import sys
@@ -16,13 +22,15 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+import asyncpg
+
 from vm_registry.domain import commands as cmd
 from vm_registry.domain import snapshot
 from vm_registry.domain.commands import decide
 from vm_registry.domain.events import Event
 from vm_registry.domain.fold import State, evolve, fold
 from vm_registry.domain.model import Entry
-from vm_registry.persistence.store import open_store
+from vm_registry.persistence.store import is_url, open_store
 
 T0 = 1_795_000_000_000  # 2026-11-18T11:06:40Z, in epoch ms
 STEP_MS = 1_000
@@ -97,7 +105,7 @@ def state_at(log: Sequence[Event], seq: int) -> State:
 
 
 async def write(
-    path: Path, log: Sequence[Event], snapshots_at: Iterable[int] = (), batch: int = 7
+    path: Path | str, log: Sequence[Event], snapshots_at: Iterable[int] = (), batch: int = 7
 ) -> None:
     """Append `log` in group commits of `batch`, and store a true snapshot at each seq given."""
     store = await open_store(path)
@@ -113,22 +121,41 @@ async def write(
         await store.close()
 
 
-def write_sync(path: Path, log: Sequence[Event], snapshots_at: Iterable[int] = ()) -> None:
+def write_sync(path: Path | str, log: Sequence[Event], snapshots_at: Iterable[int] = ()) -> None:
     asyncio.run(write(path, log, snapshots_at))
 
 
-def tamper(path: Path, sql: str, params: Sequence[Any] = ()) -> None:
-    """Change the file behind the registry's back, as an attacker or a bad disk would."""
-    with closing(sqlite3.connect(path)) as conn, conn:
-        changed = conn.execute(sql, params).rowcount
+def tamper(path: Path | str, sql: str, params: Sequence[Any] = ()) -> None:
+    """Change the rows behind the registry's back, as an attacker or a bad disk would."""
+    if is_url(path):
+        status = asyncio.run(_on_postgres(str(path), sql, params, fetch=False))
+        changed = int(status.split()[-1])
+    else:
+        with closing(sqlite3.connect(path)) as conn, conn:
+            changed = conn.execute(sql, params).rowcount
     assert changed == 1, f"{sql} changed {changed} rows"
 
 
-def cell(path: Path, sql: str, params: Sequence[Any] = ()) -> Any:
+def cell(path: Path | str, sql: str, params: Sequence[Any] = ()) -> Any:
+    if is_url(path):
+        return asyncio.run(_on_postgres(str(path), sql, params, fetch=True))
     with closing(sqlite3.connect(path)) as conn:
         row = conn.execute(sql, params).fetchone()
     assert row is not None
     return row[0]
+
+
+async def _on_postgres(url: str, sql: str, params: Sequence[Any], *, fetch: bool) -> Any:
+    # asyncpg numbers its placeholders: the nth `?` becomes `$n`.
+    numbers = iter(range(1, len(params) + 1))
+    numbered = re.sub(r"\?", lambda _: f"${next(numbers)}", sql)
+    conn = await asyncpg.connect(url, timeout=10)
+    try:
+        if fetch:
+            return await conn.fetchval(numbered, *params)
+        return await conn.execute(numbered, *params)  # its status, "UPDATE 1"
+    finally:
+        await conn.close()
 
 
 def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:

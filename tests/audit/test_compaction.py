@@ -23,6 +23,7 @@ import pytest
 from tests.audit.logs import cli
 from tests.conftest import vm
 from tests.server import ServerProcess
+from tests.support import backend
 from vm_registry.domain.timestamps import to_iso
 
 CUT = 25  # `compact --before 26` drops seqs 1..25
@@ -94,8 +95,8 @@ def seen(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Observed]:
         with httpx.Client(base_url=server.url, timeout=10) as http:
             populate(http)
             seen.populated = int(http.get("/registry/vms").headers["X-Registry-Revision"])
-            seen.verify_live = while_writing(http, "verify", "--db", str(seen.db))
-            seen.replay_live = while_writing(http, "replay", "--db", str(seen.db))
+            seen.verify_live = while_writing(http, "verify", "--db", backend.target(seen.db))
+            seen.replay_live = while_writing(http, "replay", "--db", backend.target(seen.db))
             seen.before = http.get("/registry/events", params={"limit": 1000}).json()["events"]
             head = seen.before[-1]["seq"]
             # The first question warms the server's time-travel cache with a state from
@@ -103,7 +104,7 @@ def seen(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Observed]:
             for point in (3, CUT, CUT + 1, CUT + 7, head):
                 seen.lists_before[point] = http.get("/registry/vms", params={"at": point}).json()
             seen.compact = cli(
-                "compact", "--db", str(seen.db), "--before", str(CUT + 1),
+                "compact", "--db", backend.target(seen.db), "--before", str(CUT + 1),
                 "--archive", str(seen.archive),
             )  # fmt: skip
             # Straight after the compaction, before anything else could make the server look.
@@ -150,13 +151,13 @@ def test_compact_reports_what_it_dropped(seen: Observed) -> None:
 
 
 def test_the_log_still_verifies_after_compaction(seen: Observed) -> None:
-    result = cli("verify", "--db", str(seen.db))
+    result = cli("verify", "--db", backend.target(seen.db))
     assert result.returncode == 0, result.stderr
     assert "ok: " in result.stdout
 
 
 def test_the_archive_verifies_against_the_chain(seen: Observed) -> None:
-    result = cli("verify", "--db", str(seen.db), "--archive", str(seen.archive))
+    result = cli("verify", "--db", backend.target(seen.db), "--archive", str(seen.archive))
     assert result.returncode == 0, result.stderr
     assert f"archive {seen.archive}: events 1..{CUT} verified" in result.stdout
 

@@ -1,5 +1,7 @@
 """Startup from snapshots: a restarted server shows exactly what it showed before, and a
-snapshot that does not verify is skipped with a warning, never trusted."""
+snapshot that does not verify is skipped with a warning, never trusted. Both run on the suite's
+backend: the log is written, and its snapshots spoiled, in the file or database the server
+then starts on."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import httpx
 from tests.audit.logs import cell, events_of, fleet_story, state_at, tamper, write_sync
 from tests.conftest import vm
 from tests.server import ServerProcess
+from tests.support import backend
 from vm_registry.domain import snapshot
 
 
@@ -69,16 +72,16 @@ def test_state_after_a_restart_equals_state_before(tmp_path: Path) -> None:
         assert view(third.url) == before_stop
     finally:
         third.kill()
-    newest = cell(db, "SELECT MAX(seq) FROM snapshots")
+    newest = cell(backend.target(db), "SELECT MAX(seq) FROM snapshots")
     assert str(newest) == before_stop["revision"]
 
 
-def spoil_snapshots(db: Path, log: list[Any]) -> None:
+def spoil_snapshots(db: str, log: list[Any]) -> None:
     """Spoil the three newest snapshots (30, 25, 20) three ways; 10 stays good."""
     body = cell(db, "SELECT body FROM snapshots WHERE seq = 30")
     flipped = body[:-1] + bytes([body[-1] ^ 1])
     tamper(db, "UPDATE snapshots SET body = ? WHERE seq = 30", (flipped,))
-    tamper(db, "UPDATE snapshots SET chain = zeroblob(32) WHERE seq = 25")
+    tamper(db, "UPDATE snapshots SET chain = ? WHERE seq = 25", (bytes(32),))
     lie = snapshot.encode(state_at(log, 0))  # an empty registry, claiming revision 0 at seq 20
     digest = hashlib.sha256(lie).digest()
     tamper(
@@ -91,8 +94,8 @@ def spoil_snapshots(db: Path, log: list[Any]) -> None:
 def test_a_corrupt_snapshot_is_ignored_with_a_warning(tmp_path: Path) -> None:
     db = tmp_path / "registry.db"
     log = events_of(fleet_story())
-    write_sync(db, log, snapshots_at=(10, 20, 25, 30))
-    spoil_snapshots(db, log)
+    write_sync(backend.target(db), log, snapshots_at=(10, 20, 25, 30))
+    spoil_snapshots(backend.target(db), log)
     server = ServerProcess(db).start()
     try:
         with httpx.Client(base_url=server.url, timeout=10) as http:
