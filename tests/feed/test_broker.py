@@ -28,7 +28,7 @@ from vm_registry.domain.model import ROLES
 from vm_registry.feed import broker as broker_module
 from vm_registry.feed.broker import Broker, Subscription
 from vm_registry.feed.filters import FeedFilter
-from vm_registry.feed.tail import FeedItem
+from vm_registry.feed.tail import FRAME, SEQ, feed_item
 from vm_registry.persistence.log import EventLog
 from vm_registry.service.writer import Outcome
 
@@ -88,9 +88,9 @@ def expected_frames(log: list[Event], after: int, feed_filter: FeedFilter) -> li
     state = State()
     frames = []
     for outcome in outcomes_for(state, log):
-        item = FeedItem(outcome.event, outcome.entry, outcome.role)
-        if item.seq > after and feed_filter.admits(item):
-            frames.append(item.frame)
+        item = feed_item(outcome.event, outcome.entry, outcome.role)
+        if item[SEQ] > after and feed_filter.admits(item):
+            frames.append(item[FRAME])
     return frames
 
 

@@ -6,13 +6,13 @@ from vm_registry.domain import events as ev
 from vm_registry.domain.events import Event
 from vm_registry.domain.model import Entry
 from vm_registry.feed.filters import FeedFilter
-from vm_registry.feed.tail import FeedItem
+from vm_registry.feed.tail import FeedItem, feed_item
 
 AT = 1_764_084_101_123
 
 
 def item(vm_id: str = "vm-1", role: str = "worker", kind: str = ev.HEARTBEAT) -> FeedItem:
-    return FeedItem(Event(1, kind, vm_id, AT), None, role)
+    return feed_item(Event(1, kind, vm_id, AT), None, role)
 
 
 def entry(vm_id: str = "vm-1", role: str = "worker") -> Entry:

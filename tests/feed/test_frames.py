@@ -5,7 +5,7 @@ from __future__ import annotations
 from vm_registry.domain.events import Event
 from vm_registry.domain.model import Entry
 from vm_registry.feed import frames
-from vm_registry.feed.tail import FeedItem
+from vm_registry.feed.tail import FRAME, feed_item
 
 T0 = 1_795_000_000_000  # 2026-11-18T11:06:40.000Z
 
@@ -65,8 +65,8 @@ def _entry(**changes: object) -> Entry:
 
 def test_an_event_frame_carries_the_event_and_the_entry_after_it() -> None:
     event = Event(3, "vm.stale", "vm-1", T0 + 5, {"system": "reaper"}, {})
-    item = FeedItem(event, _entry(revision=3, stale=True), "worker")
-    assert item.frame == (
+    item = feed_item(event, _entry(revision=3, stale=True), "worker")
+    assert item[FRAME] == (
         b"id: 3\nevent: vm.stale\ndata: "
         b'{"seq":3,"type":"vm.stale","vmId":"vm-1","at":"2026-11-18T11:06:40.005Z",'
         b'"actor":{"system":"reaper"},"data":{},'
@@ -79,7 +79,7 @@ def test_an_event_frame_carries_the_event_and_the_entry_after_it() -> None:
 
 def test_after_deregistration_the_frame_carries_vm_null() -> None:
     event = Event(9, "vm.deregistered", "vm-1", T0, {"ip": "127.0.0.1"}, {})
-    assert FeedItem(event, None, "worker").frame == (
+    assert feed_item(event, None, "worker")[FRAME] == (
         b"id: 9\nevent: vm.deregistered\ndata: "
         b'{"seq":9,"type":"vm.deregistered","vmId":"vm-1","at":"2026-11-18T11:06:40.000Z",'
         b'"actor":{"ip":"127.0.0.1"},"data":{},"vm":null}\n\n'

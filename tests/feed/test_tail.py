@@ -6,11 +6,11 @@ from __future__ import annotations
 import asyncio
 
 from vm_registry.domain.events import HEARTBEAT, Event
-from vm_registry.feed.tail import MAX_COALESCE, FeedItem, Tail
+from vm_registry.feed.tail import MAX_COALESCE, SEQ, FeedItem, Tail, feed_item
 
 
 def item(seq: int) -> FeedItem:
-    return FeedItem(Event(seq, HEARTBEAT, "vm-1", 1_000 + seq), None, "worker")
+    return feed_item(Event(seq, HEARTBEAT, "vm-1", 1_000 + seq), None, "worker")
 
 
 async def test_a_burst_wakes_once_at_once_then_once_at_the_end_of_the_window() -> None:
@@ -28,7 +28,7 @@ async def test_a_burst_wakes_once_at_once_then_once_at_the_end_of_the_window() -
     await asyncio.sleep(0)
     assert not second.done()  # held back, to be delivered with whatever else comes
     await asyncio.wait_for(second, timeout=MAX_COALESCE * 20)
-    assert [i.seq for i in tail.after(1)] == [2, 3]
+    assert [i[SEQ] for i in tail.after(1)] == [2, 3]
 
 
 async def test_with_few_subscribers_every_commit_wakes_at_once() -> None:
@@ -43,7 +43,7 @@ async def test_with_few_subscribers_every_commit_wakes_at_once() -> None:
 
 
 def vm_item(seq: int, vm_id: str) -> FeedItem:
-    return FeedItem(Event(seq, HEARTBEAT, vm_id, 1_000 + seq), None, "worker")
+    return feed_item(Event(seq, HEARTBEAT, vm_id, 1_000 + seq), None, "worker")
 
 
 async def test_an_event_wakes_only_the_watchers_of_its_vm() -> None:
@@ -65,8 +65,8 @@ async def test_an_event_wakes_only_the_watchers_of_its_vm() -> None:
 async def test_a_watcher_reads_only_its_vms_items() -> None:
     tail = Tail(capacity=100, head=0)
     tail.append([vm_item(seq, "vm-a" if seq % 10 == 0 else "vm-b") for seq in range(1, 51)])
-    assert [i.seq for i in tail.after_vm("vm-a", 0)] == [10, 20, 30, 40, 50]
-    assert [i.seq for i in tail.after_vm("vm-a", 25)] == [30, 40, 50]
+    assert [i[SEQ] for i in tail.after_vm("vm-a", 0)] == [10, 20, 30, 40, 50]
+    assert [i[SEQ] for i in tail.after_vm("vm-a", 25)] == [30, 40, 50]
     assert tail.after_vm("vm-a", 50) == []
     assert tail.after_vm("vm-quiet", 0) == []
 
@@ -81,4 +81,4 @@ async def test_a_quiet_vm_stays_covered_while_other_vms_events_fall_off() -> Non
     assert tail.covers_vm("vm-quiet", 0)  # a VM with no events lost none
     assert not tail.covers_vm("vm-b", 5)
     assert tail.covers_vm("vm-b", 6)
-    assert [i.seq for i in tail.after_vm("vm-b", 6)] == [7, 8, 9]
+    assert [i[SEQ] for i in tail.after_vm("vm-b", 6)] == [7, 8, 9]

@@ -7,21 +7,21 @@ import gc
 import tracemalloc
 
 from vm_registry.domain.events import UPDATED, Event
-from vm_registry.feed.tail import ITEM_OVERHEAD, FeedItem, Tail
+from vm_registry.feed.tail import ITEM_OVERHEAD, SEQ, FeedItem, Tail, feed_item, item_size
 
 
 def update(seq: int, pad: int) -> FeedItem:
     actor = {"ip": "127.0.0.1", "userAgent": "python-httpx/0.28.1", "token": "ci", "scope": "agent"}
     data = {"metadata": {"a": [{} for _ in range(pad)]}}  # the worst shape as Python objects
-    return FeedItem(Event(seq, UPDATED, "vm-1", 1_000 + seq, dict(actor), data), None, "worker")
+    return feed_item(Event(seq, UPDATED, "vm-1", 1_000 + seq, dict(actor), data), None, "worker")
 
 
 async def test_the_oldest_items_fall_off_once_the_bytes_are_spent() -> None:
-    size = update(1, 100).size
+    size = item_size(update(1, 100))
     tail = Tail(capacity=1000, head=0, max_bytes=10 * size + 100)  # seqs vary in length
     tail.append([update(seq, 100) for seq in range(1, 26)])
     assert tail.bytes <= 10 * size + 100
-    assert [i.seq for i in tail.after(0)] == list(range(16, 26))
+    assert [i[SEQ] for i in tail.after(0)] == list(range(16, 26))
     assert tail.covers(15) and not tail.covers(14)  # older cursors read the log
 
 
@@ -35,8 +35,8 @@ async def test_an_item_larger_than_the_bound_is_not_kept() -> None:
 async def test_the_count_bound_still_holds() -> None:
     tail = Tail(capacity=5, head=0)
     tail.append([update(seq, 1) for seq in range(1, 9)])
-    assert [i.seq for i in tail.after(0)] == [4, 5, 6, 7, 8]
-    assert tail.bytes == sum(i.size for i in tail.after(0))
+    assert [i[SEQ] for i in tail.after(0)] == [4, 5, 6, 7, 8]
+    assert tail.bytes == sum(item_size(i) for i in tail.after(0))
 
 
 def test_an_items_size_covers_what_it_holds() -> None:
@@ -48,5 +48,13 @@ def test_an_items_size_covers_what_it_holds() -> None:
         held, _ = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert held <= sum(item.size for item in items)
-    assert all(item.size > ITEM_OVERHEAD for item in items)
+    assert held <= sum(item_size(item) for item in items)
+    assert all(item_size(item) > ITEM_OVERHEAD for item in items)
+
+
+def test_items_leave_the_cyclic_collector_once_collected() -> None:
+    # Full collections walk every tracked object; at 100,000 VMs under registrations the
+    # tail's items as objects were a third of that walk (docs/benchmarks.md, P4).
+    items = [update(seq, 3) for seq in range(1, 6)]
+    gc.collect()
+    assert not any(gc.is_tracked(item) for item in items)

@@ -18,7 +18,7 @@ from vm_registry.domain.events import Event
 from vm_registry.domain.fold import State, apply
 from vm_registry.feed import frames
 from vm_registry.feed.filters import FeedFilter
-from vm_registry.feed.tail import DEFAULT_MAX_BYTES, FeedItem, Tail
+from vm_registry.feed.tail import DEFAULT_MAX_BYTES, FRAME, SEQ, FeedItem, Tail, feed_item
 from vm_registry.persistence.log import EventLog
 from vm_registry.service.writer import Outcome
 
@@ -65,7 +65,7 @@ class Broker:
         return bookmark_after * max(1.0, self.vm_watchers / VM_BOOKMARKS_PER_PERIOD)
 
     def publish(self, outcomes: list[Outcome]) -> None:
-        self.tail.append(FeedItem(o.event, o.entry, o.role) for o in outcomes)
+        self.tail.append(feed_item(o.event, o.entry, o.role) for o in outcomes)
 
     def subscribe(self, cursor: int, feed_filter: FeedFilter) -> Subscription:
         if self.subscribers >= self.max_subscribers:
@@ -209,12 +209,12 @@ class Subscription:
         out: list[bytes] = []
         size = 0
         for item in items:
-            self.cursor = item.seq
+            seq = self.cursor = item[SEQ]
             if self.filter.admits(item):
-                frame = item.frame
+                frame = item[FRAME]
                 out.append(frame)
                 size += len(frame)
-                self.sent = item.seq
+                self.sent = seq
                 if size >= WRITE_SIZE:
                     self.broker.frames_sent += len(out)
                     yield b"".join(out)
@@ -240,4 +240,4 @@ def _replayed(state: State, events: Iterable[Event]) -> Iterator[FeedItem]:
         apply(state, event)
         after = state.entries.get(event.vm_id)
         owner = after if after is not None else before
-        yield FeedItem(event, after, owner.role if owner is not None else "")
+        yield feed_item(event, after, owner.role if owner is not None else "")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vm_registry.domain.model import Entry
-from vm_registry.feed.tail import FeedItem
+from vm_registry.feed.tail import ROLE, TYPE, VM_ID, FeedItem
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,11 +15,11 @@ class FeedFilter:
     types: frozenset[str] | None = None
 
     def admits(self, item: FeedItem) -> bool:
-        if self.vm_id is not None and item.event.vm_id != self.vm_id:
+        if self.vm_id is not None and item[VM_ID] != self.vm_id:
             return False
-        if self.role is not None and item.role != self.role:
+        if self.role is not None and item[ROLE] != self.role:
             return False
-        return self.types is None or item.event.type in self.types
+        return self.types is None or item[TYPE] in self.types
 
     def admits_entry(self, entry: Entry) -> bool:
         if self.vm_id is not None and entry.id != self.vm_id:

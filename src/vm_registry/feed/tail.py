@@ -28,7 +28,7 @@ import asyncio
 from collections import deque
 from collections.abc import Iterable
 from itertools import islice
-from typing import Any
+from typing import Final
 
 from vm_registry.domain.events import Event
 from vm_registry.domain.model import Entry
@@ -42,36 +42,40 @@ MAX_COALESCE = 0.06
 MAX_DROPPED_VMS = 100_000
 
 
-# What a tail item costs besides its frame: the FeedItem, the event tuple without its data, and
-# the actor dict it shares with nothing (an actor is a few short strings). Checked by
-# tests/feed/test_tail_bytes.py against what the items really hold.
+# What a tail item costs besides its frame: the tuple and its small strings (the VM id and the
+# role are shared with the entry). Checked by tests/feed/test_tail_bytes.py against what the
+# items really hold.
 ITEM_OVERHEAD = 1024
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
-_NO_DATA: dict[str, Any] = {}
+
+# An event as the feed sends it: (seq, type, VM id, role, frame). The frame is encoded when the
+# item is made, and the event's data, actor and entry are let go: the tail holds bytes it can
+# count, not object graphs whose size depends on their shape (a JSON array of empty objects
+# takes 24 times its encoded size as Python objects). Filters need only the seq, type, VM and
+# role.
+#
+# A plain tuple on purpose, not a class or a NamedTuple: the cyclic garbage collector stops
+# tracking a tuple of ints, strings and bytes once it has survived a collection (it does that
+# for exact tuples only), so the tail's 20,000 items cost the full collections nothing. As
+# objects they were a third of what every full collection walked under a registration load at
+# 100,000 VMs (docs/benchmarks.md, P4).
+FeedItem = tuple[int, str, str, str, bytes]
+SEQ: Final = 0
+TYPE: Final = 1
+VM_ID: Final = 2
+ROLE: Final = 3
+FRAME: Final = 4
 
 
-class FeedItem:
-    """An event as the feed sends it. The frame is encoded when the item is made, and the
-    event's data and the entry are then let go: the tail holds bytes it can count, not object
-    graphs whose size depends on their shape (a JSON array of empty objects takes 24 times its
-    encoded size as Python objects). Filters need only the event's seq, type and VM."""
+def feed_item(event: Event, entry: Entry | None, role: str) -> FeedItem:
+    payload = render.event(event)
+    payload["vm"] = None if entry is None else render.entry(entry, entry.stale)
+    frame = frames.message(event.type, payload, event.seq)
+    return (event.seq, event.type, event.vm_id, role, frame)
 
-    __slots__ = ("event", "frame", "role")
 
-    def __init__(self, event: Event, entry: Entry | None, role: str) -> None:
-        payload = render.event(event)
-        payload["vm"] = None if entry is None else render.entry(entry, entry.stale)
-        self.frame = frames.message(event.type, payload, event.seq)
-        self.event = event._replace(data=_NO_DATA)
-        self.role = role
-
-    @property
-    def seq(self) -> int:
-        return self.event.seq
-
-    @property
-    def size(self) -> int:
-        return len(self.frame) + ITEM_OVERHEAD
+def item_size(item: FeedItem) -> int:
+    return len(item[FRAME]) + ITEM_OVERHEAD
 
 
 class Tail:
@@ -105,9 +109,9 @@ class Tail:
         woken: list[str] = []
         for item in items:
             self._items.append(item)
-            self.bytes += item.size
-            self.head = item.seq
-            vm_id = item.event.vm_id
+            self.bytes += item_size(item)
+            self.head = item[SEQ]
+            vm_id = item[VM_ID]
             queue = by_vm.get(vm_id)
             if queue is None:
                 by_vm[vm_id] = queue = deque()
@@ -139,14 +143,14 @@ class Tail:
     def _drop_oldest(self) -> None:
         """The one way an item leaves the tail: the per-VM index must follow."""
         oldest = self._items.popleft()
-        self.bytes -= oldest.size
-        vm_id = oldest.event.vm_id
+        self.bytes -= item_size(oldest)
+        vm_id = oldest[VM_ID]
         queue = self._by_vm.get(vm_id)
         if queue:
             queue.popleft()  # a VM's oldest item is always the tail's oldest of that VM
             if not queue:
                 del self._by_vm[vm_id]
-        self._note_dropped(vm_id, oldest.seq)
+        self._note_dropped(vm_id, oldest[SEQ])
 
     def _note_dropped(self, vm_id: str, seq: int) -> None:
         if len(self._dropped) >= MAX_DROPPED_VMS and vm_id not in self._dropped:
@@ -160,17 +164,17 @@ class Tail:
 
     def after_vm(self, vm_id: str, cursor: int) -> list[FeedItem]:
         queue = self._by_vm.get(vm_id)
-        if not queue or queue[-1].seq <= cursor:
+        if not queue or queue[-1][SEQ] <= cursor:
             return []
-        if queue[0].seq > cursor:
+        if queue[0][SEQ] > cursor:
             return list(queue)
-        return [item for item in queue if item.seq > cursor]
+        return [item for item in queue if item[SEQ] > cursor]
 
     async def wait_vm(self, vm_id: str, cursor: int, timeout: float | None) -> None:
         """Return once `vm_id` has an event after `cursor`, or after `timeout` seconds, or
         when `wake_vm` is called (shutdown)."""
         queue = self._by_vm.get(vm_id)
-        if queue and queue[-1].seq > cursor:
+        if queue and queue[-1][SEQ] > cursor:
             return
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[None] = loop.create_future()
@@ -206,7 +210,7 @@ class Tail:
     @property
     def first_seq(self) -> int:
         """Oldest seq the tail can serve; a cursor below `first_seq - 1` must read the log."""
-        return self._items[0].seq if self._items else self.head + 1
+        return self._items[0][SEQ] if self._items else self.head + 1
 
     def covers(self, cursor: int) -> bool:
         return cursor >= self.first_seq - 1
