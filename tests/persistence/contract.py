@@ -10,6 +10,7 @@ suite sends is plain enough for every backend.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
@@ -468,6 +469,21 @@ class StoreContract:
             assert reopened.log.last_hash == expected[-1]
         finally:
             await reopened.close()
+
+    # -- size on disk (/metrics) -----------------------------------------------------------
+
+    async def test_the_log_reports_its_bytes_on_disk_and_they_grow_with_writes(
+        self, store: Store
+    ) -> None:
+        await store.measure_bytes()
+        before = store.bytes_on_disk()
+        assert before is not None and before > 0
+        # Random text: neither backend can compress it away.
+        bulky = {"blob": [os.urandom(500).hex() for _ in range(4)]}
+        await append(store.log, [new(f"big-{n}", ev.UPDATED, data=bulky) for n in range(50)])
+        await store.measure_bytes()
+        after = store.bytes_on_disk()
+        assert after is not None and after > before + 100_000
 
     # -- failures ---------------------------------------------------------------------------
 

@@ -39,3 +39,17 @@ class TestPostgresStore(StoreContract):
             await postgres.execute(database, sql)
 
         return run
+
+
+async def test_the_size_keeps_its_last_figure_when_the_database_cannot_answer(
+    database: str,
+) -> None:
+    await postgres.reset(database)
+    store = await open_store(database)
+    await store.measure_bytes()
+    measured = store.bytes_on_disk()
+    assert measured is not None and measured > 0
+    await store.close()
+    # Closed: every query fails. The scrape still renders, with the last figure it had.
+    await store.measure_bytes()
+    assert store.bytes_on_disk() == measured

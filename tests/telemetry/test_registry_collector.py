@@ -1,8 +1,8 @@
 """The scrape-time collector as a pure unit: the series that only a shared (PostgreSQL) log has.
 
-The end-to-end tests (test_metrics.py) run on SQLite, where these series must be absent; here a
-stand-in store shared by replicas shows they appear, read from the registry's lag and the
-leadership, ready for the PostgreSQL backend."""
+The end-to-end tests (test_metrics.py) check that these series are absent on SQLite and present
+on PostgreSQL (`make test-postgres`); here a stand-in store shared by replicas shows what they
+say, read from the registry's lag and the leadership, as a follower and as the leader."""
 
 from __future__ import annotations
 

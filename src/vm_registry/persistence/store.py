@@ -6,7 +6,7 @@ path (SQLite). Nothing above `persistence/` names a backend or imports a driver.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +35,10 @@ def describe(target: str | Path) -> str:
     return str(Path(target).resolve())
 
 
+async def _nothing() -> None:
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class Store:
     log: EventLog
@@ -45,9 +49,12 @@ class Store:
     # Backend facts for /health and /metrics, so that nothing above persistence/ has to name
     # a backend: why the log's file can no longer be trusted (None when it can, or when the
     # backend has no file), its bytes on disk where the backend knows them, and whether the
-    # log is shared by replicas on other machines (PostgreSQL).
+    # log is shared by replicas on other machines (PostgreSQL). `bytes_on_disk` is read by a
+    # synchronous collector, so it never waits on the database: a backend whose size takes a
+    # query gives `measure_bytes`, which the metrics route awaits first (postgres/size.py).
     file_problem: Callable[[], str | None] = lambda: None
     bytes_on_disk: Callable[[], int | None] = lambda: None
+    measure_bytes: Callable[[], Awaitable[None]] = _nothing
     shared: bool = False
 
     async def close(self) -> None:
@@ -77,10 +84,20 @@ def postgres_store(url: str, *, read_only: bool = False, pool_size: int = 4) -> 
     # Imported here: a SQLite-only installation never loads the PostgreSQL driver.
     from vm_registry.persistence.postgres.compaction import PostgresCompaction
     from vm_registry.persistence.postgres.log import PostgresEventLog
+    from vm_registry.persistence.postgres.size import LogSize
     from vm_registry.persistence.postgres.snapshots import PostgresSnapshots
 
     log = PostgresEventLog(url, read_only=read_only, pool_size=pool_size)
-    return Store(log, PostgresSnapshots(log), PostgresCompaction(log), log.name, shared=True)
+    size = LogSize(log)
+    return Store(
+        log,
+        PostgresSnapshots(log),
+        PostgresCompaction(log),
+        log.name,
+        bytes_on_disk=size.latest,
+        measure_bytes=size.measure,
+        shared=True,
+    )
 
 
 def store_for(

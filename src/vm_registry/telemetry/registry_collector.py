@@ -3,8 +3,9 @@ and replication.
 
 Nothing here is kept beside the projection by hand: each scrape walks the projection (one pass,
 O(fleet)) and reads counters the feed keeps anyway, so the figures cannot drift from what the
-API answers. Values that need the database (the newest snapshot) are read by `refresh()`,
-which the `/metrics` handler awaits before rendering, since a collector cannot await.
+API answers. Values that need the database (the newest snapshot, and on PostgreSQL the log's
+size) are read by `refresh()`, which the `/metrics` handler awaits before rendering, since a
+collector cannot await.
 """
 
 from __future__ import annotations
@@ -54,7 +55,9 @@ class RegistryCollector(Collector):
         return self.storage.log
 
     async def refresh(self) -> None:
-        """Read what only the database knows: the newest snapshot and when it was taken."""
+        """Read what only the database knows: the log's size (where that takes a query), the
+        newest snapshot and when it was taken."""
+        await self.storage.measure_bytes()  # never raises: keeps its last figure instead
         try:
             found = await self.storage.snapshots.infos()
             if not found:
@@ -132,7 +135,8 @@ class RegistryCollector(Collector):
         if size is not None:
             yield GaugeMetricFamily(
                 "vm_registry_log_bytes",
-                "Bytes of the log on disk (SQLite file and its write-ahead log)",
+                "Bytes of the log on disk: the SQLite file and its write-ahead log, or the "
+                "PostgreSQL tables of the log with their indexes",
                 value=size,
             )
 
