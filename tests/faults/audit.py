@@ -16,6 +16,7 @@ import httpx
 import orjson
 
 from tests.faults.load import DEREGISTERED, REGISTERED, Ledger
+from tests.support import backend
 from vm_registry.cli.main import main as cli_main
 
 # In process, the CLI prints to the one sys.stdout: callers on several threads take turns.
@@ -60,13 +61,15 @@ def cli(*args: str, subprocess_: bool = False) -> tuple[int, str]:
 
 
 def verify(db: Path, *, subprocess_: bool = False) -> str:
-    code, output = cli("verify", "--db", str(db), subprocess_=subprocess_)
+    code, output = cli("verify", "--db", backend.target(db), subprocess_=subprocess_)
     assert code == 0, f"vm-registry verify failed on {db}:\n{output}"
     return output
 
 
 def replay(db: Path, *, subprocess_: bool = False) -> dict[str, dict[str, Any]]:
-    code, output = cli("replay", "--db", str(db), "--format", "json", subprocess_=subprocess_)
+    code, output = cli(
+        "replay", "--db", backend.target(db), "--format", "json", subprocess_=subprocess_
+    )
     assert code == 0, f"vm-registry replay failed on {db}:\n{output}"
     line = next(text for text in output.splitlines() if text.startswith("{"))
     return {vm["id"]: vm for vm in orjson.loads(line)["vms"]}

@@ -16,6 +16,7 @@ from tests.conftest import vm
 from tests.feed.conftest import StartServer, async_client
 from tests.feed.sse import STREAM, Watch, beat, head, refusal, register, subscribers
 from tests.server import ServerProcess
+from tests.support import backend
 from tests.support.polling import eventually_async as eventually
 
 _ids = itertools.count(1)
@@ -487,7 +488,7 @@ async def test_past_the_subscriber_cap_the_stream_is_refused_with_503(
 
 def _compact(db: Path, before: int) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "vm_registry.cli.main", "compact", "--db", str(db),
+        [sys.executable, "-m", "vm_registry.cli.main", "compact", "--db", backend.target(db),
          "--before", str(before)],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip

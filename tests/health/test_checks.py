@@ -18,7 +18,7 @@ import pytest
 
 from tests.health.services import Services, running_services
 from tests.server import ServerProcess
-from tests.support import polling
+from tests.support import backend, polling
 from vm_registry.client import RegistryClient
 
 DEADLINE = 30.0
@@ -260,7 +260,7 @@ def test_time_travel_replay_and_verify_fold_vm_health(
     after = registry.get(f"/registry/vms/{vm_id}", params={"at": seq}).json()
     assert "health" not in before
     assert after["health"] == {"svc0": "critical"}
-    db = str(server.db)
+    db = backend.target(server.db)
     command = [sys.executable, "-m", "vm_registry.cli.main"]
     checked = subprocess.run([*command, "verify", "--db", db], capture_output=True, text=True)
     assert checked.returncode == 0, checked.stdout + checked.stderr
