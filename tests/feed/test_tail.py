@@ -4,6 +4,7 @@ delivered at once, and those that follow within the window arrive together at it
 from __future__ import annotations
 
 import asyncio
+import gc
 
 from vm_registry.domain.events import HEARTBEAT, Event
 from vm_registry.feed.tail import MAX_COALESCE, SEQ, FeedItem, Tail, feed_item
@@ -82,3 +83,32 @@ async def test_a_quiet_vm_stays_covered_while_other_vms_events_fall_off() -> Non
     assert not tail.covers_vm("vm-b", 5)
     assert tail.covers_vm("vm-b", 6)
     assert [i[SEQ] for i in tail.after_vm("vm-b", 6)] == [7, 8, 9]
+
+
+async def test_a_vms_items_are_read_right_as_it_gains_and_loses_them() -> None:
+    tail = Tail(capacity=3, head=0)
+    tail.append([vm_item(1, "vm-a"), vm_item(2, "vm-b")])
+    assert [i[SEQ] for i in tail.after_vm("vm-a", 0)] == [1]
+    tail.append([vm_item(3, "vm-a")])  # vm-a's second item
+    assert [i[SEQ] for i in tail.after_vm("vm-a", 0)] == [1, 3]
+    assert [i[SEQ] for i in tail.after_vm("vm-a", 1)] == [3]
+    tail.append([vm_item(4, "vm-c")])  # seq 1 falls off: vm-a is back to one item
+    assert [i[SEQ] for i in tail.after_vm("vm-a", 1)] == [3]
+    assert not tail.covers_vm("vm-a", 0) and tail.covers_vm("vm-a", 1)
+    tail.append([vm_item(5, "vm-c"), vm_item(6, "vm-c")])  # vm-a's last item falls off
+    assert tail.after_vm("vm-a", 0) == [] and tail.covers_vm("vm-a", 3)
+    assert [i[SEQ] for i in tail.after_vm("vm-c", 0)] == [4, 5, 6]
+    waiter = asyncio.ensure_future(tail.wait_vm("vm-c", 5, None))
+    await asyncio.sleep(0)
+    assert waiter.done()  # seq 6 is already there
+
+
+async def test_a_vm_with_one_item_in_the_tail_costs_the_collector_nothing() -> None:
+    # Under registrations every event is a new VM's: the per-VM index must not add a tracked
+    # object per event for full garbage collections to walk (docs/benchmarks.md, P4).
+    tail = Tail(capacity=20_000, head=0)
+    tail.append([vm_item(seq, f"vm-{seq}") for seq in range(1, 1001)])
+    tail.append([vm_item(1001, "vm-1")])
+    gc.collect()
+    tracked = [vm_id for vm_id, held in tail._by_vm.items() if gc.is_tracked(held)]
+    assert tracked == ["vm-1"]  # only the VM with two items has a container of its own

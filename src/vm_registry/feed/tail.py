@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from itertools import islice
 from typing import Final
 
@@ -99,7 +99,10 @@ class Tail:
         self._quiet_until = 0.0
         self._wake_scheduled = False
         # The per-VM index: items, watchers, and the newest seq each VM lost to the capacity.
-        self._by_vm: dict[str, deque[FeedItem]] = {}
+        # A VM with one item in the tail (every VM, under a registration load) maps to the item
+        # itself, and gets a deque only from its second: a deque is one more object for every
+        # full garbage collection to walk, and an item is none (see FeedItem).
+        self._by_vm: dict[str, FeedItem | deque[FeedItem]] = {}
         self._vm_waiters: dict[str, set[asyncio.Future[None]]] = {}
         self._dropped: dict[str, int] = {}
         self._dropped_floor = 0  # newest seq of a VM forgotten from `_dropped`
@@ -112,10 +115,13 @@ class Tail:
             self.bytes += item_size(item)
             self.head = item[SEQ]
             vm_id = item[VM_ID]
-            queue = by_vm.get(vm_id)
-            if queue is None:
-                by_vm[vm_id] = queue = deque()
-            queue.append(item)
+            held = by_vm.get(vm_id)
+            if held is None:
+                by_vm[vm_id] = item
+            elif isinstance(held, tuple):
+                by_vm[vm_id] = deque((held, item))
+            else:
+                held.append(item)
             if vm_id in vm_waiters:
                 woken.append(vm_id)
         while self._items and (len(self._items) > self.capacity or self.bytes > self.max_bytes):
@@ -145,11 +151,14 @@ class Tail:
         oldest = self._items.popleft()
         self.bytes -= item_size(oldest)
         vm_id = oldest[VM_ID]
-        queue = self._by_vm.get(vm_id)
-        if queue:
-            queue.popleft()  # a VM's oldest item is always the tail's oldest of that VM
-            if not queue:
-                del self._by_vm[vm_id]
+        # A VM's oldest item is always the tail's oldest of that VM.
+        held = self._by_vm.get(vm_id)
+        if isinstance(held, tuple):
+            del self._by_vm[vm_id]
+        elif held is not None:
+            held.popleft()
+            if len(held) == 1:
+                self._by_vm[vm_id] = held[0]
         self._note_dropped(vm_id, oldest[SEQ])
 
     def _note_dropped(self, vm_id: str, seq: int) -> None:
@@ -158,12 +167,18 @@ class Tail:
             self._dropped.clear()
         self._dropped[vm_id] = seq
 
+    def _vm_items(self, vm_id: str) -> Sequence[FeedItem]:
+        held = self._by_vm.get(vm_id)
+        if held is None:
+            return ()
+        return (held,) if isinstance(held, tuple) else held
+
     def covers_vm(self, vm_id: str, cursor: int) -> bool:
         """Whether every event of `vm_id` after `cursor` is still in the tail."""
         return self._dropped.get(vm_id, self._dropped_floor) <= cursor
 
     def after_vm(self, vm_id: str, cursor: int) -> list[FeedItem]:
-        queue = self._by_vm.get(vm_id)
+        queue = self._vm_items(vm_id)
         if not queue or queue[-1][SEQ] <= cursor:
             return []
         if queue[0][SEQ] > cursor:
@@ -173,7 +188,7 @@ class Tail:
     async def wait_vm(self, vm_id: str, cursor: int, timeout: float | None) -> None:
         """Return once `vm_id` has an event after `cursor`, or after `timeout` seconds, or
         when `wake_vm` is called (shutdown)."""
-        queue = self._by_vm.get(vm_id)
+        queue = self._vm_items(vm_id)
         if queue and queue[-1][SEQ] > cursor:
             return
         loop = asyncio.get_running_loop()
