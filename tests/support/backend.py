@@ -14,8 +14,10 @@ forms of those faults have tests of their own (tests/persistence, tests/replicas
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -48,6 +50,17 @@ def target(db: Path) -> str:
         url = postgres.create_database(f"vmreg_suite_{os.getpid()}_{digest}")
         _databases[db] = url
     return url
+
+
+def execute(db: Path, sql: str) -> None:
+    """Run `sql` on the registry a test keeps at `db` from outside its server, as a stranger
+    would (to damage the log, or make it refuse something). The SQL is the backend's own:
+    the caller picks it with `ON_POSTGRES`."""
+    if ON_POSTGRES:
+        postgres.execute_now(target(db), sql)
+        return
+    with contextlib.closing(sqlite3.connect(db, isolation_level=None)) as conn:
+        conn.executescript(sql)
 
 
 def drop_all() -> None:

@@ -36,6 +36,11 @@ def _admin(url: str, sql: str) -> None:
         pool.submit(asyncio.run, run()).result(timeout=60)
 
 
+def execute_now(url: str, sql: str) -> None:
+    """`execute` for a caller with no event loop of its own (a plain test function)."""
+    _admin(url, sql)
+
+
 def create_database(name: str) -> str:
     """Create database `name` and return its URL (skips, or fails in CI, without a server)."""
     server = requires.postgres_url()
