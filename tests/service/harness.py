@@ -46,10 +46,12 @@ class Service:
         if self.log_class is None:
             # The suite's backend (tests/support/backend.py): a SQLite file, or a PostgreSQL
             # database standing for it.
-            self.store = await open_store(backend.target(self.db))
+            self.target = backend.target(self.db)
+            self.store = await open_store(self.target)
             self.log = self.store.log
         else:
             # A SQLite log with a fault of the test's own wrapped around it.
+            self.target = str(self.db)
             self.log = self.log_class(self.db)
             self.store = Store(
                 self.log, SqliteSnapshots(self.log), SqliteCompaction(self.log), str(self.db)

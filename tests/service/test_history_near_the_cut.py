@@ -10,13 +10,13 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 from pathlib import Path
 
 import pytest
 
 from tests.domain.strategies import T0
 from tests.service.harness import FakeClock, Service
+from tests.support import backend
 from vm_registry.audit.compact import compact
 from vm_registry.domain import commands as cmd
 from vm_registry.domain import snapshot
@@ -71,8 +71,8 @@ async def test_a_corrupt_snapshot_is_judged_once(
             chain = await service.store.log.hash_at(seq)
             assert chain is not None
             await service.store.snapshots.save(seq, chain, snapshot.encode(state))
-        with sqlite3.connect(service.db) as db:
-            db.execute("UPDATE snapshots SET body = x'00ff' WHERE seq = 20")
+        junk = "decode('00ff', 'hex')" if backend.ON_POSTGRES else "x'00ff'"
+        backend.execute(service.db, f"UPDATE snapshots SET body = {junk} WHERE seq = 20")
         expected = {seq: (await machine.state_at(seq)).entries for seq in (21, 22, 23)}
         monkeypatch.setattr(history, "NEARBY", 0)  # every request looks for a snapshot
         fresh = TimeMachine(service.store, service.registry.state)

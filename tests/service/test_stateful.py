@@ -248,7 +248,7 @@ class RegistryMachine(RuleBasedStateMachine):
     @invariant()
     def replaying_the_log_from_disk_gives_the_live_projection(self) -> None:
         async def replayed() -> Any:
-            reader = await open_store(self.service.db, read_only=True)
+            reader = await open_store(self.service.target, read_only=True)
             try:
                 return await replay(reader.log)
             finally:

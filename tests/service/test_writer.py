@@ -36,8 +36,9 @@ async def service(tmp_path: Path) -> AsyncIterator[Service]:
         await running.stop()
 
 
-async def replayed(db: Path) -> object:
-    reader = await open_store(db, read_only=True)
+async def replayed(service: Service) -> object:
+    """The state an offline replay of the service's stored log gives."""
+    reader = await open_store(service.target, read_only=True)
     try:
         return await replay(reader.log)
     finally:
@@ -58,7 +59,7 @@ async def test_concurrent_registrations_of_one_id_give_exactly_one_success(
     assert entry is not None
     assert entry.name == winners[0].entry.name  # type: ignore[union-attr]
     assert service.log.head == service.registry.revision == 1
-    assert await replayed(service.db) == service.registry.state
+    assert await replayed(service) == service.registry.state
 
 
 async def test_commands_in_one_group_commit_see_the_effects_of_earlier_ones(
@@ -84,7 +85,7 @@ async def test_commands_in_one_group_commit_see_the_effects_of_earlier_ones(
         5,
         4,
     )
-    assert await replayed(service.db) == service.registry.state
+    assert await replayed(service) == service.registry.state
 
 
 class FlakyLog(SqliteEventLog):
@@ -122,7 +123,7 @@ async def test_a_failed_commit_refuses_the_whole_batch_and_the_projection_does_n
         store.failing = False
         outcome = await service.execute(cmd.Register("vm-2", DATA))
         assert outcome.event.seq == 2  # no gap where the failed batch was
-        assert await replayed(service.db) == service.registry.state
+        assert await replayed(service) == service.registry.state
     finally:
         await service.stop()
 
