@@ -14,6 +14,7 @@ import pytest
 
 from tests.conftest import vm
 from tests.security.conftest import ADMIN_SECRET, SCOPES, SECRETS, bearer
+from tests.support import backend
 from tests.support.server import ServerProcess
 
 
@@ -98,19 +99,28 @@ def test_events_record_the_token_name_and_scope(http: httpx.Client) -> None:
     assert events[0]["actor"]["scope"] == SCOPES["fleet"]
 
 
+def log_for_a_new_process(db: Path, folder: Path) -> Path:
+    """The log of the registry at `db`, for a second server to start on while `db`'s server
+    keeps serving the other tests: on SQLite a copy of the live files, taken while nothing
+    writes (a consistent database); on PostgreSQL the same database, which a second process
+    shares as a replica. Either way that process knows only what it replays from the log."""
+    if backend.ON_POSTGRES:
+        return db
+    for suffix in ("", "-wal"):
+        source = Path(f"{db}{suffix}")
+        if source.exists():
+            shutil.copyfile(source, folder / f"registry.db{suffix}")
+    return folder / "registry.db"
+
+
 def test_ownership_survives_a_restart(guarded: ServerProcess, tmp_path: Path) -> None:
     with httpx.Client(base_url=guarded.url, timeout=10) as http:
         mine, theirs = fresh("kept-mine"), fresh("kept-theirs")
         assert register(http, "fleet", mine).status_code == 201
         assert register(http, "other", theirs).status_code == 201
-    # A copy of the live files, taken while nothing writes, is a consistent database.
-    for suffix in ("", "-wal"):
-        source = Path(f"{guarded.db}{suffix}")
-        if source.exists():
-            shutil.copyfile(source, tmp_path / f"registry.db{suffix}")
     tokens = ";".join(f"{name}:{SCOPES[name]}:{secret}" for name, secret in SECRETS.items())
     restarted = ServerProcess(
-        tmp_path / "registry.db",
+        log_for_a_new_process(guarded.db, tmp_path),
         env={"VERS_AUTH_TOKEN": ADMIN_SECRET, "VM_REGISTRY_TOKENS": tokens},
     ).start()
     try:
