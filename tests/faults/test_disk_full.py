@@ -19,8 +19,16 @@ import pytest
 from tests.conftest import vm
 from tests.faults import audit
 from tests.faults.watch import Watcher
+from tests.support.backend import sqlite_only_because
 from tests.support.server import ServerProcess
 from tests.telemetry.scrape import scrape, value
+
+pytestmark = sqlite_only_because(
+    "fills the tmpfs the SQLite file lives on. A PostgreSQL log's disk is its server's: a table "
+    "that cannot grow fails the write with an error the store answers 503 for, as any refused "
+    "insert (test_store_faults' injected fault on PostgreSQL), and a full pg_wal stops the "
+    "server (tests/replicas/test_postgres_faults.py stops it under load)"
+)
 
 REFUSED = "vm_registry_writer_commands_refused_total"
 CHUNKS = (64 * 1024, 4096, 512, 64, 1)

@@ -26,7 +26,15 @@ import pytest
 
 from tests.faults import audit
 from tests.faults.load import Writers
+from tests.support.backend import sqlite_only_because
 from tests.support.server import ServerProcess
+
+pytestmark = sqlite_only_because(
+    "tears and scribbles over copies of the SQLite file's WAL. PostgreSQL replays its own WAL "
+    "after a crash, before any client connects; the registry's part, its database going away "
+    "and coming back, is tests/replicas/test_postgres_faults.py and "
+    "tests/persistence/test_postgres_restart.py"
+)
 
 CUTS = int(os.environ.get("VM_REGISTRY_TORN_CUTS", "5"))
 WAL_HEADER = 32

@@ -35,6 +35,13 @@ sqlite_only = pytest.mark.skipif(
     ON_POSTGRES, reason="handles the SQLite file itself; PostgreSQL's form is tested elsewhere"
 )
 
+
+def sqlite_only_because(why: str) -> pytest.MarkDecorator:
+    """`sqlite_only` with the test's own reason: what it does to the file, and what stands for
+    it on PostgreSQL."""
+    return pytest.mark.skipif(ON_POSTGRES, reason=f"SQLite only: {why}")
+
+
 _databases: dict[Path, str] = {}
 
 

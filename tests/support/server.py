@@ -50,8 +50,11 @@ class ServerProcess:
         args: Sequence[str] = (),
         env: Mapping[str, str] | None = None,
         port: int | None = None,
+        target: str | None = None,
     ) -> None:
         self.db = db
+        # What `--db` says, when not the suite backend's registry for `db` (a test's own URL).
+        self.target = target
         self.args = list(args)
         self.env = dict(env or {})
         self._port_chosen = port is not None
@@ -81,7 +84,7 @@ class ServerProcess:
         env = {**inherited, **self.env}
         command = [
             sys.executable, "-m", "vm_registry.cli.main", "serve",
-            "--port", str(self.port), "--db", backend.target(self.db), *self.args,
+            "--port", str(self.port), "--db", self.target or backend.target(self.db), *self.args,
         ]  # fmt: skip
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
