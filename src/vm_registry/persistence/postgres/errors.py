@@ -38,7 +38,11 @@ def translate(error: BaseException, doing: str) -> StoreError:
             f"{doing}: {text} (not a vm-registry database, or never written to)", reason=text
         )
     if isinstance(error, UNREACHABLE):
-        return StoreUnavailable(f"{doing}: PostgreSQL is unreachable ({text})", reason=text)
+        # The reason reaches clients (503 bodies, /health): the driver's text names the host,
+        # port or database, which stay in the operator's log only.
+        return StoreUnavailable(
+            f"{doing}: PostgreSQL is unreachable ({text})", reason="PostgreSQL is unreachable"
+        )
     return StoreUnavailable(f"{doing}: {text}", reason=text)
 
 
