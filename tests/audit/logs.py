@@ -17,8 +17,8 @@ import re
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterable, Sequence
-from contextlib import closing
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager, closing
 from pathlib import Path
 from typing import Any
 
@@ -125,37 +125,70 @@ def write_sync(path: Path | str, log: Sequence[Event], snapshots_at: Iterable[in
     asyncio.run(write(path, log, snapshots_at))
 
 
-def tamper(path: Path | str, sql: str, params: Sequence[Any] = ()) -> None:
-    """Change the rows behind the registry's back, as an attacker or a bad disk would."""
+Change = Callable[[str, Sequence[Any]], Awaitable[int]]
+
+
+@asynccontextmanager
+async def behind_the_back(path: Path | str) -> AsyncIterator[Change]:
+    """A connection of the test's own to the registry's database, beside any store's: it
+    changes rows the way an attacker or a bad disk would, and says how many it changed."""
     if is_url(path):
-        status = asyncio.run(_on_postgres(str(path), sql, params, fetch=False))
-        changed = int(status.split()[-1])
+        conn = await asyncpg.connect(str(path), timeout=10)
+
+        async def on_postgres(sql: str, params: Sequence[Any]) -> int:
+            status = await conn.execute(_numbered(sql, len(params)), *params)
+            return int(status.split()[-1])  # "UPDATE 1"
+
+        try:
+            yield on_postgres
+        finally:
+            await conn.close()
+        return
+    with closing(sqlite3.connect(path, isolation_level=None)) as file:
+
+        async def on_sqlite(sql: str, params: Sequence[Any]) -> int:
+            return file.execute(sql, params).rowcount
+
+        yield on_sqlite
+
+
+def tamper(path: Path | str, sql: str, params: Sequence[Any] = ()) -> None:
+    """One change behind the registry's back. Plain sqlite3 on a file, so that async tests
+    (which cannot start an event loop of their own) may call it too."""
+    if is_url(path):
+        changed = asyncio.run(_change_once(path, sql, params))
     else:
         with closing(sqlite3.connect(path)) as conn, conn:
             changed = conn.execute(sql, params).rowcount
     assert changed == 1, f"{sql} changed {changed} rows"
 
 
+async def _change_once(path: Path | str, sql: str, params: Sequence[Any]) -> int:
+    async with behind_the_back(path) as change:
+        return await change(sql, params)
+
+
 def cell(path: Path | str, sql: str, params: Sequence[Any] = ()) -> Any:
     if is_url(path):
-        return asyncio.run(_on_postgres(str(path), sql, params, fetch=True))
+        return asyncio.run(_fetch_on_postgres(str(path), sql, params))
     with closing(sqlite3.connect(path)) as conn:
         row = conn.execute(sql, params).fetchone()
     assert row is not None
     return row[0]
 
 
-async def _on_postgres(url: str, sql: str, params: Sequence[Any], *, fetch: bool) -> Any:
-    # asyncpg numbers its placeholders: the nth `?` becomes `$n`.
-    numbers = iter(range(1, len(params) + 1))
-    numbered = re.sub(r"\?", lambda _: f"${next(numbers)}", sql)
+async def _fetch_on_postgres(url: str, sql: str, params: Sequence[Any]) -> Any:
     conn = await asyncpg.connect(url, timeout=10)
     try:
-        if fetch:
-            return await conn.fetchval(numbered, *params)
-        return await conn.execute(numbered, *params)  # its status, "UPDATE 1"
+        return await conn.fetchval(_numbered(sql, len(params)), *params)
     finally:
         await conn.close()
+
+
+def _numbered(sql: str, count: int) -> str:
+    # asyncpg numbers its placeholders: the nth `?` becomes `$n`.
+    numbers = iter(range(1, count + 1))
+    return re.sub(r"\?", lambda _: f"${next(numbers)}", sql)
 
 
 def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
