@@ -60,6 +60,20 @@ async def scan_all(log: EventLog, after: int = 0, upto: int | None = None) -> li
     return found
 
 
+async def replayed_rows(log: EventLog, after: int = 0) -> list[Event | tuple[int, str, int]]:
+    """What `scan_for_replay` hands the fold, each row read through its chunk: a heartbeat as
+    (seq, vm id, at), anything else as its event."""
+    return [
+        (row[0], chunk.names[row[2]], row[3]) if row[1] == chunk.heartbeat else chunk.decode(row)
+        async for chunk in log.scan_for_replay(after=after)
+        for row in chunk.rows
+    ]
+
+
+def replay_view(events: list[Event]) -> list[Event | tuple[int, str, int]]:
+    return [(e.seq, e.vm_id, e.at) if e.type == ev.HEARTBEAT else e for e in events]
+
+
 REGISTRATION = {
     "name": "billing",
     "role": "lieutenant",
@@ -255,10 +269,30 @@ class StoreContract:
         assert [e.seq for e in await scan_all(log, after=2)] == [3, 4, 5, 6]
         assert [e.seq for e in await scan_all(log, after=1, upto=4)] == [2, 3, 4]
         assert await scan_all(log, after=6) == []
-        replayed = [item async for chunk in log.scan_for_replay(after=1) for item in chunk]
-        assert replayed == [
-            (3, "vm-1", T0 + 1) if e.type == ev.HEARTBEAT else e for e in as_events(1, MIXED)[1:]
-        ]
+        assert await replayed_rows(log, after=1) == replay_view(as_events(1, MIXED)[1:])
+
+    async def test_replay_rows_name_vms_and_actors_another_handle_added_after_opening(
+        self, make_store: StoreFactory
+    ) -> None:
+        one, two = await make_store(), await make_store()
+        try:
+            await append(two.log, MIXED)  # vm-1, vm-2 and their actors: new to `one`'s caches
+            assert await replayed_rows(one.log) == replay_view(as_events(1, MIXED))
+        finally:
+            await one.close()
+            await two.close()
+
+    async def test_startup_replay_reports_a_row_naming_a_missing_vm_as_corrupt(
+        self, log: EventLog, raw_sql: RawSql
+    ) -> None:
+        from vm_registry.persistence.errors import StoreCorrupt
+        from vm_registry.service.bootstrap import replay
+
+        await append(log, MIXED)
+        await raw_sql("UPDATE events SET vm = 999 WHERE seq = 3")  # the heartbeat
+        with pytest.raises(StoreCorrupt) as caught:
+            await replay(log)
+        assert caught.value.seq == 3
 
     async def test_stored_hashes_form_the_chain_and_survive_reopening(
         self, make_store: StoreFactory

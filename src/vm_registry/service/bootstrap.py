@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from vm_registry.domain.fold import State, replay_unshared
+from vm_registry.domain.fold import State, Unfoldable, replay_rows
+from vm_registry.persistence.errors import StoreCorrupt
 from vm_registry.persistence.log import EventLog
 
 
 async def replay(store: EventLog, state: State | None = None) -> State:
     """Fold the log after `state` into it. The state must not be shared with anything yet:
-    heartbeats are applied in place (see `fold.replay_unshared`)."""
+    heartbeats are applied in place (see `fold.replay_rows`)."""
     result = State() if state is None else state
     async for chunk in store.scan_for_replay(after=result.revision):
-        replay_unshared(result, chunk)
+        try:
+            replay_rows(result, chunk.rows, chunk.heartbeat, chunk.names, chunk.decode)
+        except Unfoldable as error:
+            raise StoreCorrupt(str(error), error.seq) from error
+        del chunk  # before the next one is read: at most two chunks at a time
     result.reindex_activity()
     return result

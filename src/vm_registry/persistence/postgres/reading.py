@@ -12,7 +12,7 @@ from vm_registry.domain.events import HEARTBEAT, Event
 from vm_registry.persistence.codes import TYPE_CODES
 from vm_registry.persistence.errors import StoreCorrupt, StoreUnavailable
 from vm_registry.persistence.interns import ACTORS_AFTER, VMS_AFTER, Interns
-from vm_registry.persistence.log import EventQuery, Touch
+from vm_registry.persistence.log import EventQuery, ReplayChunk
 from vm_registry.persistence.postgres.errors import Conn, translated
 
 SCAN_CHUNK: Final = 20_000
@@ -20,6 +20,7 @@ REPLAY_CHUNK: Final = 5_000  # as on SQLite: see sqlite/reading.py on memory fra
 INT64_MAX: Final = (1 << 63) - 1
 COLUMNS: Final = "seq, type, vm, at, actor, data"
 _SELECT: Final = f"SELECT {COLUMNS} FROM events"
+HEARTBEAT_CODE: Final = TYPE_CODES[HEARTBEAT]
 
 
 def int64(number: int) -> int:
@@ -31,6 +32,7 @@ class LogReader:
     name: str
     _pool: asyncpg.Pool | None
     _interns: Interns
+    _interned_at: int
     _first_seq: int
 
     def pool(self) -> asyncpg.Pool:
@@ -121,23 +123,16 @@ class LogReader:
             events = await self.decode_rows([tuple(row)[:6] for row in rows])
             yield [(event, bytes(row[6])) for event, row in zip(events, rows, strict=True)]
 
-    async def scan_for_replay(self, after: int = 0) -> AsyncIterator[list[Event | Touch]]:
-        heartbeat = TYPE_CODES[HEARTBEAT]
+    async def scan_for_replay(self, after: int = 0) -> AsyncIterator[ReplayChunk]:
+        interns = self._interns
+        # The caches hold every id the log named up to here; a chunk beyond it may name a VM
+        # or actor another replica added since.
+        known = self._interned_at
         async for rows in self._pages(COLUMNS, after, None, REPLAY_CHUNK):
-            names = self._interns.vm_names
-            chunk: list[Event | Touch] = []
-            try:
-                for row in rows:
-                    if row[1] == heartbeat:
-                        chunk.append((row[0], names[row[2]], row[3]))
-                    else:
-                        chunk.append(self._interns.decode(row))
-            except KeyError:
-                chunk = [
-                    (e.seq, e.vm_id, e.at) if e.type == HEARTBEAT else e
-                    for e in await self.decode_rows(rows)
-                ]
-            yield chunk
+            if rows[-1][0] > known:
+                await self.refresh_interns()
+                known = rows[-1][0]
+            yield ReplayChunk(rows, HEARTBEAT_CODE, interns.vm_names, interns.decode)
 
     async def hash_at(self, seq: int) -> bytes | None:
         rows = await self.fetch("SELECT hash FROM events WHERE seq = $1", int64(seq))

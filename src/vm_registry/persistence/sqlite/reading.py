@@ -17,19 +17,23 @@ from vm_registry.domain.events import HEARTBEAT, Event
 from vm_registry.persistence.codes import TYPE_CODES
 from vm_registry.persistence.errors import StoreCorrupt, StoreUnavailable
 from vm_registry.persistence.interns import ACTORS_AFTER, VMS_AFTER, Interns
-from vm_registry.persistence.log import EventQuery, Touch
+from vm_registry.persistence.log import EventQuery, ReplayChunk
 from vm_registry.persistence.sqlite.errors import translate
+from vm_registry.persistence.sqlite.read_ahead import read_ahead
 from vm_registry.persistence.sqlite.transaction import COLUMNS
 
 SCAN_CHUNK: Final = 20_000
-# Startup decodes a chunk before folding it. At 50,000 registrations a chunk held ~100 MB of
-# short-lived objects, interleaved in the allocator's arenas with the entries that stay: the
-# arenas could never be returned, and a 100,000-VM fleet kept ~2,100 B/VM of RSS for ~1,200
-# B/VM of live objects. At 5,000 it keeps ~960 B/VM, and replay is no slower (docs/benchmarks.md).
+# Rows per chunk of startup replay. Startup once decoded a whole chunk before folding it: at
+# 50,000 registrations a chunk held ~100 MB of short-lived objects, interleaved in the
+# allocator's arenas with the entries that stay; the arenas could never be returned, and a
+# 100,000-VM fleet kept ~2,100 B/VM of RSS for ~1,200 B/VM of live objects. At 5,000 it kept
+# ~960 B/VM, and replay was no slower (docs/benchmarks.md). Rows are now decoded one at a
+# time as they are folded, so a chunk is only its rows, and at most two are alive at once.
 REPLAY_CHUNK: Final = 5_000
 INT64_MAX: Final = (1 << 63) - 1
 
 _SELECT: Final = f"SELECT {COLUMNS} FROM events"
+HEARTBEAT_CODE: Final = TYPE_CODES[HEARTBEAT]
 
 
 def int64(number: int) -> int:
@@ -40,9 +44,11 @@ def int64(number: int) -> int:
 
 class LogReader:
     path: Path
+    busy_timeout_ms: int
     _reader: aiosqlite.Connection | None
     _interns: Interns
     _head: int
+    _interned_at: int
     _first_seq: int
 
     def _conn(self) -> aiosqlite.Connection:
@@ -136,34 +142,25 @@ class LogReader:
             events = await self._decode_rows([row[:6] for row in rows])
             yield [(event, bytes(row[6])) for event, row in zip(events, rows, strict=True)]
 
-    async def scan_for_replay(self, after: int = 0) -> AsyncIterator[list[Event | Touch]]:
-        """Like `scan`, but a heartbeat comes as a plain `(seq, vm_id, at)` tuple instead of an
-        Event: startup replays a million of them, and they carry nothing else."""
-        position = int64(after)
-        heartbeat = TYPE_CODES[HEARTBEAT]
-        while True:
-            rows = await self.fetch(
-                f"{_SELECT} WHERE seq > ? ORDER BY seq LIMIT ?", (position, REPLAY_CHUNK)
-            )
-            if not rows:
-                return
-            names = self._interns.vm_names
-            chunk: list[Event | Touch] = []
-            try:
-                for row in rows:
-                    if row[1] == heartbeat:
-                        chunk.append((row[0], names[row[2]], row[3]))
-                    else:
-                        chunk.append(self._interns.decode(row))
-            except KeyError:
-                chunk = [
-                    (e.seq, e.vm_id, e.at) if e.type == HEARTBEAT else e
-                    for e in await self._decode_rows(rows)
-                ]
-            yield chunk
-            position = rows[-1][0]
-            if len(rows) < REPLAY_CHUNK:
-                return
+    async def scan_for_replay(self, after: int = 0) -> AsyncIterator[ReplayChunk]:
+        """The rows after `after` as stored, read ahead on a thread of their own
+        (`read_ahead.py`), for `fold.replay_rows`."""
+        interns = self._interns
+        # The caches hold every id the log named up to here (at open, and after our commits);
+        # a chunk beyond it may name a VM or actor another process added since.
+        known = self._interned_at
+        chunks = read_ahead(
+            self.path,
+            f"{_SELECT} WHERE seq > ? ORDER BY seq",
+            (int64(after),),
+            REPLAY_CHUNK,
+            self.busy_timeout_ms,
+        )
+        async for rows in chunks:
+            if rows[-1][0] > known:
+                await self._refresh_interns(self._conn())
+                known = rows[-1][0]
+            yield ReplayChunk(rows, HEARTBEAT_CODE, interns.vm_names, interns.decode)
 
     async def hash_at(self, seq: int) -> bytes | None:
         rows = await self.fetch("SELECT hash FROM events WHERE seq = ?", (int64(seq),))
