@@ -3,18 +3,19 @@
 The log is written in-process with one event a second from T0, so `--as-of` has exact answers.
 Its story: vm-a, vm-b (infra) and vm-c register (seqs 1-3), fifteen heartbeats (4-18), vm-a is
 paused (19), vm-b deregisters (20), vm-d registers (21), vm-b comes back as golden (22), twelve
-heartbeats (23-34), vm-c is marked stale (35), vm-a runs again (36).
+heartbeats (23-34), vm-c is marked stale (35), vm-a runs again (36). It is written on the
+suite's backend: a SQLite file, or a PostgreSQL database standing for it.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
 from tests.audit.logs import STEP_MS, T0, cli, events_of, fleet_story, write_sync
+from tests.support import backend
 from vm_registry.domain.timestamps import to_iso
 from vm_registry.wire import render
 
@@ -22,20 +23,21 @@ LOG = events_of(fleet_story())
 
 
 @pytest.fixture(scope="module")
-def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("replay") / "registry.db"
-    write_sync(path, LOG, snapshots_at=(10, 30))
-    return path
+def db(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The `--db` of the replayed registry."""
+    target = backend.target(tmp_path_factory.mktemp("replay") / "registry.db")
+    write_sync(target, LOG, snapshots_at=(10, 30))
+    return target
 
 
-def replay_json(db: Path, *args: str) -> Any:
-    result = cli("replay", "--db", str(db), *args)
+def replay_json(db: str, *args: str) -> Any:
+    result = cli("replay", "--db", db, *args)
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""  # no progress bar when piped
     return orjson.loads(result.stdout)
 
 
-def test_json_is_the_default_when_piped_and_lists_newest_registration_first(db: Path) -> None:
+def test_json_is_the_default_when_piped_and_lists_newest_registration_first(db: str) -> None:
     body = replay_json(db)
     assert body["revision"] == 36
     assert [v["id"] for v in body["vms"]] == ["vm-b", "vm-d", "vm-c", "vm-a"]
@@ -56,8 +58,8 @@ def test_json_is_the_default_when_piped_and_lists_newest_registration_first(db: 
     assert (c["stale"], c["metadata"]) == (True, {"zone": "fra-1", "gpu": True})
 
 
-def test_the_table_has_a_row_per_vm_and_names_the_revision(db: Path) -> None:
-    result = cli("replay", "--db", str(db), "--format", "table")
+def test_the_table_has_a_row_per_vm_and_names_the_revision(db: str) -> None:
+    result = cli("replay", "--db", db, "--format", "table")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["ID", "NAME", "ROLE", "STATUS", "ADDRESS", "LAST", "SEEN"]
@@ -72,7 +74,7 @@ def test_the_table_has_a_row_per_vm_and_names_the_revision(db: Path) -> None:
     assert lines[-1] == "4 VMs as of seq 36"
 
 
-def test_until_shows_the_state_after_that_seq(db: Path) -> None:
+def test_until_shows_the_state_after_that_seq(db: str) -> None:
     body = replay_json(db, "--until", "19", "--format", "json")
     assert body["revision"] == 19
     assert [(v["id"], v["role"], v["status"]) for v in body["vms"]] == [
@@ -82,7 +84,7 @@ def test_until_shows_the_state_after_that_seq(db: Path) -> None:
     ]
 
 
-def test_as_of_a_time_shows_the_last_event_at_or_before_it(db: Path) -> None:
+def test_as_of_a_time_shows_the_last_event_at_or_before_it(db: str) -> None:
     between = to_iso(T0 + 21 * STEP_MS + 500)  # just after seq 22, vm-b's comeback
     body = replay_json(db, "--as-of", between)
     assert body["revision"] == 22
@@ -94,7 +96,7 @@ def test_as_of_a_time_shows_the_last_event_at_or_before_it(db: Path) -> None:
     assert before == {"revision": 0, "vms": []}
 
 
-def test_vm_prints_its_whole_history_across_re_registration(db: Path) -> None:
+def test_vm_prints_its_whole_history_across_re_registration(db: str) -> None:
     body = replay_json(db, "--vm", "vm-b")
     types = [e["type"] for e in body["events"]]
     assert (
@@ -111,13 +113,13 @@ def test_vm_prints_its_whole_history_across_re_registration(db: Path) -> None:
     assert body["events"][0] == render.event(LOG[1])
 
 
-def test_vm_with_until_stops_there(db: Path) -> None:
+def test_vm_with_until_stops_there(db: str) -> None:
     body = replay_json(db, "--vm", "vm-b", "--until", "20")
     assert [e["seq"] for e in body["events"]] == [2, 5, 8, 11, 14, 17, 20]
 
 
-def test_vm_history_as_a_table(db: Path) -> None:
-    result = cli("replay", "--db", str(db), "--vm", "vm-c", "--format", "table")
+def test_vm_history_as_a_table(db: str) -> None:
+    result = cli("replay", "--db", db, "--vm", "vm-c", "--format", "table")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["SEQ", "AT", "TYPE", "ACTOR", "DATA"]
@@ -134,9 +136,9 @@ def test_vm_history_as_a_table(db: Path) -> None:
     ],
 )
 def test_a_point_or_vm_that_is_not_there_is_an_error(
-    db: Path, args: list[str], message: str
+    db: str, args: list[str], message: str
 ) -> None:
-    result = cli("replay", "--db", str(db), *args)
+    result = cli("replay", "--db", db, *args)
     assert result.returncode == 2
     assert message in result.stderr
     assert result.stdout == ""
