@@ -28,9 +28,8 @@ from tests.server import ServerProcess
 from tests.support import backend, postgres, requires
 
 # `vm-registry restore` refuses a postgresql:// target (test_postgresql_backup_... below).
-restore_is_sqlite_only = pytest.mark.skipif(
-    backend.ON_POSTGRES,
-    reason="vm-registry restore writes SQLite files only; PostgreSQL restores with pg_restore",
+restore_is_sqlite_only = backend.sqlite_only_because(
+    "vm-registry restore writes SQLite files only; PostgreSQL restores with pg_restore"
 )
 
 
