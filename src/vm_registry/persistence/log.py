@@ -111,8 +111,9 @@ class EventLog(Protocol):
         """Every event after `after` in seq order, in large chunks (for replay)."""
 
     def scan_for_replay(self, after: int = 0) -> AsyncIterator[ReplayChunk]:
-        """Every event after `after` in seq order, as stored rows (startup's fast path). At most
-        two chunks are held at a time: the one being folded and the one being read."""
+        """Every event after `after` in seq order, as stored rows (startup's fast path). Each
+        chunk is read when it is asked for, so a caller that lets go of one before asking
+        for the next holds one chunk's rows at a time, or two."""
 
     def scan_hashes(
         self, after: int = 0, upto: int | None = None

@@ -21,7 +21,7 @@ async def replay(store: EventLog, state: State | None = None) -> State:
                 replay_rows(result, chunk.rows, chunk.heartbeat, chunk.names, chunk.decode)
             except Unfoldable as error:
                 raise StoreCorrupt(str(error), error.seq) from error
-            del chunk  # before the next one is read: at most two chunks at a time
+            del chunk  # before the next one is read
     result.reindex_activity()
     return result
 

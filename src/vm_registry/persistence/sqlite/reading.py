@@ -19,17 +19,17 @@ from vm_registry.persistence.errors import StoreCorrupt, StoreUnavailable
 from vm_registry.persistence.interns import ACTORS_AFTER, VMS_AFTER, Interns
 from vm_registry.persistence.log import EventQuery, ReplayChunk
 from vm_registry.persistence.sqlite.errors import translate
-from vm_registry.persistence.sqlite.read_ahead import read_ahead
+from vm_registry.persistence.sqlite.replay_reader import read_in_chunks
 from vm_registry.persistence.sqlite.transaction import COLUMNS
 
 SCAN_CHUNK: Final = 20_000
-# Rows per chunk of startup replay. Startup once decoded a whole chunk before folding it: at
-# 50,000 registrations a chunk held ~100 MB of short-lived objects, interleaved in the
-# allocator's arenas with the entries that stay; the arenas could never be returned, and a
-# 100,000-VM fleet kept ~2,100 B/VM of RSS for ~1,200 B/VM of live objects. At 5,000 it kept
-# ~960 B/VM, and replay was no slower (docs/benchmarks.md). Rows are now decoded one at a
-# time as they are folded, so a chunk is only its rows, and at most two are alive at once.
-REPLAY_CHUNK: Final = 5_000
+# Rows per chunk of startup replay: small enough that a chunk's rows are still in the core's
+# cache when the fold reaches them (replay_reader.py). Startup once decoded a whole chunk
+# before folding it: at 50,000 registrations a chunk held ~100 MB of short-lived objects,
+# interleaved in the allocator's arenas with the entries that stay, and a 100,000-VM fleet
+# kept ~2,100 B/VM of RSS for ~1,200 B/VM of live objects (~960 B/VM at 5,000, see
+# docs/benchmarks.md). Rows are now decoded one at a time as they are folded.
+REPLAY_CHUNK: Final = 1_000
 INT64_MAX: Final = (1 << 63) - 1
 
 _SELECT: Final = f"SELECT {COLUMNS} FROM events"
@@ -143,13 +143,13 @@ class LogReader:
             yield [(event, bytes(row[6])) for event, row in zip(events, rows, strict=True)]
 
     async def scan_for_replay(self, after: int = 0) -> AsyncIterator[ReplayChunk]:
-        """The rows after `after` as stored, read ahead on a thread of their own
-        (`read_ahead.py`), for `fold.replay_rows`."""
+        """The rows after `after` as stored, read on a connection of their own
+        (`replay_reader.py`), for `fold.replay_rows`."""
         interns = self._interns
         # The caches hold every id the log named up to here (at open, and after our commits);
         # a chunk beyond it may name a VM or actor another process added since.
         known = self._interned_at
-        chunks = read_ahead(
+        chunks = read_in_chunks(
             self.path,
             f"{_SELECT} WHERE seq > ? ORDER BY seq",
             (int64(after),),
@@ -161,6 +161,7 @@ class LogReader:
                 await self._refresh_interns(self._conn())
                 known = rows[-1][0]
             yield ReplayChunk(rows, HEARTBEAT_CODE, interns.vm_names, interns.decode)
+            del rows
 
     async def hash_at(self, seq: int) -> bytes | None:
         rows = await self.fetch("SELECT hash FROM events WHERE seq = ?", (int64(seq),))
