@@ -224,8 +224,8 @@ def replay_rows(
     Each row begins `(seq, kind, vm, at)`. A row whose kind is `heartbeat` is applied in place,
     exactly as `touch_unshared` does, inline, to the entry of VM `names[vm]`; any other row is
     `decode(row)` through `apply`. One Python pass per row: making a million heartbeat rows
-    into tuples or events first, and then folding those, cost a third of a cold start
-    (docs/benchmarks.md, P7). The caller rebuilds `by_activity` once at the end."""
+    into tuples or events first, and then folding those, cost about two fifths of a cold
+    start's CPU (docs/benchmarks.md, P7). The caller rebuilds `by_activity` once at the end."""
     if not rows:
         return
     entries = state.entries

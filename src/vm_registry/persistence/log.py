@@ -25,10 +25,11 @@ GENESIS_HASH: Final = bytes(32)
 @dataclass(frozen=True, slots=True)
 class ReplayChunk:
     """Rows of the log as a backend read them, for `fold.replay_rows` to fold directly: startup
-    replays a million heartbeats, and making each into an event or a tuple first was a fifth of
-    it. A row begins `(seq, kind, vm, at)`; `heartbeat` is the kind of a heartbeat row, `names`
-    maps `vm` to the VM's id, and `decode` makes any row into its Event. Every VM and actor the
-    rows name is in `names` and known to `decode`, unless the log is broken."""
+    replays a million heartbeats, and making each into an event or a tuple before folding it
+    was about two fifths of its CPU (docs/benchmarks.md, P7). A row begins
+    `(seq, kind, vm, at)`; `heartbeat` is the kind of a heartbeat row, `names` maps `vm` to
+    the VM's id, and `decode` makes any row into its Event. Every VM and actor the rows name
+    is in `names` and known to `decode`, unless the log is broken."""
 
     rows: Sequence[Any]
     heartbeat: object

@@ -16,7 +16,9 @@ from vm_registry.persistence.log import EventQuery, ReplayChunk
 from vm_registry.persistence.postgres.errors import Conn, translated
 
 SCAN_CHUNK: Final = 20_000
-REPLAY_CHUNK: Final = 5_000  # as on SQLite: see sqlite/reading.py on memory fragmentation
+# Not SQLite's 1,000: each chunk is a query and a round trip here (sqlite/reading.py has why
+# chunks are small at all).
+REPLAY_CHUNK: Final = 5_000
 INT64_MAX: Final = (1 << 63) - 1
 COLUMNS: Final = "seq, type, vm, at, actor, data"
 _SELECT: Final = f"SELECT {COLUMNS} FROM events"

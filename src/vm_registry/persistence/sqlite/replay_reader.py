@@ -8,12 +8,13 @@ or by leaving the loop early).
 Why not a thread: replay is CPU-bound, and the sqlite3 module takes the GIL back after every
 row it steps, so a reader thread and the fold trade the GIL instead of overlapping; the rows
 were also built on one core and folded on another. Measured on the bench's 1M-event log (in
-process, CPU time, docs/benchmarks.md P7): aiosqlite's thread, a chunk at a time, and a
-dedicated thread reading one chunk ahead each cost 0.15 to 0.3 s more than reading here.
-Small chunks matter as much: the rows of a chunk should still be in the core's cache when
-the fold reaches them (1,000 rows are ~200 KB; 5,000 cost ~0.3 s more per million rows).
-Reading a chunk blocks the loop for about a millisecond, no longer than folding it does, and
-the loop gets a turn between chunks; only startup replays, before the server listens.
+process, CPU time, docs/benchmarks.md P7): a thread fetching a chunk at a time (as aiosqlite
+does) and a dedicated thread reading one chunk ahead each cost 0.15 to 0.3 s more CPU than
+reading here. Small chunks matter as much: the rows of a chunk should still be in the core's
+cache when the fold reaches them (1,000 rows are ~200 KB; 5,000 cost ~0.3 s more per million
+rows). Reading a chunk blocks the loop for about a millisecond, no longer than folding it
+does, and the loop gets a turn between chunks; only startup replays, before the server
+listens.
 """
 
 from __future__ import annotations
