@@ -9,9 +9,11 @@ never trusts a corrupt snapshot.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 from collections.abc import Callable
+from typing import Final
 
 from vm_registry.domain import snapshot
 from vm_registry.domain.fold import State
@@ -23,6 +25,10 @@ from vm_registry.service.bootstrap import replay
 from vm_registry.service.writer import Outcome
 
 log = logging.getLogger("vm_registry.snapshots")
+
+# How long a snapshot's next piece waits for a commit to end when none is in flight: with an
+# idle writer, a 100,000-VM snapshot (400 pieces) takes about 0.8 s longer, in the background.
+PIECE_PAUSE: Final = 0.002
 
 
 async def load_verified(store: Store, info: SnapshotInfo) -> State:
@@ -108,8 +114,10 @@ class Snapshotter:
         # Replicas on one log: only the leader writes and thins snapshots.
         self.is_leader = is_leader
         self._task: asyncio.Task[None] | None = None
+        self._committed = asyncio.Event()
 
     def observe(self, outcomes: list[Outcome]) -> None:
+        self._committed.set()
         if self.every <= 0 or self.state.revision - self.last_seq < self.every:
             return
         if self._task is not None and not self._task.done():
@@ -135,7 +143,7 @@ class Snapshotter:
             pieces = []
             for piece in snapshot.encode_pieces(entries, revision):
                 pieces.append(piece)
-                await asyncio.sleep(0)  # one piece per turn of the loop: requests go first
+                await self._between_commits()
             # bytes.join lets go of the GIL for large copies: the loop keeps running meanwhile.
             canonical = await asyncio.to_thread(b"".join, pieces)
             await self.store.snapshots.save(revision, chain, canonical)
@@ -150,6 +158,20 @@ class Snapshotter:
             await self.store.snapshots.delete(thinned(stored, self.every, anchor))
         except StoreError as error:
             log.warning("snapshot at seq %d failed: %s", revision, error)
+
+    async def _between_commits(self) -> None:
+        """Wait for the writer's commit in flight to end (or PIECE_PAUSE, when none ends).
+
+        A piece is Python on the loop's thread, holding the GIL. The database thread takes the
+        GIL back after every SQLite step of a commit, and while the loop's thread computes, each
+        take waits up to a switch interval (5 ms): pieces encoded back to back (with only
+        `sleep(0)` between them, which never lets go of the GIL) held a 60-event commit for
+        230 ms at 150,000 VMs, and every request in flight waited on it (the "convoy effect").
+        Waiting here leaves the GIL to the commit, and the snapshot advances a piece per commit."""
+        self._committed.clear()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(PIECE_PAUSE):
+                await self._committed.wait()
 
     async def final(self) -> None:
         """On clean shutdown: wait for a snapshot in flight, then take one at the head."""
