@@ -1,8 +1,11 @@
 """`vm-registry backup | restore`: consistent copies of the event log, verified before they count.
 
-A backup is done only once the copy passed SQLite's integrity check and the registry's own
-verification (hash chain, seqs, events, snapshots: what `vm-registry verify` checks); a restore
-checks the backup the same way before it touches the target. See docs/operations.md.
+A SQLite backup is done only once the copy passed SQLite's integrity check and the registry's
+own verification (hash chain, seqs, events, snapshots: what `vm-registry verify` checks); a
+restore checks the backup the same way before it touches the target. A PostgreSQL backup is a
+pg_dump archive, done once pg_restore has read every table of it back; it is not checked
+against the hash chain until it is restored into a database and verified there (the commands
+are in docs/operations.md).
 """
 
 from __future__ import annotations
