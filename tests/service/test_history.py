@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 
 from tests.domain.strategies import T0
-from tests.service.harness import FakeClock, Service
+from tests.service.harness import Service
 from vm_registry.domain import commands as cmd
 from vm_registry.domain.errors import Invalid
 from vm_registry.service.history import TimeMachine
@@ -20,15 +17,6 @@ DATA = {
     "address": "a.vm.vers.sh",
     "registeredBy": "me",
 }
-
-
-@pytest.fixture
-async def service(tmp_path: Path) -> AsyncIterator[Service]:
-    running = await Service(tmp_path / "registry.db", FakeClock(T0)).start()
-    try:
-        yield running
-    finally:
-        await running.stop()
 
 
 async def test_the_state_at_a_seq_is_the_log_folded_up_to_it(service: Service) -> None:

@@ -3,13 +3,9 @@ grace, and the log for auditors, on the real service with a clock the test contr
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 
-from tests.domain.strategies import T0
-from tests.service.harness import FakeClock, Service
+from tests.service.harness import Service
 from vm_registry.domain import commands as cmd
 from vm_registry.domain.errors import Invalid
 from vm_registry.persistence.log import EventQuery
@@ -21,15 +17,6 @@ DATA = {
     "address": "a.vm.vers.sh",
     "registeredBy": "me",
 }
-
-
-@pytest.fixture
-async def service(tmp_path: Path) -> AsyncIterator[Service]:
-    running = await Service(tmp_path / "registry.db", FakeClock(T0), stale_after=10).start()
-    try:
-        yield running
-    finally:
-        await running.stop()
 
 
 async def test_entries_are_newest_first_and_filter_by_role_and_status(service: Service) -> None:

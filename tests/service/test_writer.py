@@ -27,15 +27,6 @@ DATA = {
 }
 
 
-@pytest.fixture
-async def service(tmp_path: Path) -> AsyncIterator[Service]:
-    running = await Service(tmp_path / "registry.db", FakeClock(T0)).start()
-    try:
-        yield running
-    finally:
-        await running.stop()
-
-
 async def replayed(service: Service) -> object:
     """The state an offline replay of the service's stored log gives."""
     reader = await open_store(service.target, read_only=True)
