@@ -9,8 +9,8 @@ import pytest
 
 from tests.api.conftest import new_id
 from tests.conftest import vm
-from tests.server import ServerProcess
 from tests.support.answers import error_of
+from tests.support.server import ServerProcess
 
 TOKEN = "s3cret"
 GOOD = {"Authorization": f"Bearer {TOKEN}"}

@@ -6,8 +6,8 @@ import httpx
 
 from tests.api.conftest import new_id, revision
 from tests.conftest import vm
-from tests.server import ServerProcess
 from tests.support.answers import error_of
+from tests.support.server import ServerProcess
 
 CLIENTS = 24
 

@@ -10,7 +10,7 @@ import httpx
 
 from tests.api.conftest import new_id
 from tests.conftest import vm
-from tests.server import ServerProcess
+from tests.support.server import ServerProcess
 
 
 def snapshot(client: httpx.Client) -> tuple[Any, int]:

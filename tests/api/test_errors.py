@@ -10,8 +10,8 @@ import pytest
 
 from tests.api.conftest import new_id, revision
 from tests.conftest import vm
-from tests.server import ServerProcess
 from tests.support.answers import error_of
+from tests.support.server import ServerProcess
 
 MIB = 1024 * 1024
 

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.conftest import vm
-from tests.server import ServerProcess
+from tests.support.server import ServerProcess
 
 BURST = 110  # heartbeats in a row, so the log is longer than one default page
 

@@ -22,8 +22,8 @@ import pytest
 
 from tests.audit.logs import cli
 from tests.conftest import vm
-from tests.server import ServerProcess
 from tests.support import backend
+from tests.support.server import ServerProcess
 from vm_registry.domain.timestamps import to_iso
 
 CUT = 25  # `compact --before 26` drops seqs 1..25

@@ -14,8 +14,8 @@ import httpx
 
 from tests.audit.logs import cell, events_of, fleet_story, state_at, tamper, write_sync
 from tests.conftest import vm
-from tests.server import ServerProcess
 from tests.support import backend
+from tests.support.server import ServerProcess
 from vm_registry.domain import snapshot
 
 

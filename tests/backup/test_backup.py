@@ -24,8 +24,8 @@ import pytest
 from tests.audit.logs import cell
 from tests.cli.conftest import run_cli
 from tests.conftest import vm
-from tests.server import ServerProcess
 from tests.support import backend, postgres, requires
+from tests.support.server import ServerProcess
 
 # `vm-registry restore` refuses a postgresql:// target (test_postgresql_backup_... below).
 restore_is_sqlite_only = backend.sqlite_only_because(

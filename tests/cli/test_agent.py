@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.cli.conftest import CLI, clean_env
-from tests.server import ServerProcess, free_port
 from tests.support.polling import eventually
+from tests.support.server import ServerProcess, free_port
 from vm_registry.client import Entry, NotFound, RegistryClient
 
 pytestmark = pytest.mark.timeout(60)

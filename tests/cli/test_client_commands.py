@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from tests.cli.conftest import CLI, Run, clean_env, run_cli
-from tests.server import ServerProcess, free_port
+from tests.support.server import ServerProcess, free_port
 from vm_registry.client import RegistryClient
 
 Cli = Callable[..., Run]

@@ -11,7 +11,7 @@ import pytest
 from mcp_types import CallToolResult, TextContent
 
 from mcp import Client, StdioServerParameters
-from tests.server import ServerProcess
+from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.timeout(60)
 

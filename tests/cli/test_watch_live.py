@@ -15,7 +15,7 @@ import pytest
 
 from tests.cli.conftest import clean_env, run_cli
 from tests.conftest import vm
-from tests.server import ServerProcess
+from tests.support.server import ServerProcess
 
 COLUMNS, LINES = 170, 40
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.server import ServerProcess, free_port
+from tests.support.server import ServerProcess, free_port
 from vm_registry.client import (
     AsyncRegistryClient,
     Conflict,

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from tests.server import ServerProcess, free_port
 from tests.support.polling import eventually
+from tests.support.server import ServerProcess, free_port
 from vm_registry.client import (
     AsyncRegistryClient,
     Heartbeater,

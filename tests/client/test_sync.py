@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from tests.server import ServerProcess
+from tests.support.server import ServerProcess
 from vm_registry.client import (
     Entry,
     Event,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.server import ServerProcess
+from tests.support.server import ServerProcess
 from vm_registry.client import (
     AsyncRegistryClient,
     Event,

@@ -6,7 +6,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.server import ServerProcess
+from tests.support.server import ServerProcess
 
 # One server for the stream and fan-out tests that need no special setup; each test uses its own
 # VM ids and judges only what happened after it started. A small tail (50 events) makes

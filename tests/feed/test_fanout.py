@@ -11,8 +11,8 @@ import httpx
 
 from tests.feed.conftest import StartServer, async_client
 from tests.feed.sse import Watch, beat, head, register, subscribers
-from tests.server import ServerProcess
 from tests.support.polling import eventually_async as eventually
+from tests.support.server import ServerProcess
 
 _ids = itertools.count(1)
 

@@ -16,8 +16,8 @@ import pytest
 
 from tests.feed.conftest import StartServer, async_client
 from tests.feed.sse import Watch, beat, head, register
-from tests.server import ServerProcess
 from tests.support.polling import eventually_async as eventually
+from tests.support.server import ServerProcess
 
 STALE = ["--stale-after", "1"]
 

@@ -15,9 +15,9 @@ import pytest
 from tests.conftest import vm
 from tests.feed.conftest import StartServer, async_client
 from tests.feed.sse import STREAM, Watch, beat, head, refusal, register, subscribers
-from tests.server import ServerProcess
 from tests.support import backend
 from tests.support.polling import eventually_async as eventually
+from tests.support.server import ServerProcess
 
 _ids = itertools.count(1)
 

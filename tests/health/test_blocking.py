@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.server import ServerProcess
 from tests.support.polling import eventually
+from tests.support.server import ServerProcess
 
 LONG = "5m"  # asked for when the answer must come at once: holding it would time the test out
 

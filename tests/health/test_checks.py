@@ -17,8 +17,8 @@ import httpx
 import pytest
 
 from tests.health.services import Services, running_services
-from tests.server import ServerProcess
 from tests.support import backend, polling
+from tests.support.server import ServerProcess
 from vm_registry.client import RegistryClient
 
 DEADLINE = 30.0

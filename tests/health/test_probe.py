@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from tests.health.services import Services, running_services
-from tests.server import free_port
+from tests.support.server import free_port
 from vm_registry.service.allow_list import AllowList
 from vm_registry.service.probe import Prober, Target
 from vm_registry.service.probe_process import ProbeProcess

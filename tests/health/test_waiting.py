@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from tests.server import ServerProcess
+from tests.support.server import ServerProcess
 from vm_registry.client import AsyncRegistryClient, RegistryClient, WaitTimeout
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.server import free_port
+from tests.support.server import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 SITE = REPO / "ops" / "nginx" / "vm-registry.conf"

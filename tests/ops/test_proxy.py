@@ -17,8 +17,8 @@ import httpx
 import pytest
 
 from tests.ops.nginx import SITE, Nginx, site
-from tests.server import ServerProcess, free_port
 from tests.support import requires
+from tests.support.server import ServerProcess, free_port
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from tests.audit.logs import cli
-from tests.server import ServerProcess
 from tests.support import postgres
+from tests.support.server import ServerProcess
 
 ENTRY = {
     "id": "vm-pg-1",

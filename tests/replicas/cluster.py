@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from tests.server import ServerProcess
+from tests.support.server import ServerProcess
 
 T = TypeVar("T")
 

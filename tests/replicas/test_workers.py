@@ -9,7 +9,7 @@ import httpx
 
 from tests.conftest import vm
 from tests.replicas.cluster import eventually
-from tests.server import ServerProcess
+from tests.support.server import ServerProcess
 
 
 def test_workers_share_one_port_and_one_log_and_stop_together(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tests.security.conftest import ADMIN_SECRET, SECRETS, bearer
-from tests.server import ServerProcess
+from tests.support.server import ServerProcess
 from vm_registry.api import routes
 
 PUBLIC = ("/health", "/schema", "/ui")

@@ -9,7 +9,7 @@ import httpx
 
 from tests.conftest import vm
 from tests.security.conftest import ADMIN_SECRET, SECRETS, bearer
-from tests.server import ServerProcess
+from tests.support.server import ServerProcess
 
 # Near misses a client might send: a server that logs refused tokens would leak these.
 WRONG = ["fleet-secret-51d2e8ab", "x" * 40, ADMIN_SECRET[::-1]]

@@ -16,8 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.server import free_port
 from tests.support.requires import missing
+from tests.support.server import free_port
 
 BIN = Path(os.environ.get("VM_REGISTRY_PG_BIN", "/usr/lib/postgresql/15/bin"))
 

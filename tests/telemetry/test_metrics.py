@@ -14,8 +14,8 @@ import yaml
 
 from tests.api.conftest import new_id
 from tests.conftest import vm
-from tests.server import ServerProcess
 from tests.support.backend import ON_POSTGRES
+from tests.support.server import ServerProcess
 from tests.telemetry.scrape import names, scrape, value, wait_for
 
 TOKEN = "metrics-test-token"

@@ -17,7 +17,7 @@ import pytest
 
 from tests.api.conftest import new_id
 from tests.conftest import vm
-from tests.server import ServerProcess, free_port
+from tests.support.server import ServerProcess, free_port
 from tests.telemetry.scrape import wait_for
 
 ADMIN = "log-test-admin-secret"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.server import ServerProcess
 from tests.support import requires
+from tests.support.server import ServerProcess
 from tests.ui.conftest import CHROMIUM_ARGS
 
 OUT = Path(__file__).resolve().parents[2] / "docs" / "img" / "dashboard.png"

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.server import ServerProcess
+from tests.support.server import ServerProcess
 from tests.ui.conftest import new_id, register
 
 TOKEN = "dashboard-secret-0123456789"

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.health.services import running_services
-from tests.server import ServerProcess
+from tests.support.server import ServerProcess
 from tests.ui.conftest import new_id, register
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests.server import ServerProcess
+from tests.support.server import ServerProcess
 from tests.ui.conftest import new_id, register
 
 

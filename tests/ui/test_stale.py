@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.server import ServerProcess
+from tests.support.server import ServerProcess
 from tests.ui.conftest import new_id, register
 
 
