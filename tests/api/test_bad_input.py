@@ -29,6 +29,10 @@ REGISTRATIONS: list[tuple[dict[str, Any], str]] = [
     ({"role": ABSENT}, "role is required"),
     ({"address": ABSENT}, "address is required"),
     ({"registeredBy": ABSENT}, "registeredBy is required"),
+    (
+        {"name": ABSENT, "address": ABSENT, "registeredBy": ABSENT},
+        "name, address and registeredBy are required",
+    ),
     ({"id": ""}, "id must not be empty"),
     ({"id": " \t "}, "id must not be empty"),
     ({"id": 7}, "id must be a string"),

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from tests.api.conftest import new_id
 from tests.conftest import vm
@@ -43,6 +44,13 @@ def test_with_auth_on_metrics_need_a_token(guarded: ServerProcess) -> None:
     assert httpx.get(f"{guarded.url}/metrics").status_code == 401
     wrong = {"Authorization": "Bearer not-the-token"}
     assert httpx.get(f"{guarded.url}/metrics", headers=wrong).status_code == 401
+
+
+def test_the_content_type_is_prometheus_text_with_one_charset(http: httpx.Client) -> None:
+    answer = http.get("/metrics")
+    # The library's own content type for what it rendered, charset said once (it was twice).
+    assert answer.headers["content-type"] == CONTENT_TYPE_LATEST
+    assert answer.headers["content-type"].count("charset") == 1
 
 
 def test_every_series_of_the_issue_is_exposed(http: httpx.Client) -> None:

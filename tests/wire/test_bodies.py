@@ -100,6 +100,28 @@ REGISTRATION_ERRORS: list[tuple[dict[str, Any], str, str]] = [
 ]
 
 
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"name": ABSENT, "role": ABSENT}, "name and role are required"),
+        (
+            {"id": ABSENT, "role": ABSENT, "address": ABSENT},
+            "id, role and address are required",
+        ),
+        (
+            {"services": [{"healthPath": "/h"}]},
+            "services[0].name and services[0].port are required",
+        ),
+    ],
+)
+def test_a_registration_missing_several_fields_names_all_of_them(
+    changes: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(Invalid) as raised:
+        bodies.registration(body_with(**changes))
+    assert raised.value.message == message
+
+
 @pytest.mark.parametrize(("changes", "field", "message"), REGISTRATION_ERRORS)
 def test_an_invalid_registration_is_refused_naming_the_field(
     changes: dict[str, Any], field: str, message: str

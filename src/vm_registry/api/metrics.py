@@ -100,10 +100,15 @@ class Telemetry:
         return generate_latest(self.registry)
 
 
+# litestar appends "; charset=utf-8" to every text type itself: given the library's full
+# content type, the answer said it twice (`...; charset=utf-8; charset=utf-8`).
+MEDIA_TYPE = CONTENT_TYPE_LATEST.removesuffix("; charset=utf-8")
+
+
 @get("/metrics", include_in_schema=False)
 async def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
     telemetry: Telemetry = request.app.state.telemetry
-    return Response(await telemetry.render(), media_type=CONTENT_TYPE_LATEST)
+    return Response(await telemetry.render(), media_type=MEDIA_TYPE)
 
 
 ROUTES = [metrics]

@@ -46,10 +46,7 @@ def services(value: Any, where: str = "services") -> list[JsonObject]:
         for key in item:
             if key not in SERVICE_FIELDS:
                 raise Invalid(f"{here}.{key} is not a known field")
-        if "name" not in item:
-            raise Invalid(f"{here}.name is required")
-        if "port" not in item:
-            raise Invalid(f"{here}.port is required")
+        _require(item, ("name", "port"), f"{here}.")
         service: JsonObject = {
             "name": text_field(item["name"], f"{here}.name"),
             "port": port(item["port"], f"{here}.port"),
@@ -58,6 +55,16 @@ def services(value: Any, where: str = "services") -> list[JsonObject]:
             service["healthPath"] = text_field(item["healthPath"], f"{here}.healthPath")
         cleaned.append(service)
     return cleaned
+
+
+def _require(body: JsonObject, fields: tuple[str, ...], prefix: str = "") -> None:
+    """Name every missing field at once: a client fixing one at a time would need a round
+    trip per field."""
+    missing = [f"{prefix}{key}" for key in fields if key not in body]
+    if len(missing) == 1:
+        raise Invalid(f"{missing[0]} is required")
+    if missing:
+        raise Invalid(f"{', '.join(missing[:-1])} and {missing[-1]} are required")
 
 
 def _reject_unknown(body: JsonObject, allowed: tuple[str, ...], what: str) -> None:
@@ -73,9 +80,7 @@ def registration(body: Any, max_entry_bytes: int = MAX_ENTRY_BYTES) -> JsonObjec
     if not isinstance(body, dict):
         raise Invalid("request body must be a JSON object")
     _reject_unknown(body, REGISTER_REQUIRED + REGISTER_OPTIONAL, "a registration")
-    for key in REGISTER_REQUIRED:
-        if key not in body:
-            raise Invalid(f"{key} is required")
+    _require(body, REGISTER_REQUIRED)
     data: JsonObject = {
         "id": vm_id(body["id"]),
         "name": text_field(body["name"], "name"),
