@@ -21,6 +21,7 @@ class Lease:
     """One lease shared by several campaigns, as the log's lock is shared by several replicas."""
 
     holder: object | None = None
+    where = "a test lease"
 
     def __init__(self, shared: Lease | None = None) -> None:
         self.shared = shared or self

@@ -75,6 +75,10 @@ class Leadership(Protocol):
     def held(self) -> bool:
         """Whether this lease is held right now: False again once its lock was lost."""
 
+    @property
+    def where(self) -> str:
+        """What the lease is, for the server's log: the lock file, or the database's lock."""
+
     async def try_acquire(self) -> bool:
         """Take the lease if nobody holds it; never waits. True if held afterwards."""
 

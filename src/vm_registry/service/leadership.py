@@ -22,9 +22,16 @@ from vm_registry.persistence.errors import StoreError
 log = logging.getLogger("vm_registry.leadership")
 
 
+# What a leader does that the others leave to it, as the log says it to an operator.
+LEADER_WORK = "marking silent VMs stale, snapshots, health checks"
+
+
 class Lease(Protocol):
     @property
     def held(self) -> bool: ...
+
+    @property
+    def where(self) -> str: ...
 
     async def try_acquire(self) -> bool: ...
 
@@ -35,6 +42,7 @@ class SoleLease:
     """For a process that is alone on its log by construction (tests, read-only tools)."""
 
     held = True
+    where = "no lease (alone on its log by construction)"
 
     async def try_acquire(self) -> bool:
         return True
@@ -61,6 +69,13 @@ class Leadership:
         """Campaign once right away (a lone process is leader from its first moment), then
         in the background."""
         await self._campaign()
+        if not self._was_leader and self.log_error is None:
+            log.info(
+                "another server on this log holds %s and does the work only one may do (%s); "
+                "this one serves requests and follows the log",
+                self.lease.where,
+                LEADER_WORK,
+            )
         self._task = asyncio.create_task(self._run(), name="vm-registry-leadership")
 
     async def stop(self) -> None:
@@ -91,5 +106,16 @@ class Leadership:
             log.exception("leadership campaign failed")
         leader = self.lease.held
         if leader != self._was_leader:
-            log.info("this replica %s", "is now the leader" if leader else "lost leadership")
+            # Not "the leader" alone: a lone server leads too, and should say what that means.
+            if leader:
+                log.info(
+                    "holding %s: this server does the work only one server on its log may do "
+                    "(%s); any other server started on the same log leaves it to this one",
+                    self.lease.where,
+                    LEADER_WORK,
+                )
+            else:
+                log.info(
+                    "lost %s: another server on this log takes over its work", self.lease.where
+                )
             self._was_leader = leader

@@ -31,6 +31,10 @@ class AdvisoryLease:
         self._held = False
 
     @property
+    def where(self) -> str:
+        return f"the advisory lock on {self._name}"
+
+    @property
     def held(self) -> bool:
         return self._held and self._conn is not None and not self._conn.is_closed()
 

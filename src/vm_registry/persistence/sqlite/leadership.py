@@ -1,5 +1,13 @@
 """Leadership on SQLite: an exclusive `flock` on `<db>.leader`.
 
+Several servers may share one SQLite file (`serve --workers N`, or two `serve` started on the
+same `--db`), and the work only one may do (marking silent VMs stale, snapshots, health
+probes) must then run in one of them: the flock says which. A lone server takes it too, since
+it cannot know that nobody will start beside it. The file stays empty and is left in place
+when the lock is let go: deleting it while another process waits on it would let two
+processes lock two different files. It is not locked on the database file itself, because
+closing any descriptor of that file drops the POSIX locks SQLite holds on it.
+
 The lock belongs to the open file description, so it is released when the holder closes it or
 dies (even by `kill -9`); two leases in one process exclude each other too.
 """
@@ -22,6 +30,10 @@ class FileLease:
     @property
     def held(self) -> bool:
         return self._fd is not None
+
+    @property
+    def where(self) -> str:
+        return f"the lock file {self.path}"
 
     async def try_acquire(self) -> bool:
         if self._fd is not None:
