@@ -18,7 +18,8 @@ import orjson
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, HTTPResponseStartEvent, Receive, Scope, Send
 
-OPEN_PATHS = frozenset({"/health", "/ui"})
+# `/` only sends a browser to /ui, or tells any other client where the routes are.
+OPEN_PATHS = frozenset({"/", "/health", "/ui"})
 # Paths whose spec is public: the schema tells nothing a client cannot learn from the docs.
 # The dashboard's static files hold no data (the page asks for a token and sends it to the API).
 OPEN_PREFIXES = ("/schema", "/ui/")

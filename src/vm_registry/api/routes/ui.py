@@ -8,14 +8,21 @@ token to a page navigation, and the files reveal nothing a reader of the source 
 
 The files are read once, on first use, from `vm_registry/api/ui/`. Only names found there are
 served; anything else is a JSON 404 like any unknown route.
+
+`GET /` is where a browser lands when given the registry's bare address: one that accepts HTML
+is sent on to `/ui`. Any other client (curl, an agent's HTTP library) gets a JSON index of
+where things are, rather than a redirect to a page it cannot use or a 404 that says nothing.
 """
 
 from __future__ import annotations
 
 from functools import cache
 from importlib import resources
+from typing import Any
 
-from litestar import Response, get
+import orjson
+from litestar import Request, Response, get
+from litestar.response import Redirect
 
 from vm_registry.api.openapi import OPEN
 from vm_registry.domain.errors import NotFound
@@ -61,6 +68,30 @@ def _serve(name: str) -> Response[bytes]:
     )
 
 
+# What `GET /` tells a client that is not a browser: the entry points, nothing about the fleet.
+INDEX = orjson.dumps(
+    {
+        "service": "vm-registry",
+        "dashboard": "/ui",
+        "vms": "/registry/vms",
+        "discover": "/registry/discover/{role}",
+        "feed": "/registry/stream",
+        "events": "/registry/events",
+        "health": "/health",
+        "schema": "/schema",
+    }
+)
+
+
+@get("/", security=OPEN, include_in_schema=False)
+async def landing(request: Request[Any, Any, Any]) -> Response[bytes] | Redirect:
+    # The answer depends on Accept, so a cache must keep the two apart.
+    vary = {"Vary": "Accept"}
+    if "text/html" in request.headers.get("accept", ""):
+        return Redirect("/ui", status_code=302, headers=vary)
+    return Response(INDEX, media_type="application/json", headers=vary)
+
+
 @get("/ui", security=OPEN, include_in_schema=False)
 async def page() -> Response[bytes]:
     return _serve("index.html")
@@ -71,4 +102,4 @@ async def asset(name: str) -> Response[bytes]:
     return _serve(name)
 
 
-ROUTES = [page, asset]
+ROUTES = [landing, page, asset]
