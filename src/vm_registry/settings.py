@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-# Loopback and the fleet's own domain: what a registry probes when nobody configured more.
-DEFAULT_ALLOW: Final = ("127.0.0.0/8", "::1", "localhost", "*.vm.vers.sh")
+# The fleet's own domain only: what a registry probes when nobody configured more. Not
+# loopback: any registrant could then make the registry probe its own host's ports.
+DEFAULT_ALLOW: Final = ("*.vm.vers.sh",)
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ def services() -> Iterator[Services]:
 
 @pytest.fixture
 async def prober() -> AsyncIterator[Prober]:
-    found = Prober(AllowList.parse(["127.0.0.1", "localhost"]), timeout=0.5, concurrency=4)
+    found = Prober(AllowList.parse(["127.0.0.1", "::1", "localhost"]), timeout=0.5, concurrency=4)
     try:
         yield found
     finally:

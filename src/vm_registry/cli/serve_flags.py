@@ -320,7 +320,7 @@ FLAGS: tuple[Flag, ...] = (
         str,
         (),
         "what may be probed (repeatable): an IP, a network, a host name or *.domain; "
-        "replaces the default, loopback and *.vm.vers.sh",
+        "replaces the default, *.vm.vers.sh (loopback only if listed)",
         group=CHECKS,
         kind="list",
         metavar="HOST|NETWORK|*.DOMAIN",

@@ -8,11 +8,16 @@ or network (`10.0.0.0/8`, `::1`), a host name (`infra.internal`), or a domain wi
 
 A target is checked twice: its name against the list, then every address the name resolves to.
 A name the list admits by name may resolve anywhere except the addresses no registry should
-probe unless told to by network (link-local, which holds the metadata services, and
-unspecified, multicast and broadcast addresses); a name the list does not admit is allowed only
-if all its addresses are in listed networks. The probe then connects to the address that was
-checked, never resolving again, so a DNS answer that changes between check and connect (DNS
-rebinding) cannot steer it elsewhere.
+probe unless told to by network (loopback, which is the registry's own host; link-local, which
+holds the metadata services; unspecified, multicast and broadcast addresses); a name the list
+does not admit is allowed only if all its addresses are in listed networks. The probe then
+connects to the address that was checked, never resolving again, so a DNS answer that changes
+between check and connect (DNS rebinding) cannot steer it elsewhere.
+
+Every address is normalised before it is checked: an IPv4-mapped (`::ffff:169.254.169.254`) or
+IPv4-compatible (`::169.254.169.254`) IPv6 address is the IPv4 address it carries, judged by the
+IPv4 rules (a dual-stack socket connecting to a mapped address reaches that IPv4 address), and
+the probe connects to the normalised address, the one that was checked.
 """
 
 from __future__ import annotations
@@ -34,6 +39,8 @@ __all__ = ["DEFAULT_ALLOW", "AllowList", "AllowListError"]
 _NEVER_BY_NAME: Final = tuple(
     ipaddress.ip_network(n)
     for n in (
+        "127.0.0.0/8",  # loopback: the registry's own host (its other ports, its admin tools)
+        "::1/128",
         "169.254.0.0/16",  # IPv4 link-local: cloud metadata services live here
         "fe80::/10",
         "0.0.0.0/8",
@@ -59,8 +66,34 @@ def parse_ip(text: str) -> IpAddress | None:
         return None
 
 
+def normalised(address: IpAddress) -> IpAddress:
+    """The IPv4 address an IPv4-mapped or IPv4-compatible IPv6 address carries; any other
+    address as it is. `::` and `::1` are compatible in form only: they stay themselves."""
+    if isinstance(address, ipaddress.IPv4Address):
+        return address
+    mapped = address.ipv4_mapped
+    if mapped is not None:
+        return mapped
+    value = int(address)
+    if value >> 32 == 0 and value > 1:  # ::a.b.c.d, deprecated but still parsed and routed
+        return ipaddress.IPv4Address(value)
+    return address
+
+
 def is_host_name(text: str) -> bool:
     return len(text) <= 253 and _HOST_NAME.match(text) is not None
+
+
+_MAPPED: Final = ipaddress.IPv6Network("::ffff:0:0/96")
+
+
+def _plain_network(network: IpNetwork) -> IpNetwork:
+    """A listed network of IPv4-mapped addresses as the IPv4 network it means, since addresses
+    are normalised before they are compared with it."""
+    if isinstance(network, ipaddress.IPv6Network) and network.subnet_of(_MAPPED):
+        base = int(network.network_address) & 0xFFFFFFFF
+        return ipaddress.IPv4Network((base, network.prefixlen - 96))
+    return network
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +117,9 @@ class AllowList:
                 domains.append("." + entry[2:].rstrip("."))
                 continue
             try:
-                networks.append(ipaddress.ip_network(entry.strip("[]"), strict=False))
+                networks.append(
+                    _plain_network(ipaddress.ip_network(entry.strip("[]"), strict=False))
+                )
                 continue
             except ValueError:
                 pass
@@ -100,7 +135,8 @@ class AllowList:
         return name in self.names or any(name.endswith(d) for d in self.domains)
 
     def admits_address(self, address: IpAddress) -> bool:
-        return any(address in network for network in self.networks)
+        plain = normalised(address)
+        return any(plain in network for network in self.networks)
 
     def refusal(self, host: str, resolved: Sequence[IpAddress]) -> str | None:
         """Why `host`, resolved to `resolved`, may not be probed; None if it may."""
@@ -110,7 +146,8 @@ class AllowList:
                 return None
             return f"{literal} is outside the health-check allow-list"
         by_name = self.admits_name(host)
-        for address in resolved:
+        for given in resolved:
+            address = normalised(given)
             if self.admits_address(address):
                 continue
             if not by_name:

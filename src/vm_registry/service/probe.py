@@ -17,7 +17,13 @@ from typing import Final
 
 import httpx
 
-from vm_registry.service.allow_list import AllowList, IpAddress, is_host_name, parse_ip
+from vm_registry.service.allow_list import (
+    AllowList,
+    IpAddress,
+    is_host_name,
+    normalised,
+    parse_ip,
+)
 
 USER_AGENT: Final = "vm-registry-health-check"
 MAX_DETAIL: Final = 200
@@ -60,14 +66,18 @@ def _bad_path(path: str) -> bool:
 
 
 async def _resolve(host: str, port: int) -> list[IpAddress]:
+    """The addresses to check and connect to, normalised (`allow_list.normalised`): the probe
+    connects to the very address the allow-list judged."""
     literal = parse_ip(host)
     if literal is not None:
-        return [literal]
+        return [normalised(literal)]
     loop = asyncio.get_running_loop()
     infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     found: list[IpAddress] = []
     for *_, sockaddr in infos:
         address = parse_ip(str(sockaddr[0]).split("%", 1)[0])
+        if address is not None:
+            address = normalised(address)
         if address is not None and address not in found:
             found.append(address)
     return found
