@@ -17,7 +17,7 @@ from ops.bench.http1 import Connection, HttpError, split_url
 
 
 def bench_vm_id(prefix: str, index: int) -> str:
-    # Must match heartbeat.lua's `prefix .. string.format("%06d", index)`.
+    # Must match per_vm.lua's `prefix .. string.format("%06d", index)`.
     return f"{prefix}{index:06d}"
 
 

@@ -32,12 +32,23 @@ import orjson
 from ops.bench import machine, profile, table
 from ops.bench.context import Context
 from ops.bench.outcome import FAILED, Outcome
-from ops.bench.scenarios import CATALOGUE, cold_start, fanout, fleet, outcome, postgres, writes
+from ops.bench.scenarios import (
+    CATALOGUE,
+    cold_start,
+    fanout,
+    fleet,
+    log_cost,
+    outcome,
+    postgres,
+    reads,
+    writes,
+)
 from ops.bench.settings import FULL, QUICK, BenchSettings
 from ops.bench.wrk import ensure_wrk
 
-GROUPS = (writes, fleet, cold_start, fanout, postgres)
-NEEDS_WRK = frozenset({1, 2, 3, 4, 5, 9, 10, 11})
+# reads first: a fresh peer then holds only its fleet of a thousand (scenarios/reads.py)
+GROUPS = (reads, writes, log_cost, fleet, cold_start, fanout, postgres)
+NEEDS_WRK = frozenset({1, 2, 3, 4, 5, 9, 10, 11, 13, 14, 15})
 RESULTS = Path(__file__).with_name("results")
 
 

@@ -121,7 +121,10 @@ async def start_server(
     extra_args: Sequence[str] = (),
     timeout: float = 300.0,
     profile_dir: Path | None = None,
+    log_level: str = "warning",
 ) -> Target:
+    """`log_level` "info" turns the request log on (P15), as JSON lines into the server's log
+    file; every other scenario leaves it off, as a quiet production server would."""
     port = free_port()
     log = db.with_name(f"{db.name}.{port}.log")
     command = [
@@ -130,7 +133,8 @@ async def start_server(
     ]  # fmt: skip
     # The server's defaults, not whatever this shell exports (tokens, self-registration...).
     env = {k: v for k, v in os.environ.items() if not k.startswith(SERVER_ENV_PREFIXES)}
-    env["VM_REGISTRY_LOG_LEVEL"] = "warning"
+    env["VM_REGISTRY_LOG_LEVEL"] = log_level
+    env["VM_REGISTRY_LOG_FORMAT"] = "json"
     with log.open("ab") as sink:
         started = time.perf_counter()
         process = await asyncio.create_subprocess_exec(

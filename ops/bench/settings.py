@@ -20,6 +20,8 @@ class BenchSettings:
     connections: int = 64
     # P2: heartbeats
     heartbeat_vms: int = 1_000
+    # P14: how many of the heartbeat-sized fleet have the discovered role
+    role_vms: int = 100
     # P4, P5 and P6: a large fleet
     big_fleet: int = 100_000
     infra_vms: int = 10
@@ -65,6 +67,7 @@ SMOKE = QUICK.scaled(
     wrk_threads=1,
     connections=4,
     heartbeat_vms=20,
+    role_vms=5,
     big_fleet=500,
     infra_vms=3,
     log_events=3_000,

@@ -26,7 +26,7 @@ from ops.bench.wrk import WrkResult, run_wrk
 
 NUMBERS = (4, 5, 6)
 KIB = 1024
-REGISTER_P99_MS = 100.0
+REGISTER_P99_MS = 50.0  # issue #21 (round 2: 100)
 DISCOVER_SPREAD = 5.0
 PER_VM_LIMIT = 1536
 

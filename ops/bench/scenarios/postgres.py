@@ -4,7 +4,7 @@ Every figure is taken twice in the same run, alternately (`alternate.py`): once 
 on a fresh PostgreSQL database (created for the run, dropped after) and once with the same
 number of replicas on one SQLite file. The ratio is PostgreSQL over SQLite, per run, median.
 
-- P9: wrk `heartbeat.lua` on one replica (alone on its database);
+- P9: wrk `per_vm.lua` on one replica (alone on its database);
 - P10: the same through two replicas at once (one wrk each, half the connections each); the
   figure is the sum of both;
 - P11: wrk `register.lua` on one replica;
@@ -62,7 +62,7 @@ async def run(ctx: Context) -> list[Outcome]:
                 await register_fleet(servers[0].url, ids)
             hb_args = [prefix, str(s.heartbeat_vms)]
             if ctx.wrk is not None and ctx.wants(9):
-                runs = await _both(ctx, "P9", replicas, "heartbeat.lua", lambda _: hb_args, 1)
+                runs = await _both(ctx, "P9", replicas, "per_vm.lua", lambda _: hb_args, 1)
                 _fill(one, runs)
                 one.met = one.ratio is not None and one.ratio >= HEARTBEAT_RATIO
             if ctx.wrk is not None and ctx.wants(11):
@@ -75,7 +75,7 @@ async def run(ctx: Context) -> list[Outcome]:
                 for name, db in dbs.items():
                     replicas[name].append(await _replica(ctx, name, db))
             if ctx.wrk is not None and ctx.wants(10):
-                runs = await _both(ctx, "P10", replicas, "heartbeat.lua", lambda _: hb_args, 2)
+                runs = await _both(ctx, "P10", replicas, "per_vm.lua", lambda _: hb_args, 2)
                 _fill(two, runs)
             if ctx.wants(12):
                 _fill_feed(feed, await _feed_runs(ctx, replicas))
