@@ -25,18 +25,11 @@ import pytest
 
 from tests.conftest import vm
 from tests.support.answers import error_of
+from tests.support.memory import MiB, rss
 from tests.support.server import ServerProcess
 
-MiB = 1024 * 1024
 PAD = {"metadata": {"pad": "x" * 900_000}}
 TAIL_BYTES = 16 * MiB
-
-
-def rss(server: ServerProcess) -> int:
-    assert server.proc is not None
-    status = Path(f"/proc/{server.proc.pid}/status").read_text()
-    line = next(line for line in status.splitlines() if line.startswith("VmRSS:"))
-    return int(line.split()[1]) * 1024
 
 
 def patch_loop(server: ServerProcess, times: int = 150) -> list[int]:

@@ -14,17 +14,19 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from vm_registry.domain import events as ev
-from vm_registry.domain import interning
 from vm_registry.domain.events import Event
+from vm_registry.domain.interning import SharedValues
 from vm_registry.domain.model import ROLES, Entry
 
 RUNNING = "running"
+# Shares nothing (its budget holds no value): for `evolve` outside any state.
+_UNSHARED = SharedValues(max_bytes=0)
 
 
 class State:
-    __slots__ = ("by_activity", "by_role", "entries", "revision", "running")
+    __slots__ = ("by_activity", "by_role", "entries", "revision", "running", "shared")
 
-    def __init__(self) -> None:
+    def __init__(self, shared: SharedValues | None = None) -> None:
         # Insertion order of `entries` and of each role index is registration order, because
         # an id is only ever (re)inserted by `vm.registered` and role is not updatable.
         self.entries: dict[str, Entry] = {}
@@ -36,9 +38,11 @@ class State:
         # but its order among VMs seen in the same millisecond is not part of the state.
         self.by_activity: dict[str, None] = {}
         self.running = 0  # VMs whose status is running, marked stale or not
+        # The values its entries share (domain/interning.py); copies of this state share it.
+        self.shared = SharedValues() if shared is None else shared
 
     def copy(self) -> State:
-        clone = State()
+        clone = State(self.shared)
         clone.entries = dict(self.entries)
         clone.by_role = {role: dict(ids) for role, ids in self.by_role.items()}
         clone.revision = self.revision
@@ -67,9 +71,10 @@ class State:
     __hash__ = None  # type: ignore[assignment]
 
 
-def evolve(entry: Entry | None, event: Event) -> Entry | None:
+def evolve(entry: Entry | None, event: Event, shared: SharedValues = _UNSHARED) -> Entry | None:
     """The effect of one event on one entry. The writer uses it to validate a batch of
-    commands against the entries earlier commands in the same batch produced."""
+    commands against the entries earlier commands in the same batch produced. `shared`: the
+    table of the state the entry goes into (without one, nothing is shared; same result)."""
     kind = event.type
     if kind == ev.HEARTBEAT:
         assert entry is not None
@@ -79,12 +84,12 @@ def evolve(entry: Entry | None, event: Event) -> Entry | None:
         return Entry(
             id=event.vm_id,
             name=data["name"],
-            role=interning.text(data["role"]),
-            status=interning.text(data.get("status", RUNNING)),
+            role=shared.text(data["role"]),
+            status=shared.text(data.get("status", RUNNING)),
             address=data["address"],
-            services=interning.json_value(data.get("services")),
-            metadata=interning.json_value(data.get("metadata")),
-            registered_by=interning.text(data["registeredBy"]),
+            services=shared.json_value(data.get("services")),
+            metadata=shared.json_value(data.get("metadata")),
+            registered_by=shared.text(data["registeredBy"]),
             registered_at=event.at,
             last_seen=event.at,
             revision=event.seq,
@@ -94,13 +99,13 @@ def evolve(entry: Entry | None, event: Event) -> Entry | None:
     if kind == ev.UPDATED:
         assert entry is not None
         data = event.data
-        services = interning.json_value(data.get("services", entry.services))
+        services = shared.json_value(data.get("services", entry.services))
         return entry.replace(
             name=data.get("name", entry.name),
-            status=interning.text(data.get("status", entry.status)),
+            status=shared.text(data.get("status", entry.status)),
             address=data.get("address", entry.address),
             services=services,
-            metadata=interning.json_value(data.get("metadata", entry.metadata)),
+            metadata=shared.json_value(data.get("metadata", entry.metadata)),
             last_seen=event.at,
             revision=event.seq,
             stale=False,
@@ -147,7 +152,8 @@ def apply(state: State, event: Event) -> State:
             activity[vm_id] = None
         state.revision = event.seq
         return state
-    install(state, event.seq, event.vm_id, evolve(state.entries.get(event.vm_id), event))
+    after = evolve(state.entries.get(vm_id), event, state.shared)
+    install(state, event.seq, vm_id, after)
     return state
 
 

@@ -14,7 +14,6 @@ from typing import Any, Final
 
 import orjson
 
-from vm_registry.domain import interning
 from vm_registry.domain.fold import State
 from vm_registry.domain.model import Entry
 
@@ -78,6 +77,7 @@ def decode(canonical: bytes) -> State:
         if body.get("format") != FORMAT:
             raise ValueError(f"unknown snapshot format {body.get('format')!r}")
         state = State()
+        shared = state.shared
         state.revision = int(body["revision"])
         for row in body["entries"]:
             fields = dict(zip(_FIELDS, row[: len(_FIELDS)], strict=True))
@@ -86,9 +86,9 @@ def decode(canonical: bytes) -> State:
             elif len(row) != len(_FIELDS):
                 raise ValueError(f"a snapshot row has {len(row)} fields")
             for name in ("role", "status", "registered_by"):
-                fields[name] = interning.text(fields[name])
+                fields[name] = shared.text(fields[name])
             for name in ("services", "metadata"):
-                fields[name] = interning.json_value(fields[name])
+                fields[name] = shared.json_value(fields[name])
             entry = Entry(**fields)
             state.entries[entry.id] = entry
             state.by_role[entry.role][entry.id] = None

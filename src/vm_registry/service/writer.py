@@ -276,7 +276,7 @@ class Writer:
             # Each event is built, numbered and evolved exactly once, here.
             seq += 1
             event = Event(seq, decision.type, vm_id, at, pending.actor, decision.data)
-            overlay[vm_id] = after = evolve(entry, event)
+            overlay[vm_id] = after = evolve(entry, event, self.state.shared)
             registered += (after is not None) - (entry is not None)
             owner = after if after is not None else entry
             assert owner is not None  # decide() accepts only commands on an entry, or a Register
