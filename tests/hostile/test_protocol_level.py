@@ -17,7 +17,6 @@ from __future__ import annotations
 import importlib
 import json
 import pkgutil
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,11 +25,11 @@ import httpx
 import pytest
 
 from tests.conftest import vm
+from tests.hostile.raw_http import SECURITY_HEADERS, exchange, json_error
 from tests.support.fixtures import server_fixture
 from tests.support.server import ServerProcess
 from vm_registry.api import routes
 
-SECURITY_HEADERS = ("x-content-type-options", "x-frame-options", "content-security-policy")
 ALLOWED = "https://console.example"
 LIMIT = 64 * 1024
 
@@ -43,40 +42,6 @@ def http(live: ServerProcess) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=live.url, timeout=10) as client:
         assert client.post("/registry/vms", json=vm("proto")).status_code == 201
         yield client
-
-
-def exchange(live: ServerProcess, *pieces: bytes, pause: float = 0.0) -> bytes:
-    """Send the pieces as separate writes, then read until the server closes."""
-    with socket.create_connection(("127.0.0.1", live.port), timeout=30) as sock:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        try:
-            for piece in pieces:
-                sock.sendall(piece)
-                if pause:
-                    time.sleep(pause)
-        except OSError:
-            pass  # the server may cut us off mid-way: its answer is already on the wire
-        answer = b""
-        try:
-            while chunk := sock.recv(65536):
-                answer += chunk
-        except ConnectionResetError:
-            pass
-    return answer
-
-
-def json_error(answer: bytes, status: int) -> str:
-    head, _, body = answer.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    assert lines[0].startswith(f"HTTP/1.1 {status} "), answer[:300]
-    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
-    assert headers["content-type"].startswith("application/json"), headers
-    for name in SECURITY_HEADERS:
-        assert name in headers, f"{name} missing from {headers}"
-    parsed = json.loads(body[: int(headers["content-length"])])
-    assert list(parsed) == ["error"], parsed
-    message: str = parsed["error"]
-    return message
 
 
 BIG_HEAD = b"GET /health HTTP/1.1\r\nHost: x\r\nX-A: " + b"a" * 100_000 + b"\r\n\r\n"

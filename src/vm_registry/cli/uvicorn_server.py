@@ -31,7 +31,11 @@ _REASONS = {400: b"Bad Request", 408: b"Request Timeout", 431: b"Request Header 
 
 
 class _HeadTooLarge(Exception):
-    pass
+    part = "headers"
+
+
+class _TrailersTooLarge(_HeadTooLarge):
+    part = "trailers"
 
 
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
@@ -42,6 +46,13 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
       bytes read while the head is incomplete (so one endless header line cannot grow memory),
       and on the parsed head once complete (so a head that arrives with its end in one read is
       caught too, however its bytes were split);
+    - the trailers after a chunked body are held to the same bound, judged the same two ways,
+      then 431. They are read and dropped, never added to the request's headers (RFC 9112
+      7.1.2 lets a recipient discard them): the app has read its headers long before, and a
+      client could otherwise grow that list without end;
+    - a refusal that concerns a request behind one still being answered (a pipelined head over
+      the bound, say) waits for the answers before it, then closes: the client gets every
+      answer it is owed, in order;
     - the head must be complete within `header_timeout` seconds of the connection opening or
       the request's first byte, then 408 (or, when nothing was sent at all, a plain close);
     - its body must be complete within `body_timeout` seconds of its head, then 408 (or, when
@@ -66,6 +77,12 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._head_timer: asyncio.TimerHandle | None = None
         self._body_pending = False  # a head is complete, its body is not
         self._body_timer: asyncio.TimerHandle | None = None
+        # After a chunk's size line and before its data: only the last chunk has none, and
+        # its trailers follow.
+        self._trailing = False
+        self._raw_trailer = 0  # bytes of reads that began while trailing
+        self._parsed_trailer = 0
+        self._deferred: bytes | None = None  # a refusal waiting for earlier answers
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -77,10 +94,14 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self._deferred is not None:
+            return  # refused: nothing more of this connection is read
         self._unset_keepalive_if_required()
         self._received = True
         if self._in_head:
             self._raw_head += len(data)
+        elif self._trailing:
+            self._raw_trailer += len(data)
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -90,7 +111,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
                 self._unsupported_upgrade_warning()
         except httptools.HttpParserError as error:
             if isinstance(error.__context__, _HeadTooLarge):
-                self._refuse(431, f"request headers are larger than {self.max_head // 1024} KiB")
+                part = error.__context__.part
+                self._refuse(431, f"request {part} are larger than {self.max_head // 1024} KiB")
             else:
                 self._refuse(400, f"invalid HTTP request: {error}")
             return
@@ -99,6 +121,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         # bound before the connection is cut.
         if self._in_head and self._raw_head > self.max_head:
             self._refuse(431, f"request headers are larger than {self.max_head // 1024} KiB")
+        elif self._trailing and self._raw_trailer > self.max_head:
+            self._refuse(431, f"request trailers are larger than {self.max_head // 1024} KiB")
         elif self._body_pending:
             # Armed here rather than when the head completes: a request without a body (every
             # GET, the stream's included) completes within the same read and costs no timer.
@@ -107,6 +131,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         self._in_head = True
         self._parsed_head = 0
+        self._parsed_trailer = 0
         self._arm_head_timer()
         super().on_message_begin()
 
@@ -115,23 +140,51 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         super().on_url(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        if not self._in_head:  # a trailer: counted, then dropped
+            self._parsed_trailer += len(name) + len(value) + 4
+            if self._parsed_trailer > self.max_head:
+                raise _TrailersTooLarge  # httptools stops parsing; data_received answers 431
+            return
         self._parsed_head += len(name) + len(value) + 4  # ": " and CRLF
         super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
-        self._in_head = False
-        self._raw_head = 0
         self._disarm_head_timer()
         if self._parsed_head > self.max_head:
             raise _HeadTooLarge  # httptools stops parsing; data_received answers 431
+        self._in_head = False
+        self._raw_head = 0
         super().on_headers_complete()
         self._body_pending = not (self.parser.should_upgrade() and self._should_upgrade())
 
+    def on_chunk_header(self) -> None:
+        self._trailing = True
+        self._raw_trailer = 0
+
+    def on_body(self, body: bytes) -> None:
+        self._trailing = False
+        super().on_body(body)
+
+    def on_chunk_complete(self) -> None:
+        self._trailing = False
+
     def on_message_complete(self) -> None:
         self._in_head = True  # whatever follows on this connection is the next request's head
+        self._trailing = False
         self._body_pending = False
         self._disarm_body_timer()
         super().on_message_complete()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self._deferred is None or self.transport.is_closing():
+            return
+        if self.pipeline or not self.cycle.response_complete:
+            self.flow.pause_reading()  # uvicorn resumed it for the next pipelined request
+            return
+        self._unset_keepalive_if_required()
+        self.transport.write(self._deferred)
+        self.transport.close()
 
     def send_400_response(self, msg: str) -> None:
         self._refuse(400, msg)
@@ -189,12 +242,18 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def _refuse(self, status: int, message: str) -> None:
         self._disarm_head_timer()
         self._disarm_body_timer()
-        if self.transport.is_closing():
+        if self.transport.is_closing() or self._deferred is not None:
             return
         cycle = self.cycle
-        if cycle is not None and cycle.response_started and not cycle.response_complete:
-            # The app is already answering this request: a second status line would corrupt
-            # the response, so the connection is simply cut.
+        if self._in_head and cycle is not None and not cycle.response_complete:
+            # A later request's head, behind one still being answered: the earlier answers
+            # go first (on_response_complete), then this one, then the close.
+            self._deferred = protocol_error(status, message)
+            self.flow.pause_reading()
+            return
+        if not self._in_head and cycle is not None and cycle.response_started:
+            # The app is answering (or has answered) this request: a second status line would
+            # corrupt the response, or read as the next request's, so the connection is cut.
             self.transport.close()
             return
         self.transport.write(protocol_error(status, message))
