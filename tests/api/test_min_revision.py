@@ -65,6 +65,33 @@ def test_a_malformed_revision_is_a_400_that_says_where(http: httpx.Client) -> No
     assert "X-Registry-Min-Revision" in message
 
 
+# Issue #25, item 6: 5,000 digits in the header were a 500 on every read (Python refuses to
+# convert an integer that long); non-ASCII digits were echoed back garbled.
+HEADER_READS = [*READS, "/registry/stream"]
+
+
+@pytest.mark.parametrize("path", HEADER_READS)
+def test_a_header_revision_longer_than_any_seq_is_a_400(http: httpx.Client, path: str) -> None:
+    url = path.format(id=new_id())
+    answer = http.get(url, headers={"X-Registry-Min-Revision": "9" * 5000}, timeout=5)
+    message = error_of(answer, 400)
+    assert message.startswith("X-Registry-Min-Revision must be at most"), message
+    assert "(5000 digits sent)" in message
+    long_query = http.get(url, params={"minRevision": "9" * 5000}, timeout=5)
+    assert "(5000 digits sent)" in error_of(long_query, 400)
+
+
+@pytest.mark.parametrize("path", HEADER_READS)
+def test_non_ascii_digits_in_the_header_are_a_400_quoting_them_as_sent(
+    http: httpx.Client, path: str
+) -> None:
+    url = path.format(id=new_id())
+    digits = "\u0661\u0662\u0663"  # Arabic-Indic 123: digits to str.isdigit(), not to a seq
+    answer = http.get(url, headers={"X-Registry-Min-Revision": digits.encode()}, timeout=5)
+    message = error_of(answer, 400)
+    assert message == f"X-Registry-Min-Revision must be a non-negative integer, not {digits!r}"
+
+
 def test_health_reports_the_folded_head_the_lag_and_leadership(http: httpx.Client) -> None:
     body = http.get("/health").json()
     assert body["head"] == body["revision"]

@@ -37,7 +37,7 @@ def wait_seconds(text: str) -> float:
 def blocking(request: AnyRequest) -> tuple[int, float] | None:
     """`(index, seconds)` when the request asks to be held, None for a plain read."""
     index = rq.query_int(request, "index")
-    raw_wait = request.query_params.get("wait")
+    raw_wait = rq.query_one(request, "wait")
     if index is None:
         if raw_wait is not None:
             raise Invalid("query parameter wait needs index=<X-Registry-Revision you last saw>")

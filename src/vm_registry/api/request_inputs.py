@@ -103,8 +103,32 @@ def _shown(text: str) -> str:
     return repr(text) if len(text) <= 64 else repr(text[:64]) + "..."
 
 
+def query_one(request: Request[Any, Any, Any], name: str) -> str | None:
+    """A query parameter that takes one value, or None when absent. Given twice it is refused
+    rather than one of the two picked: the client and the server would disagree on which."""
+    values = request.query_params.getall(name, [])
+    if not values:
+        return None
+    if len(values) > 1:
+        raise Invalid(f"query parameter {name} is given more than once")
+    return str(values[0])
+
+
+def header(request: Request[Any, Any, Any], name: str) -> str | None:
+    """A header's value as the client wrote it. ASGI hands headers over as bytes, which are
+    read as latin-1; a client that sent UTF-8 (curl does) would see its own value garbled in
+    an error that quotes it."""
+    value = request.headers.get(name)
+    if value is None:
+        return None
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return value
+
+
 def query_int(request: Request[Any, Any, Any], name: str, *, minimum: int = 0) -> int | None:
-    value = request.query_params.get(name)
+    value = query_one(request, name)
     if value is None:
         return None
     number = natural(value, f"query parameter {name}")
@@ -114,7 +138,7 @@ def query_int(request: Request[Any, Any, Any], name: str, *, minimum: int = 0) -
 
 
 def if_match(request: Request[Any, Any, Any]) -> int | None:
-    value = request.headers.get("if-match")
+    value = header(request, "if-match")
     if value is None:
         return None
     text = value.strip()
@@ -145,10 +169,7 @@ def min_revision(request: Request[Any, Any, Any]) -> int | None:
     """`?minRevision=N`, or its header twin: answer only once this replica has folded N (the
     `X-Registry-Revision` of the caller's last write, perhaps made through another replica)."""
     found = query_int(request, "minRevision")
-    header = request.headers.get(MIN_REVISION_HEADER)
-    if header is None or not header.strip():
+    value = header(request, MIN_REVISION_HEADER)
+    if value is None or not value.strip():
         return found
-    text = header.strip()
-    if not text.isdigit() or not text.isascii():
-        raise Invalid(f"{MIN_REVISION_HEADER} must be a non-negative integer, not {header!r}")
-    return max(int(text), found or 0)
+    return max(natural(value.strip(), MIN_REVISION_HEADER), found or 0)

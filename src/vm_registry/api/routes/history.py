@@ -36,7 +36,7 @@ MAX_LIMIT = 1000
 
 
 def _time(request: AnyRequest, name: str) -> int | None:
-    value = request.query_params.get(name)
+    value = rq.query_one(request, name)
     if value is None:
         return None
     try:
@@ -46,7 +46,7 @@ def _time(request: AnyRequest, name: str) -> int | None:
 
 
 def _types(request: AnyRequest) -> tuple[str, ...] | None:
-    raw = request.query_params.get("type")
+    raw = rq.query_one(request, "type")
     if raw is None:
         return None
     names = tuple(name.strip() for name in raw.split(",") if name.strip())
@@ -90,7 +90,7 @@ async def list_events(request: AnyRequest, registry: Registry) -> Response[bytes
     limit = rq.query_int(request, "limit", minimum=1)
     if limit is not None and limit > MAX_LIMIT:
         raise Invalid(f"query parameter limit must be at most {MAX_LIMIT}")
-    vm = request.query_params.get("vm")
+    vm = rq.query_one(request, "vm")
     query = EventQuery(
         after=await _start(request, registry),
         limit=limit or DEFAULT_LIMIT,

@@ -66,7 +66,7 @@ SHUTDOWN_GRACE_SECONDS = 1.0
 
 
 def _resume_point(request: AnyRequest) -> int | None:
-    header = request.headers.get("last-event-id")
+    header = rq.header(request, "last-event-id")
     # EventSource resends the URL it was opened with, so a reconnect carries both the
     # original ?after= and a newer Last-Event-ID: the header is the newer one and wins.
     if header is not None and header.strip():
@@ -76,9 +76,9 @@ def _resume_point(request: AnyRequest) -> int | None:
 
 def _filter(request: AnyRequest) -> FeedFilter:
     role = rq.query_choice(request, "role", ROLES)
-    vm = request.query_params.get("vm")
+    vm = rq.query_one(request, "vm")
     types: frozenset[str] | None = None
-    raw_types = request.query_params.get("types")
+    raw_types = rq.query_one(request, "types")
     if raw_types is not None:
         names = [name.strip() for name in raw_types.split(",") if name.strip()]
         for name in names:
@@ -94,7 +94,7 @@ def _filter(request: AnyRequest) -> FeedFilter:
 
 
 def _snapshot_wanted(request: AnyRequest) -> bool:
-    value = request.query_params.get("snapshot", "false").lower()
+    value = (rq.query_one(request, "snapshot") or "false").lower()
     if value not in ("true", "false", "1", "0"):
         raise Invalid("query parameter snapshot must be true or false")
     return value in ("true", "1")

@@ -69,7 +69,7 @@ def _list_response(
 async def _past_point(request: AnyRequest, registry: Registry, history: TimeMachine) -> int | None:
     """`?at=<seq>` or `?asOf=<ISO time>`: the seq to travel to, or None for now."""
     at = rq.query_int(request, "at")
-    as_of = request.query_params.get("asOf")
+    as_of = rq.query_one(request, "asOf")
     if at is not None and as_of is not None:
         raise Invalid("give either at or asOf, not both")
     if as_of is not None:
