@@ -18,7 +18,7 @@ ALLOWED: dict[str, set[str]] = {
     "persistence": {"domain"},
     "service": {"domain", "persistence", "settings"},
     "feed": {"domain", "persistence", "service", "wire"},
-    "audit": {"domain", "persistence", "service"},
+    "audit": {"domain", "wire", "persistence", "service"},
     "backup": set(),
     "telemetry": {"domain", "persistence", "service", "feed"},
     "api": {"domain", "wire", "persistence", "service", "feed", "settings", "telemetry"},

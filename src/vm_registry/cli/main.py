@@ -13,6 +13,7 @@ COMMAND_MODULES = (
     "vm_registry.cli.serve",
     "vm_registry.cli.audit",
     "vm_registry.cli.migrate",
+    "vm_registry.cli.importing",
     "vm_registry.cli.backup",
     "vm_registry.cli.client_commands",
     "vm_registry.cli.agent",

@@ -1,0 +1,64 @@
+"""agent-services' registry file, read entry by entry (`wire/agent_services.py`), and the
+timeline an import makes of it (`audit/importing.py`): pure, so tested without a store."""
+
+from __future__ import annotations
+
+import orjson
+
+from vm_registry.audit.importing import IMPORT_ACTOR, timeline
+from vm_registry.domain.fold import fold
+from vm_registry.domain.timestamps import to_iso
+from vm_registry.wire import agent_services
+
+NOW = 1_796_000_000_000
+
+
+def entry(vm_id: str, registered: int, seen: int) -> dict[str, object]:
+    return {
+        "id": vm_id,
+        "name": vm_id,
+        "role": "worker",
+        "status": "running",
+        "address": f"{vm_id}.vm.vers.sh",
+        "registeredBy": "orchestrator",
+        "registeredAt": to_iso(registered),
+        "lastSeen": to_iso(seen),
+    }
+
+
+def read(*entries: dict[str, object]) -> agent_services.Reading:
+    return agent_services.read(orjson.dumps({"vms": list(entries)}), NOW)
+
+
+def test_a_time_a_little_ahead_of_this_clock_is_taken_as_now() -> None:
+    reading = read(entry("a", NOW - 1000, NOW + 30_000))
+    assert reading.refused == []
+    assert reading.taken[0].last_seen == NOW
+
+
+def test_the_fold_of_the_timeline_keeps_every_time_and_the_log_never_goes_back() -> None:
+    reading = read(
+        entry("early", NOW - 9000, NOW - 1000),
+        entry("late", NOW - 5000, NOW - 5000),
+        entry("middle", NOW - 7000, NOW - 5000),
+    )
+    events = timeline(reading.taken)
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    assert [e.at for e in events] == sorted(e.at for e in events)
+    assert all(e.actor == IMPORT_ACTOR for e in events)
+    # At NOW - 5000, "late" is registered before "middle"'s heartbeat: registrations first.
+    assert [(e.type, e.vm_id) for e in events] == [
+        ("vm.registered", "early"),
+        ("vm.registered", "middle"),
+        ("vm.registered", "late"),
+        ("vm.heartbeat", "middle"),
+        ("vm.heartbeat", "early"),
+    ]
+    state = fold(events)
+    times = {vm_id: (e.registered_at, e.last_seen) for vm_id, e in state.entries.items()}
+    assert times == {
+        "early": (NOW - 9000, NOW - 1000),
+        "late": (NOW - 5000, NOW - 5000),
+        "middle": (NOW - 7000, NOW - 5000),
+    }
+    assert list(state.entries) == ["early", "middle", "late"]  # registration order
