@@ -13,6 +13,10 @@ or that holds events, unless `force` is given for the latter. A live target is r
 with `force`: a server whose log is replaced under it would keep serving, and appending to, a
 history that is no longer there. It is written through the backup API too, so the target's own
 journal is handled by SQLite.
+
+Backup refuses, even with `force`, what no backup can be written over: the database it copies
+(or its journal files, under any spelling of the path), a log a process has open (the same test
+as restore's), and a directory.
 """
 
 from __future__ import annotations
@@ -59,6 +63,72 @@ def partial_path(target: Path) -> Path:
     return target.with_name(target.name + ".partial")
 
 
+def writes_over(path: Path, db: Path) -> bool:
+    """Whether writing `path` would write over the database `db` or one of its journal files,
+    however either path is spelled (`..`, symbolic or hard links)."""
+    for own in (db, *(Path(f"{db}{suffix}") for suffix in ("-wal", "-shm", "-journal"))):
+        if path.resolve() == own.resolve():
+            return True
+        try:
+            if path.exists() and own.exists() and os.path.samefile(path, own):
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def check_backup_target(source: Path | None, target: Path) -> None:
+    """Refuse a `--to` that no backup may replace, `--force` or not; `source` is the SQLite
+    database being copied (None for a PostgreSQL one)."""
+    if target.is_dir():
+        raise BackupError(
+            f"{target} is a directory; --to names the backup file, "
+            f"such as {target / 'registry-backup.db'}"
+        )
+    if source is not None:
+        if writes_over(target, source):
+            raise BackupError(f"{target} is the database being backed up; back up to another file")
+        if writes_over(partial_path(target), source):
+            raise BackupError(
+                f"the copy is written to {partial_path(target)} first, which is the database "
+                "being backed up; back up to another file"
+            )
+    if target.exists():
+        refuse_live(target, "back up to another file")
+
+
+def refuse_live(target: Path, advice: str) -> None:
+    """Raise BackupError if `target` is a SQLite database a process has open. A file that is
+    not a database (an older pg_dump archive, say) is not anyone's log."""
+    try:
+        conn = sqlite3.connect(f"file:{target}?mode=rw", uri=True, timeout=0)
+    except sqlite3.Error:
+        return
+    try:
+        conn.execute("PRAGMA busy_timeout = 0")
+        before = _leave_wal(conn, target, advice)
+        conn.execute(f"PRAGMA journal_mode={before}")
+    except sqlite3.OperationalError as error:
+        raise BackupError(f"{target} is in use ({error}); {advice}") from error
+    except sqlite3.DatabaseError:
+        return  # not a SQLite database
+    finally:
+        conn.close()
+
+
+def _leave_wal(conn: sqlite3.Connection, target: Path, advice: str) -> str:
+    """Switch `target` out of WAL mode, which needs sole access: the proof that no process
+    has it open. Returns the mode it was in."""
+    before = str(conn.execute("PRAGMA journal_mode").fetchone()[0])
+    try:
+        conn.execute("PRAGMA journal_mode=DELETE")
+    except sqlite3.OperationalError as error:
+        raise BackupError(
+            f"{target} is in use (a server or another process has it open: {error}); {advice}"
+        ) from error
+    return before
+
+
 def copy_live(source: Path, target: Path) -> Copied:
     """Copy `source` (which a server may be writing) to `partial_path(target)`, in one step."""
     if not source.exists():
@@ -82,9 +152,13 @@ def copy_live(source: Path, target: Path) -> Copied:
 
 def publish(partial: Path, target: Path) -> None:
     """Put a verified copy in place atomically, and make the rename durable."""
-    with partial.open("rb+") as handle:
-        os.fsync(handle.fileno())
-    os.replace(partial, target)
+    try:
+        with partial.open("rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(partial, target)
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        raise BackupError(f"cannot put the copy in place at {target}: {error}") from error
     directory = os.open(target.parent, os.O_RDONLY)
     try:
         os.fsync(directory)
@@ -116,14 +190,7 @@ def restore(backup: Path, target: Path, *, force: bool) -> None:
     conn = _connect(target, "rw")
     conn.execute("PRAGMA busy_timeout = 0")
     try:
-        before = conn.execute("PRAGMA journal_mode").fetchone()[0]
-        try:
-            conn.execute("PRAGMA journal_mode=DELETE")
-        except sqlite3.OperationalError as error:
-            raise BackupError(
-                f"{target} is in use (a server or another process has it open: {error}); "
-                "stop it before restoring over it"
-            ) from error
+        before = _leave_wal(conn, target, "stop it before restoring over it")
         held = events_in(target)
         if held and not force:
             with contextlib.suppress(sqlite3.Error):

@@ -79,9 +79,11 @@ def _verified(path: Path, label: str) -> Report:
 
 def _backup(args: argparse.Namespace) -> int:
     target: Path = args.to
-    if target.exists() and not args.force:
+    if target.exists() and not target.is_dir() and not args.force:
         return _fail(f"{target} exists; pass --force to replace it", 2)
     try:
+        source = None if postgres_dump.is_url(args.db) else Path(args.db)
+        sqlite_copy.check_backup_target(source, target)
         if postgres_dump.is_url(args.db):
             with ProgressBar(None, "pg_dump", min_total=0):
                 entries = postgres_dump.dump(args.db, target)
@@ -111,6 +113,10 @@ def _restore(args: argparse.Namespace) -> int:
     if not source.exists():
         return _fail(f"{source} does not exist", 2)
     target = Path(args.db)
+    if sqlite_copy.writes_over(target, source):
+        # Copying a database into itself waits on its own lock for ever.
+        return _fail(f"{source} is the database to restore into ({target}); restore from a "
+                     "backup file", 2)  # fmt: skip
     try:
         report = _verified(source, "verifying the backup")
         sqlite_copy.restore(source, target, force=args.force)
