@@ -10,7 +10,7 @@ import pytest
 from tests.health.services import Services, running_services
 from tests.support.server import free_port
 from vm_registry.service.allow_list import AllowList
-from vm_registry.service.probe import Prober, Target
+from vm_registry.service.probe import ProbeFailure, Prober, Target
 from vm_registry.service.probe_process import ProbeProcess
 
 
@@ -114,15 +114,23 @@ async def test_the_probe_process_answers_a_round_and_survives_its_child(
             "/hang127.0.0.1": ("timeout", "no answer within 0.5 s"),
         }
 
-        # The child dies with a round in flight: the round ends with what was answered...
-        async def hanging_round() -> list[str]:
-            return [v.result async for _, v in probes.probe_round([at(services, "/hang")], 0.0)]
+        # The child dies with a round in flight: the round ends with what was answered, and
+        # says it was cut short...
+        answered: list[str] = []
+
+        async def hanging_round() -> None:
+            round_ = probes.probe_round([at(services, "/ok"), at(services, "/hang")], 0.0)
+            async for _, verdict in round_:
+                answered.append(verdict.result)
 
         cut = asyncio.create_task(hanging_round())
-        await asyncio.sleep(0.1)
+        while not answered:
+            await asyncio.sleep(0.01)
         assert probes._child is not None
         probes._child.kill()
-        assert await cut == []
+        with pytest.raises(ProbeFailure, match="ended mid-round"):
+            await cut
+        assert answered == ["passing"]
         # ...and the next round starts a new child.
         again = [v.result async for _, v in probes.probe_round([at(services, "/ok")], 0.0)]
         assert again == ["passing"]
@@ -133,3 +141,22 @@ async def test_the_probe_process_answers_a_round_and_survives_its_child(
         assert later == ["passing"]
     finally:
         await probes.close()
+
+
+async def test_the_probe_process_takes_rounds_far_over_any_line_limit(services: Services) -> None:
+    """A round of 2,000 targets on 970-character addresses is about 2 MB, and each refusal
+    quotes its address: no line limit on the way in or out (issue #25)."""
+    probes = ProbeProcess(["127.0.0.1"], timeout=0.5, concurrency=32)
+    long_name = ".".join(["a" * 60] * 16)[:970]
+    targets = [at(services, f"/ok/{i}", address=long_name) for i in range(2000)]
+    targets.append(at(services, "/ok/last"))
+    try:
+        found = [(t, v) async for t, v in probes.probe_round(targets, 0.0)]
+    finally:
+        await probes.close()
+    assert len(found) == len(targets)
+    assert {t.path for t, _ in found} == {t.path for t in targets}
+    refused = [v for t, v in found if t.address == long_name]
+    assert {v.result for v in refused} == {"refused"}
+    assert all(len(v.detail) <= 200 for v in refused)
+    assert [v.result for t, v in found if t.path == "/ok/last"] == ["passing"]

@@ -147,8 +147,14 @@ class EventPage(TypedDict):
     next: NotRequired[Seq]  # the last seq on the page: pass it as after= for the next
 
 
+class HealthChecks(TypedDict):
+    failingRounds: Count  # rounds in a row the prober could not finish
+    problem: str  # why the latest could not
+
+
 class Health(TypedDict):
-    status: Literal["ok"]
+    # "degraded": the registry serves, but something it promises is not working (healthChecks)
+    status: Literal["ok", "degraded"]
     revision: Count
     vms: Count
     subscribers: Count
@@ -158,6 +164,7 @@ class Health(TypedDict):
     leader: bool  # this replica runs the reaper and writes snapshots
     heldQueries: Count  # blocking queries held right now (docs/health.md)
     logUnreachable: NotRequired[str]  # why the log could not be reached, while it cannot
+    healthChecks: NotRequired[HealthChecks]  # present while the prober cannot work
     warning: NotRequired[str]
 
 

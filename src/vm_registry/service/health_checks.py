@@ -3,7 +3,13 @@
 Every `interval` (with ±10 % jitter, so replicas and restarts do not fall into step), a round
 probes each service with a `healthPath` of every VM that is running and not stale. A round's
 probes are spread over the first half of the interval and at most `concurrency` run at once, so
-a large fleet costs a steady trickle of requests rather than a burst.
+a large fleet costs a steady trickle of requests rather than a burst. Each distinct URL
+(address, port, path) is probed once a round, and its verdict judged for every service naming
+it: 64 services of one VM on one target cost one request, not 64.
+
+A round the prober could not finish (`ProbeFailure`: its process died or stopped answering, or
+any other error) is counted, and `problem` says why until a round completes again: `/health`
+and `/metrics` show it, since a prober that cannot work freezes every status silently.
 
 The log records transitions, never probes. A service becomes `passing` on its first success and
 `critical` after `failures` consecutive failures (a single lost probe is not an outage), and an
@@ -30,7 +36,7 @@ from typing import Final, Protocol
 from vm_registry.domain.commands import RecordHealth
 from vm_registry.domain.errors import RegistryError
 from vm_registry.domain.model import Entry
-from vm_registry.service.probe import PASSING, RESULTS, ProbeResult, Target
+from vm_registry.service.probe import PASSING, RESULTS, ProbeFailure, ProbeResult, Target
 from vm_registry.service.registry import Registry
 
 log = logging.getLogger("vm_registry.health")
@@ -79,6 +85,10 @@ class _Budget:
     recent: deque[list[int]] = field(default_factory=deque)
 
 
+def _url(target: Target) -> tuple[str, int, str]:
+    return target.address, target.port, target.path
+
+
 def targets(entry: Entry) -> Iterator[Target]:
     """The checked services of one VM; a name given twice is checked once, as it appears first
     (health is keyed by service name)."""
@@ -108,6 +118,9 @@ class HealthChecker:
         self.probes: Counter[str] = Counter({result: 0 for result in RESULTS})
         self.transitions = 0
         self.suppressed = 0
+        self.round_failures = 0  # rounds that could not finish, ever
+        self.failing_rounds = 0  # ... in a row, up to the latest: 0 once a round completes
+        self.problem: str | None = None  # why the latest round could not finish
         self._tracks: dict[tuple[str, str], _Track] = {}
         self._budgets: dict[str, _Budget] = {}
         self._task: asyncio.Task[None] | None = None
@@ -130,12 +143,19 @@ class HealthChecker:
             try:
                 if self.is_leader():
                     await self.round()
+                    self.failing_rounds = 0
+                    self.problem = None
                 else:  # a new leader starts from the log's statuses, so forget ours
                     self._tracks.clear()
                     self._budgets.clear()
+                    self.failing_rounds = 0
+                    self.problem = None
                     await self.prober.rest()
-            except Exception:
-                log.exception("health-check round failed")
+            except Exception as error:
+                self.round_failures += 1
+                self.failing_rounds += 1
+                self.problem = str(error) or type(error).__name__
+                log.warning("health-check round failed: %s", self.problem, exc_info=error)
             pause = self.policy.interval * random.uniform(1 - JITTER, 1 + JITTER)
             await asyncio.sleep(max(0.0, started + pause - loop.time()))
 
@@ -155,17 +175,28 @@ class HealthChecker:
         self._tracks = {key: track for key, track in self._tracks.items() if key in live}
         vms = {t.vm_id for t in due}
         self._budgets = {vm: budget for vm, budget in self._budgets.items() if vm in vms}
+        by_url: dict[tuple[str, int, str], list[Target]] = {}
+        for target in due:
+            by_url.setdefault(_url(target), []).append(target)
         writes: set[asyncio.Task[None]] = set()
-        verdicts = self.prober.probe_round(due, self.policy.interval / 2)
+        probes = [named[0] for named in by_url.values()]
+        verdicts = self.prober.probe_round(probes, self.policy.interval / 2)
+        cut_short: ProbeFailure | None = None
         try:
-            async for target, outcome in verdicts:
-                self.probes[outcome.result] += 1
-                decided = self._judge(target, outcome)
-                if decided is not None:  # a transition: written while the round goes on
-                    task = asyncio.create_task(self._record(*decided))
-                    writes.add(task)
-                    task.add_done_callback(writes.discard)
+            try:
+                async for probed, outcome in verdicts:
+                    self.probes[outcome.result] += 1
+                    for target in by_url.get(_url(probed), ()):
+                        decided = self._judge(target, outcome)
+                        if decided is not None:  # a transition: written while the round goes on
+                            task = asyncio.create_task(self._record(*decided))
+                            writes.add(task)
+                            task.add_done_callback(writes.discard)
+            except ProbeFailure as failure:  # the verdicts given stand: write them first
+                cut_short = failure
             await asyncio.gather(*writes)
+            if cut_short is not None:
+                raise cut_short
         finally:
             await verdicts.aclose()  # also when cancelled: the prober forgets this round
             for task in writes:

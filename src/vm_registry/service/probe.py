@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -35,6 +35,11 @@ TIMEOUT: Final = "timeout"
 UNREACHABLE: Final = "unreachable"  # no answer: DNS, refused connection, broken HTTP
 REFUSED: Final = "refused"  # not probed: outside the allow-list, or not a probe-able target
 RESULTS: Final = (PASSING, FAILING, TIMEOUT, UNREACHABLE, REFUSED)
+
+
+class ProbeFailure(Exception):
+    """The prober could not finish a round (its process died, or stopped answering): the
+    verdicts it gave stand, the others say nothing about their services."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +118,9 @@ class Prober:
         """Probe each target once (see `run_round`), yielding each verdict as it comes."""
         found: asyncio.Queue[tuple[Target, ProbeResult] | None] = asyncio.Queue()
         runner = asyncio.create_task(
-            run_round(self.probe, targets, spread, self._slots, found.put_nowait)
+            run_round(
+                self.probe, listed(targets), len(targets), spread, self._slots, found.put_nowait
+            )
         )
         runner.add_done_callback(lambda _: found.put_nowait(None))
         try:
@@ -124,6 +131,11 @@ class Prober:
             runner.cancel()
 
     async def probe(self, target: Target) -> ProbeResult:
+        found = await self._verdict(target)
+        # Clipped: a detail may quote the address, up to 1,024 characters, and goes into events.
+        return ProbeResult(found.result, _clip(found.detail))
+
+    async def _verdict(self, target: Target) -> ProbeResult:
         host = target.address.strip()
         if parse_ip(host) is None and not is_host_name(host):
             return ProbeResult(REFUSED, f"address {host!r} is not a host name or IP address")
@@ -170,16 +182,23 @@ def _clip(text: str) -> str:
     return text if len(text) <= MAX_DETAIL else text[: MAX_DETAIL - 1] + "…"
 
 
+async def listed(targets: Iterable[Target]) -> AsyncGenerator[Target, None]:
+    for target in targets:
+        yield target
+
+
 async def run_round(
     probe: Callable[[Target], Awaitable[ProbeResult]],
-    targets: Sequence[Target],
+    targets: AsyncIterable[Target],
+    count: int,
     spread: float,
     slots: asyncio.Semaphore,
     emit: Callable[[tuple[Target, ProbeResult]], None],
 ) -> None:
-    """Probe each target once, starting them evenly over `spread` seconds with at most `slots`
-    in flight, so a large fleet costs a steady trickle of requests rather than a burst."""
-    spacing = spread / max(len(targets), 1)
+    """Probe each of the `count` targets once, starting them evenly over `spread` seconds with
+    at most `slots` in flight, so a large fleet costs a steady trickle of requests rather than a
+    burst. The targets may still be arriving (the probe process receives a round in pieces)."""
+    spacing = spread / max(count, 1)
 
     async def one(target: Target) -> None:
         try:
@@ -190,9 +209,11 @@ async def run_round(
 
     tasks: list[asyncio.Task[None]] = []
     try:
-        for index, target in enumerate(targets):
+        index = 0
+        async for target in targets:
             if index:
                 await asyncio.sleep(spacing)
+            index += 1
             await slots.acquire()
             tasks.append(asyncio.create_task(one(target)))
         await asyncio.gather(*tasks)

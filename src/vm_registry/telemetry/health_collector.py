@@ -58,6 +58,18 @@ class HealthCollector(Collector):
         )
         held_back.add_metric([], checker.suppressed)
         yield held_back
+        failures = CounterMetricFamily(
+            "vm_registry_health_round_failures",
+            "Health-check rounds the prober could not finish (its process died or hung)",
+        )
+        failures.add_metric([], checker.round_failures)
+        yield failures
+        failing = GaugeMetricFamily(
+            "vm_registry_health_rounds_failing",
+            "Health-check rounds in a row, up to the latest, that could not finish (0: working)",
+        )
+        failing.add_metric([], checker.failing_rounds)
+        yield failing
         statuses = dict.fromkeys(HEALTH_STATUSES, 0)
         for entry in self.registry.state.entries.values():
             for status in (entry.health or {}).values():

@@ -9,6 +9,7 @@ from litestar import Request, Response, get
 from vm_registry.api import resources, schemas, wire
 from vm_registry.api.openapi import OPEN, answers
 from vm_registry.feed.broker import Broker
+from vm_registry.service.health_checks import HealthChecker
 from vm_registry.service.leadership import Leadership
 
 
@@ -34,6 +35,12 @@ async def health(request: Request[Any, Any, Any]) -> Response[bytes]:
     problem = registry.writer.log_error or leadership.log_error
     if problem is not None:
         body["logUnreachable"] = problem
+    checker: HealthChecker | None = request.app.state.health_checker
+    if checker is not None and checker.problem is not None:
+        # Still 200: the API serves. But statuses are frozen while probes fail, and `?healthy=`
+        # answers from them, so this is no longer "ok" (docs/health.md).
+        body["status"] = "degraded"
+        body["healthChecks"] = {"failingRounds": checker.failing_rounds, "problem": checker.problem}
     if registry.staleness_suspended:
         body["warning"] = "mass expiry suspected: staleness is suspended until heartbeats resume"
     return wire.json(body)
