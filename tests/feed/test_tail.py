@@ -85,6 +85,15 @@ async def test_a_quiet_vm_stays_covered_while_other_vms_events_fall_off() -> Non
     assert [i[SEQ] for i in tail.after_vm("vm-b", 6)] == [7, 8, 9]
 
 
+async def test_a_tail_made_at_a_head_covers_no_vm_before_it() -> None:
+    # Issue #25, item 12: made at startup, the tail never held the log before its head.
+    tail = Tail(capacity=3, head=10)
+    assert not tail.covers_vm("vm-a", 0) and not tail.covers_vm("vm-a", 9)
+    assert tail.covers_vm("vm-a", 10)
+    tail.append([vm_item(11, "vm-a")])
+    assert not tail.covers_vm("vm-quiet", 3) and tail.covers_vm("vm-quiet", 10)
+
+
 async def test_a_vms_items_are_read_right_as_it_gains_and_loses_them() -> None:
     tail = Tail(capacity=3, head=0)
     tail.append([vm_item(1, "vm-a"), vm_item(2, "vm-b")])

@@ -45,6 +45,11 @@ class Cluster:
         self.replicas[index] = fresh
         return fresh.start()
 
+    def join(self) -> ServerProcess:
+        """One more replica on the same log, started now, after the others have written: it
+        is not one of `replicas`, and the caller kills it."""
+        return self._process(len(self.replicas) + 1000).start()
+
     def stop(self) -> None:
         for replica in self.replicas:
             replica.kill()

@@ -178,6 +178,33 @@ class ReplicaSuite:
             await second.until_id(end)
             assert second.ids[: end - resume] == list(range(resume + 1, end + 1))
 
+    async def test_a_one_vm_resume_on_a_replica_that_joined_later_replays_the_vms_history(
+        self, replicas: Cluster, clients: list[httpx.AsyncClient]
+    ) -> None:
+        # Issue #25, item 12: the late replica's tail starts at the head it found, and its
+        # one-VM watchers used to take it for the whole history (tests/feed has the restart).
+        a = clients[0]
+        start = log_head(replicas)
+        v1, v2 = new_id(), new_id()
+        for vm_id in (v1, v2):
+            assert (await a.post("/registry/vms", json=vm(vm_id))).status_code == 201
+        assert (await a.post(f"/registry/vms/{v1}/heartbeat")).status_code == 200
+        late = replicas.join()
+        try:
+            assert (
+                await clients[1].patch(f"/registry/vms/{v1}", json={"status": "paused"})
+            ).is_success
+            history = [e["seq"] for e in whole_log(replicas.urls[0]) if e["vmId"] == v1]
+            assert len(history) == 3
+            async with (
+                httpx.AsyncClient(base_url=late.url, timeout=10) as client,
+                Watch(client, params={"after": start, "vm": v1}) as watch,
+            ):
+                await watch.until_events(3, timeout=15)
+                assert watch.ids == history
+        finally:
+            late.kill()
+
     async def test_the_client_reads_its_writes_through_any_replica(self, replicas: Cluster) -> None:
         transport = RoundRobin(replicas.urls)
         async with AsyncRegistryClient(replicas.urls[0], transport=transport) as client:

@@ -19,7 +19,8 @@ once and uncoalesced, only when that VM has a new event. A watcher then reads it
 items, and moves its cursor to the head without looking at any other VM's. Ten thousand
 watchers of one VM each cost the writer what one watcher costs. So that a watcher whose VM
 is quiet never has to replay the log, the tail also remembers, per VM, the newest seq that
-fell off (`covers_vm`): a cursor behind the tail is only stale if its VM lost something.
+fell off (`covers_vm`): a cursor behind the tail is only stale if its VM lost something. What
+came before the tail was made (the log at startup) counts as lost by every VM.
 """
 
 from __future__ import annotations
@@ -105,7 +106,10 @@ class Tail:
         self._by_vm: dict[str, FeedItem | deque[FeedItem]] = {}
         self._vm_waiters: dict[str, set[asyncio.Future[None]]] = {}
         self._dropped: dict[str, int] = {}
-        self._dropped_floor = 0  # newest seq of a VM forgotten from `_dropped`
+        # Newest seq of a VM forgotten from `_dropped`, and to begin with the head: the tail
+        # starts empty, so every event up to it (before a restart, or before this replica
+        # joined) is one it never held, for every VM.
+        self._dropped_floor = head
 
     def append(self, items: Iterable[FeedItem]) -> None:
         by_vm, vm_waiters = self._by_vm, self._vm_waiters
