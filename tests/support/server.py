@@ -108,7 +108,15 @@ class ServerProcess:
         raise RuntimeError(f"server did not become healthy:\n{self.output()}")
 
     def output(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        """What the server wrote to its log so far: while it runs, only up to its last
+        complete line. The server may be halfway through writing one (a half-written JSON line
+        does not parse, and a half-written message lacks its end), so a reader would see it
+        torn; once the process has exited, everything."""
+        running = self.proc is not None and self.proc.poll() is None  # before reading
+        if not self.log_path.exists():
+            return ""
+        text = self.log_path.read_text(errors="replace")
+        return text[: text.rfind("\n") + 1] if running else text
 
     def stop(self, timeout: float = 10.0) -> int | None:
         """SIGTERM, as a service manager would, and wait for the exit code."""
