@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.backup.test_backup import register
-from tests.cli.conftest import run_cli
+from tests.cli.conftest import Run, run_cli
 from tests.support import backend
 from tests.support.server import ServerProcess
 
@@ -52,16 +52,20 @@ def head(server: ServerProcess) -> int:
     return revision
 
 
-def still_writes(server: ServerProcess) -> None:
-    """The server still appends to its own log: a write succeeds and moves the head by one."""
-    before = head(server)
+def untouched(server: ServerProcess, before: int) -> None:
+    """The server's log is as it was, and the server still appends to it."""
+    assert head(server) == before
     register(server.url, 1, "after")
     assert head(server) == before + 1
+    assert not Path(f"{server.db}.partial").exists()
 
 
-def no_traceback(err: str) -> None:
-    assert "Traceback" not in err, err
-    assert len(err.strip().splitlines()) == 1, err
+def refused(done: Run, reason: str) -> None:
+    """Exit 2 with a one-line error giving `reason`, no traceback."""
+    assert done.code == 2, done.out
+    assert reason in done.err
+    assert "Traceback" not in done.err, done.err
+    assert len(done.err.strip().splitlines()) == 1, done.err
 
 
 @only_sqlite_files
@@ -69,12 +73,8 @@ def test_a_backup_onto_its_own_source_is_refused_even_with_force(live: ServerPro
     before = head(live)
     for target in (live.db, live.db.parent / ".." / live.db.parent.name / live.db.name):
         done = run_cli("backup", "--db", str(live.db), "--to", str(target), "--force")
-        assert done.code == 2, done.out
-        assert "is the database being backed up" in done.err
-        no_traceback(done.err)
-    assert head(live) == before
-    still_writes(live)
-    assert not Path(f"{live.db}.partial").exists()
+        refused(done, "is the database being backed up")
+    untouched(live, before)
 
 
 def test_a_backup_onto_a_log_a_server_has_open_is_refused_even_with_force(
@@ -85,12 +85,8 @@ def test_a_backup_onto_a_log_a_server_has_open_is_refused_even_with_force(
         "backup", "--db", backend.target(live.db), "--to", str(sqlite_server.db), "--force",
         timeout=60,
     )  # fmt: skip
-    assert done.code == 2, done.out
-    assert "in use" in done.err
-    no_traceback(done.err)
-    assert head(sqlite_server) == before
-    still_writes(sqlite_server)
-    assert not Path(f"{sqlite_server.db}.partial").exists()
+    refused(done, "in use")
+    untouched(sqlite_server, before)
 
 
 def test_a_backup_into_a_directory_is_a_clear_error_and_leaves_nothing(
@@ -102,9 +98,7 @@ def test_a_backup_into_a_directory_is_a_clear_error_and_leaves_nothing(
         done = run_cli(
             "backup", "--db", backend.target(live.db), "--to", str(directory), *extra, timeout=60
         )
-        assert done.code == 2, done.out
-        assert f"{directory} is a directory" in done.err
-        no_traceback(done.err)
+        refused(done, f"{directory} is a directory")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["backups"]
     assert list(directory.iterdir()) == []
 
@@ -119,7 +113,5 @@ def test_a_restore_of_a_file_onto_itself_is_refused_at_once(tmp_path: Path) -> N
         # On the file itself, and through another spelling of its path.
         for source in (path, tmp_path / "." / "registry.db"):
             done = run_cli("restore", "--from", str(source), "--db", str(path), *extra)
-            assert done.code == 2, done.out
-            assert "is the database to restore into" in done.err
-            no_traceback(done.err)
+            refused(done, "is the database to restore into")
     assert run_cli("verify", "--db", str(path)).code == 0

@@ -14,11 +14,10 @@ from collections.abc import Iterator
 
 from tests.conftest import vm
 from tests.hostile.raw_http import json_error, send_until_answered, split_answers
-from tests.hostile.test_slow_clients import rss_kib
 from tests.support.fixtures import server_fixture
+from tests.support.memory import MiB, rss
 from tests.support.server import ServerProcess
 
-MiB = 1024 * 1024
 FLOOD = 16 * MiB  # what the client would send if nothing stopped it
 
 live = server_fixture("trailers")
@@ -51,19 +50,19 @@ def one_endless_trailer(vm_id: str) -> Iterator[bytes]:
 def test_many_trailer_lines_past_the_head_limit_are_431_and_close(
     live: ServerProcess, vm_id: str
 ) -> None:
-    before = rss_kib(live)
+    before = rss(live)
     answer, sent = send_until_answered(live, many_trailer_lines(vm_id))
     assert "request trailers are larger than 64 KiB" in json_error(answer, 431)  # then closed
     assert sent < FLOOD
-    assert rss_kib(live) - before < 8 * 1024
+    assert rss(live) - before < 8 * MiB
 
 
 def test_one_endless_trailer_line_is_431_and_close(live: ServerProcess, vm_id: str) -> None:
-    before = rss_kib(live)
+    before = rss(live)
     answer, sent = send_until_answered(live, one_endless_trailer(vm_id))
     assert "request trailers are larger than 64 KiB" in json_error(answer, 431)
     assert sent < FLOOD
-    assert rss_kib(live) - before < 8 * 1024
+    assert rss(live) - before < 8 * MiB
 
 
 def test_trailers_within_the_limit_are_read_and_dropped(live: ServerProcess, vm_id: str) -> None:
