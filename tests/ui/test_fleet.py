@@ -192,10 +192,12 @@ def test_a_click_on_a_row_opens_its_history(
     tab.page.keyboard.press("Enter")
     dialog.locator("#history-rows tr").first.wait_for()
 
-    # The ticker hides heartbeats until asked for them.
-    beat = tab.page.locator(f'#events li[data-vm="{vm_id}"][data-type="vm.heartbeat"]')
-    assert http.post(f"/registry/vms/{vm_id}/heartbeat").status_code == 200
+    # The ticker hides heartbeats until asked for them (this one, and the one it opened with).
+    answer = http.post(f"/registry/vms/{vm_id}/heartbeat")
+    assert answer.status_code == 200
+    beat = tab.page.locator(f'#events li[data-seq="{answer.json()["revision"]}"]')
     beat.wait_for(state="attached")
+    assert beat.get_attribute("data-type") == "vm.heartbeat"
     assert not beat.is_visible()
     tab.page.keyboard.press("Escape")
     tab.page.check("#show-heartbeats")

@@ -25,14 +25,15 @@ function showState(name, detail) {
   $("reconnect-now").hidden = name !== "reconnecting";
 }
 
+const NEEDS_TOKEN = "The fleet shows once a token is accepted.";
+
 function askForToken(message) {
   showState("unauthorized", message);
   $("login").hidden = false;
   $("main").inert = true;
   $("login-error").textContent = token() ? message : "";
-  $("reconnect-now").addEventListener("click", () => feed.wake());
-
-$("forget-token").hidden = !token();
+  $("forget-token").hidden = !token();
+  fleet.wait(NEEDS_TOKEN);
   $("token-input").focus();
 }
 
@@ -85,6 +86,7 @@ const feed = new Feed({
   snapshot({ revision, vms }) {
     fleet.snapshot(vms);
     ticker.snapshot(revision, vms.length);
+    ticker.fill(revision);
     $("revision").textContent = `revision ${revision}`;
   },
   event(event) {
@@ -119,8 +121,8 @@ $("forget-token").addEventListener("click", () => {
   // What the token let this tab see goes with it; a new token starts from a fresh snapshot.
   feed.seq = null;
   travel.back();
-  fleet.snapshot([]);
-  $("events").replaceChildren();
+  fleet.forget(NEEDS_TOKEN);
+  ticker.clear();
   $("revision").textContent = "";
   askForToken("token forgotten");
 });

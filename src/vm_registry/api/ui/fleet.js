@@ -33,9 +33,35 @@ function haystack(vm) {
   return text;
 }
 
+/** A cell that may be cut short on screen (an ellipsis): its whole text is its tooltip. */
+function clipped(className, text) {
+  const cell = element("td", className, text);
+  cell.title = text;
+  return cell;
+}
+
+/** What an empty registry says: how a VM gets into it, in commands that work as shown. */
+function howToRegister() {
+  const curl =
+    `curl -X POST ${location.origin}/registry/vms -H 'Content-Type: application/json' ` +
+    `-d '{"id": "vm-1", "name": "first", "role": "worker", "address": "vm-1.vm.vers.sh", ` +
+    `"registeredBy": "me"}'`;
+  const cli =
+    "vm-registry register --id vm-1 --name first --role worker --address vm-1.vm.vers.sh " +
+    "--registered-by me";
+  return [
+    "No VMs registered yet. Agents register their own VM (with vm-registry agent, or the " +
+      "agent-services extension); to register one by hand:",
+    element("code", "", curl),
+    "or, from the clone (.venv/bin/vm-registry, or after . .venv/bin/activate):",
+    element("code", "", cli),
+  ];
+}
+
 /** Each service as "name:port", with its health check's verdict where one ran (vm.health). */
 function servicesCell(vm) {
   const cell = element("td", "services");
+  cell.title = (vm.services || []).map((s) => `${s.name}:${s.port}`).join(", ");
   const health = vm.health || {};
   (vm.services || []).forEach((service, index) => {
     if (index > 0) cell.append(", ");
@@ -61,6 +87,10 @@ export class FleetView {
     this.rows = new Map(); // id -> {tr, vm, mark}
     this.filter = { role: "", status: "", text: "" };
     this.timer = null;
+    // Until the first snapshot the page knows nothing of the fleet, and must not call it
+    // empty (behind the token prompt it has VMs it may not show yet): `waiting` says why.
+    this.loaded = false;
+    this.waiting = "Connecting to the registry…";
     tbody.addEventListener("click", (click) => {
       const tr = click.target.closest("tr[data-id]");
       if (tr) onOpen(tr.dataset.id);
@@ -73,9 +103,23 @@ export class FleetView {
   }
 
   snapshot(vms) {
+    this.loaded = true;
     this.live = new Map(vms.map((vm) => [vm.id, vm]));
     this.leaving.clear();
     this.marks.clear();
+    this.schedule();
+  }
+
+  /** Forget the fleet (the token that showed it is gone); `reason` is what the note says. */
+  forget(reason) {
+    this.snapshot([]);
+    this.loaded = false;
+    this.waiting = reason;
+  }
+
+  /** The page cannot see the fleet yet (no token, or a refused one). */
+  wait(reason) {
+    this.waiting = reason;
     this.schedule();
   }
 
@@ -152,13 +196,23 @@ export class FleetView {
     for (const id of this.rows.keys()) {
       if (!this.live.has(id) && !this.leaving.has(id) && !this.past?.has(id)) this.rows.delete(id);
     }
+    if (!this.past && !this.loaded) {
+      this.countsBox.replaceChildren();
+      this.note.textContent = this.waiting;
+      return;
+    }
     this.renderCounts(all);
     const removed = this.past ? 0 : this.leaving.size;
     const total = all.length - removed;
     let note = `${total} VM${total === 1 ? "" : "s"}`;
     if (shown.length !== all.length) note += `, ${shown.length} shown`;
     if (shown.length > MAX_ROWS) note += ` (the first ${MAX_ROWS}: narrow the filters)`;
-    this.note.textContent = total === 0 && removed === 0 ? "No VMs registered." : note;
+    if (total === 0 && removed === 0) {
+      if (this.past) this.note.textContent = "No VMs were registered then.";
+      else this.note.replaceChildren(...howToRegister());
+    } else {
+      this.note.textContent = note;
+    }
   }
 
   row(vm) {
@@ -178,11 +232,11 @@ export class FleetView {
     if (vm.stale) status.append(" ", element("span", "badge stale", "stale"));
     if (mark === "removed") status.append(" ", element("span", "badge removed", "removed"));
     tr.append(
-      element("td", "id", vm.id),
-      element("td", "name", vm.name),
+      clipped("id", vm.id),
+      clipped("name", vm.name),
       element("td", "role", vm.role),
       status,
-      element("td", "address", vm.address),
+      clipped("address", vm.address),
       servicesCell(vm),
       element("td", "seen", ago(vm.lastSeen)),
       element("td", "age", duration(Date.now() - Date.parse(vm.registeredAt))),
