@@ -1,5 +1,6 @@
 """No module imports upward: each package imports only the layers below it (the table in
-docs/architecture.md), and nothing below `api/` knows the HTTP framework."""
+docs/architecture.md), nothing below `api/` knows the HTTP framework, and nothing outside
+`service/` reaches the writer or the live state: the edges go through the runtime."""
 
 from __future__ import annotations
 
@@ -16,9 +17,16 @@ ALLOWED: dict[str, set[str]] = {
     "domain": set(),
     "wire": {"domain"},
     "persistence": {"domain"},
+<<<<<<< HEAD
     "service": {"domain", "persistence", "settings"},
     "feed": {"domain", "persistence", "service", "wire"},
     "audit": {"domain", "wire", "persistence", "service"},
+=======
+    "service": {"domain", "persistence", "settings", "feed"},
+    # The feed is below the service: the runtime owns it and publishes committed outcomes to it.
+    "feed": {"domain", "persistence", "wire"},
+    "audit": {"domain", "persistence", "service"},
+>>>>>>> 2fc0591 (One runtime object (service/runtime.py) owns the store, state, writer, feed, blocking queries, snapshots, time travel, leadership, follower, reaper, health checker and self-registration, and starts and stops them in one documented order)
     "backup": set(),
     "telemetry": {"domain", "persistence", "service", "feed"},
     "api": {"domain", "wire", "persistence", "service", "feed", "settings", "telemetry"},
@@ -75,3 +83,61 @@ def test_a_module_imports_only_the_layers_below_it(path: Path) -> None:
             assert not name.startswith(BACKENDS), f"{layer} must not import the backend {name}"
         if layer in FRAMEWORK_FREE:
             assert parts[0] not in HTTP_FRAMEWORKS, f"{layer} must not know {parts[0]}"
+
+
+# The writer and the live projection are the service's own: the edges (routes, metrics, the CLI)
+# send commands through `Runtime.execute` and read through the registry's queries.
+SERVICE_PRIVATE_MODULES = ("vm_registry.service.writer",)
+PRIVATE_ATTRIBUTES = {"_writer", "_state"}
+STATE_INDEXES = {"entries", "by_activity", "by_role", "running", "revision"}
+
+
+def reaches_inside(node: ast.AST) -> str | None:
+    """What `node` reaches of the writer or the live state, if anything: `x._writer`,
+    `x.writer.y` (the writer itself, not a function named writer) or `x.state.entries`."""
+    if not isinstance(node, ast.Attribute):
+        return None
+    if node.attr in PRIVATE_ATTRIBUTES:
+        return node.attr
+    inner = node.value
+    if isinstance(inner, ast.Attribute) and inner.attr == "writer":
+        return f"writer.{node.attr}"
+    if isinstance(inner, ast.Attribute) and inner.attr == "state" and node.attr in STATE_INDEXES:
+        return f"state.{node.attr}"
+    return None
+
+
+# The layers that may import the service, and so could get hold of its insides (the layers below
+# it cannot: their `_writer`s and `state`s are their own).
+ABOVE_SERVICE = {layer for layer, allowed in ALLOWED.items() if allowed & {"service", "*"}}
+OUTSIDE_SERVICE = [p for p in MODULES if layer_of(p) in ABOVE_SERVICE]
+
+
+@pytest.mark.parametrize("path", OUTSIDE_SERVICE, ids=lambda p: str(p.relative_to(SOURCE)))
+def test_nothing_outside_the_service_touches_the_writer_or_the_state(path: Path) -> None:
+    for name in imports_of(path):
+        assert not name.startswith(SERVICE_PRIVATE_MODULES), f"{path.name} imports {name}"
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        reached = reaches_inside(node)
+        assert reached is None, f"{path.name}:{getattr(node, 'lineno', '?')} reaches {reached}"
+
+
+def test_the_check_sees_the_ways_in_it_forbids() -> None:
+    found = [
+        reaches_inside(node)
+        for line in (
+            "registry.writer.submit(c, a)",
+            "registry.state.entries.values()",
+            "len(app.state.registry.state.by_activity)",
+            "registry._writer",
+            "rq.writer(request)",  # a function that checks a caller may write: allowed
+            "registry.vms.values()",
+        )
+        for node in ast.walk(ast.parse(line))
+    ]
+    assert [f for f in found if f is not None] == [
+        "writer.submit",
+        "state.entries",
+        "state.by_activity",
+        "_writer",
+    ]

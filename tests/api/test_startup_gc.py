@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 from ops.bench.logs import fleet_log, write_log
 
+from vm_registry.api import resources
 from vm_registry.api.app import create_app
+from vm_registry.service.runtime import Runtime
 from vm_registry.settings import Settings
 
 FLEET = 300
@@ -22,11 +24,11 @@ FLEET = 300
 async def test_the_replayed_fleet_is_frozen_out_of_the_collector(tmp_path: Path) -> None:
     db = tmp_path / "fleet.db"
     await write_log(db, fleet_log(FLEET, 3, 1_000))
-    app = create_app(Settings(db=db))
+    app = create_app(Runtime(Settings(db=db)))
     gc.unfreeze()
     try:
         async with app.lifespan():
-            entries = list(app.state.registry.state.entries.values())
+            entries = list(resources.of_app(app).runtime.registry.vms.values())
             assert len(entries) == FLEET
             assert gc.get_freeze_count() >= FLEET
             tracked = {id(o) for generation in range(3) for o in gc.get_objects(generation)}

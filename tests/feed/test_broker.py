@@ -25,12 +25,12 @@ from vm_registry.domain.errors import Gone, Unavailable
 from vm_registry.domain.events import EVENT_TYPES, Event
 from vm_registry.domain.fold import State, apply, fold
 from vm_registry.domain.model import ROLES
+from vm_registry.domain.outcome import Outcome
 from vm_registry.feed import broker as broker_module
 from vm_registry.feed.broker import Broker, Subscription
 from vm_registry.feed.filters import FeedFilter
 from vm_registry.feed.tail import FRAME, SEQ, feed_item
 from vm_registry.persistence.log import EventLog
-from vm_registry.service.writer import Outcome
 
 SCAN_CHUNK = 3
 

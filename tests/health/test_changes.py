@@ -11,8 +11,8 @@ from vm_registry.domain import events as ev
 from vm_registry.domain.errors import Unavailable
 from vm_registry.domain.events import Event
 from vm_registry.domain.fold import State, apply
+from vm_registry.domain.outcome import Outcome
 from vm_registry.service.changes import Changes, Scope
-from vm_registry.service.writer import Outcome
 
 
 class Log:

@@ -57,8 +57,8 @@ class Service:
                 self.log, SqliteSnapshots(self.log), SqliteCompaction(self.log), str(self.db)
             )
             await self.log.open()
-        state = await replay(self.log)
-        self.writer = Writer(self.log, state, self.clock, self.published.extend)
+        self.state = state = await replay(self.log)
+        self.writer = Writer(self.log, state, self.clock, [self.published.extend])
         self.registry = Registry(
             self.log, state, self.writer, stale_after=self.stale_after, clock=self.clock
         )
@@ -74,4 +74,4 @@ class Service:
         await self.log.close()
 
     async def execute(self, command: cmd.Command) -> Outcome:
-        return await self.registry.writer.submit(command, ACTOR)
+        return await self.registry.execute(command, ACTOR)

@@ -42,7 +42,7 @@ async def test_a_write_is_decided_against_what_the_other_process_committed(
     assert [o.event.seq for o in b.published] == [1, 2]  # a's event reached b's feed first
     fresh = await Service(a.db, FakeClock(T0)).start()  # a third process, replaying the log
     try:
-        assert b.registry.state == fresh.registry.state
+        assert b.state == fresh.state
     finally:
         await fresh.stop()
 

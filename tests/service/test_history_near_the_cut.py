@@ -43,7 +43,7 @@ async def test_as_of_a_time_between_the_cut_and_the_next_event_is_the_cut(tmp_pa
             await service.execute(cmd.Heartbeat("vm-1"))
         clock.now = T0 + 60_000
         await service.execute(cmd.Heartbeat("vm-1"))  # seq 6, a minute later
-        machine = TimeMachine(service.store, service.registry.state)
+        machine = TimeMachine(service.store, service.state)
         before = await machine.state_at(5)
         await compact(service.store, 5)
         now = clock.now + 1
@@ -65,7 +65,7 @@ async def test_a_corrupt_snapshot_is_judged_once(
         await service.execute(cmd.Register("vm-1", DATA))
         for _ in range(24):
             await service.execute(cmd.Heartbeat("vm-1"))
-        machine = TimeMachine(service.store, service.registry.state)
+        machine = TimeMachine(service.store, service.state)
         for seq in (10, 20):
             state = await machine.state_at(seq)
             chain = await service.store.log.hash_at(seq)
@@ -75,7 +75,7 @@ async def test_a_corrupt_snapshot_is_judged_once(
         backend.execute(service.db, f"UPDATE snapshots SET body = {junk} WHERE seq = 20")
         expected = {seq: (await machine.state_at(seq)).entries for seq in (21, 22, 23)}
         monkeypatch.setattr(history, "NEARBY", 0)  # every request looks for a snapshot
-        fresh = TimeMachine(service.store, service.registry.state)
+        fresh = TimeMachine(service.store, service.state)
         with caplog.at_level(logging.WARNING, logger="vm_registry.snapshots"):
             for seq in (22, 21, 23, 22, 23):
                 assert (await fresh.state_at(seq)).entries == expected[seq]

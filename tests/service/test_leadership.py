@@ -69,7 +69,7 @@ async def test_a_replica_that_is_not_the_leader_neither_reaps_nor_snapshots(
         await service.execute(cmd.Register("vm-1", DATA))
         clock.now += 60_000  # long past the window and the startup grace
         reaper = Reaper(service.registry, 0.01, GuardPolicy(enabled=False), lambda: leader)
-        snapshots = Snapshotter(service.store, service.registry.state, 1, 0, lambda: leader)
+        snapshots = Snapshotter(service.store, service.state, 1, 0, lambda: leader)
         reaper.start()
         await asyncio.sleep(0.1)
         assert not service.registry.get("vm-1").stale  # type: ignore[union-attr]

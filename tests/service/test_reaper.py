@@ -4,6 +4,7 @@ timing corner cases are exact."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, cast
 
 from vm_registry.domain import events as ev
@@ -48,10 +49,13 @@ class Fleet:
             self._append(ev.HEARTBEAT, vm_id)
 
     @property
-    def writer(self) -> Fleet:  # the reaper submits its marks to `registry.writer`
-        return self
+    def running(self) -> int:
+        return self.state.running
 
-    async def submit(self, command: MarkStale, actor: dict[str, Any]) -> None:
+    def awake(self) -> Iterator[Any]:
+        return (self.state.entries[vm_id] for vm_id in self.state.by_activity)
+
+    async def execute(self, command: MarkStale, actor: dict[str, Any]) -> None:
         entry = self.state.entries[command.vm_id]
         if entry.revision != command.revision or entry.stale:
             raise Conflict("touched since")

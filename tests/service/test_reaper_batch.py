@@ -28,11 +28,11 @@ async def test_stale_vms_are_marked_in_one_group_commit(tmp_path: Path) -> None:
         for n in range(40):
             await service.execute(cmd.Register(f"vm-{n}", DATA))
         batches: list[list[Any]] = []
-        service.writer.publish = batches.append
+        service.writer.subscribers = [batches.append]
         clock.now += 60_000
         await Reaper(service.registry, 1.0, GuardPolicy(enabled=False)).tick()
         assert [len(batch) for batch in batches] == [40]
         assert {outcome.event.type for outcome in batches[0]} == {STALE}
-        assert all(entry.stale for entry in service.registry.state.entries.values())
+        assert all(entry.stale for entry in service.registry.vms.values())
     finally:
         await service.stop()

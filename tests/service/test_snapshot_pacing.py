@@ -37,7 +37,7 @@ async def test_pieces_wait_for_commits_and_the_snapshot_still_completes(
 
         monkeypatch.setattr(snapshot, "encode_pieces", one_row_a_piece)
         monkeypatch.setattr(snapshots, "PIECE_PAUSE", 30.0)  # a writer that commits, not idles
-        taker = Snapshotter(service.store, service.registry.state, every=5, last_seq=0)
+        taker = Snapshotter(service.store, service.state, every=5, last_seq=0)
 
         taker.observe([])  # the commit that reaches `every`: the snapshot starts
         await asyncio.sleep(0.05)

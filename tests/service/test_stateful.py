@@ -198,7 +198,7 @@ class RegistryMachine(RuleBasedStateMachine):
             silent = self.clock.now - quiet_since > STALE_AFTER_MS
             if entry["status"] == "running" and entry["id"] not in self.marked and silent:
                 due.append(entry)
-        found = self.service.registry.state.entries
+        found = self.service.state.entries
         due.sort(key=lambda entry: found[entry["id"]].revision)
         for entry in due:
             self.revision += 1
@@ -254,7 +254,7 @@ class RegistryMachine(RuleBasedStateMachine):
             finally:
                 await reader.close()
 
-        assert self.run(replayed()) == self.service.registry.state
+        assert self.run(replayed()) == self.service.state
 
 
 RegistryMachine.TestCase.settings = settings(

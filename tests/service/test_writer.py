@@ -50,7 +50,7 @@ async def test_concurrent_registrations_of_one_id_give_exactly_one_success(
     assert entry is not None
     assert entry.name == winners[0].entry.name  # type: ignore[union-attr]
     assert service.log.head == service.registry.revision == 1
-    assert await replayed(service) == service.registry.state
+    assert await replayed(service) == service.state
 
 
 async def test_commands_in_one_group_commit_see_the_effects_of_earlier_ones(
@@ -76,7 +76,7 @@ async def test_commands_in_one_group_commit_see_the_effects_of_earlier_ones(
         5,
         4,
     )
-    assert await replayed(service) == service.registry.state
+    assert await replayed(service) == service.state
 
 
 class FlakyLog(SqliteEventLog):
@@ -108,13 +108,13 @@ async def test_a_failed_commit_refuses_the_whole_batch_and_the_projection_does_n
         )
         assert all(isinstance(a, Unavailable) for a in answers), answers
         assert service.registry.revision == store.head == 1
-        assert list(service.registry.state.entries) == ["vm-1"]
-        assert service.registry.state.entries["vm-1"].revision == 1
+        assert list(service.state.entries) == ["vm-1"]
+        assert service.state.entries["vm-1"].revision == 1
 
         store.failing = False
         outcome = await service.execute(cmd.Register("vm-2", DATA))
         assert outcome.event.seq == 2  # no gap where the failed batch was
-        assert await replayed(service) == service.registry.state
+        assert await replayed(service) == service.state
     finally:
         await service.stop()
 
@@ -208,9 +208,9 @@ async def test_the_answer_is_the_projections_entry_so_a_read_renders_from_the_ca
 async def test_reads_can_wait_for_a_revision_the_writer_has_not_folded_yet(
     service: Service,
 ) -> None:
-    waiting = asyncio.ensure_future(service.registry.writer.folded.wait_for(2, timeout=5))
+    waiting = asyncio.ensure_future(service.writer.folded.wait_for(2, timeout=5))
     await service.execute(cmd.Register("vm-1", DATA))
     assert not waiting.done()
     await service.execute(cmd.Heartbeat("vm-1"))
     assert await waiting
-    assert service.registry.writer.folded.waiting == 0
+    assert service.writer.folded.waiting == 0

@@ -1,10 +1,12 @@
-"""`GET /metrics`: Prometheus's text format, rendered by the official `prometheus_client`.
+"""What `GET /metrics` (`api/routes/metrics.py`) renders, in Prometheus's text format, through
+the official `prometheus_client`.
 
 Each app has its own `CollectorRegistry` (never the library's global one), so two apps in one
 process (tests) keep separate figures. It holds the HTTP figures (observed by
-`api/request_log.py`), the writer's (`telemetry/writer_metrics.py`), the scrape-time collector of
-the fleet, log, feed and snapshots (`telemetry/registry_collector.py`), and the library's own
-process, platform and garbage-collector collectors.
+`api/request_log.py`), the writer's (`telemetry/writer_metrics.py`, an observer the writer
+calls), the scrape-time collectors of the fleet, log, feed, snapshots, health checks and
+blocking queries (`telemetry/registry_collector.py`, `telemetry/health_collector.py`), and the
+library's own process, platform and garbage-collector collectors.
 
 With auth on, the route needs a token of any scope (each can read), unless `--metrics-public`
 opens it: Prometheus then scrapes without a secret, and the figures show only counts.
@@ -14,9 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Request, Response, get
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
     GCCollector,
@@ -27,6 +27,8 @@ from prometheus_client import (
     generate_latest,
 )
 
+from vm_registry.service.runtime import Runtime
+from vm_registry.telemetry.health_collector import HealthCollector
 from vm_registry.telemetry.registry_collector import RegistryCollector
 from vm_registry.telemetry.writer_metrics import WriterMetrics
 
@@ -83,32 +85,31 @@ class Telemetry:
         self.http = HttpMetrics(self.registry)
         self.writer = WriterMetrics(self.registry)
         self.collector: RegistryCollector | None = None
+        self.health: HealthCollector | None = None
 
-    def attach(self, collector: RegistryCollector) -> None:
+    def attach(self, runtime: Runtime) -> None:
+        """Once the runtime has started: the collectors read off its parts."""
         self.detach()
-        self.collector = collector
-        self.registry.register(collector)
+        self.collector = RegistryCollector(
+            runtime.registry,
+            runtime.feed,
+            lambda: runtime.queue_depth,
+            runtime.leadership,
+            storage=runtime.store,
+        )
+        self.registry.register(self.collector)
+        self.health = HealthCollector(runtime.registry, runtime.checker, runtime.changes)
+        self.registry.register(self.health)
 
     def detach(self) -> None:
         if self.collector is not None:
             self.registry.unregister(self.collector)
             self.collector = None
+        if self.health is not None:
+            self.registry.unregister(self.health)
+            self.health = None
 
     async def render(self) -> bytes:
         if self.collector is not None:
             await self.collector.refresh()
         return generate_latest(self.registry)
-
-
-# litestar appends "; charset=utf-8" to every text type itself: given the library's full
-# content type, the answer said it twice (`...; charset=utf-8; charset=utf-8`).
-MEDIA_TYPE = CONTENT_TYPE_LATEST.removesuffix("; charset=utf-8")
-
-
-@get("/metrics", include_in_schema=False)
-async def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
-    telemetry: Telemetry = request.app.state.telemetry
-    return Response(await telemetry.render(), media_type=MEDIA_TYPE)
-
-
-ROUTES = [metrics]

@@ -1,41 +1,51 @@
-"""The lifespan's resources, as the hot routes reach them: from the app's state, through the
-request they already take.
+"""What a route works with, and the one way every route reaches it: `of(request)`.
 
-Litestar's dependency injection resolves two or more dependencies of one handler in an anyio
-task group, a task per dependency per request. Measured in process on `GET
-/registry/discover/{role}` (two dependencies), that was about 40 % of the request's CPU, and
-a single dependency still costs a signature-model pass. The objects are the very ones the
-lifespan put in app state (what the providers in `app.py` return), so nothing becomes a
-module global; the routes that are not hot keep the injected form.
+`Resources` holds the service's `Runtime` (commands, queries, subscriptions, health) and the
+edge's own objects (the entry renderer's cache, the metrics). `create_app` puts it in the app's
+state, under one name, once; nothing becomes a module global.
+
+Not by litestar's dependency injection: it resolves two or more dependencies of one handler in
+an anyio task group, a task per dependency per request. Measured in process on `GET
+/registry/discover/{role}` (two dependencies), that was about 40 % of the request's CPU, and a
+single dependency still costs a signature-model pass. `of` is one attribute read on the app,
+and works from a raw ASGI scope too (`of_scope`), for handlers that take no `Request`.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from litestar import Request
+from litestar import Litestar, Request
+from litestar.types import Scope
 
-from vm_registry.api.wire import EntryRenderer
-from vm_registry.service.changes import Changes
-from vm_registry.service.history import TimeMachine
-from vm_registry.service.registry import Registry
+from vm_registry.service.runtime import Runtime
+from vm_registry.wire.render import EntryRenderer
+
+if TYPE_CHECKING:
+    from vm_registry.api.metrics import Telemetry
+
+# The key in the app's state.
+KEY = "resources"
 
 
-def registry(request: Request[Any, Any, Any]) -> Registry:
-    found: Registry = request.app.state.registry
+@dataclass(frozen=True, slots=True)
+class Resources:
+    runtime: Runtime
+    renderer: EntryRenderer
+    telemetry: Telemetry
+
+
+def of(request: Request[Any, Any, Any]) -> Resources:
+    found: Resources = request.app.state[KEY]
     return found
 
 
-def renderer(request: Request[Any, Any, Any]) -> EntryRenderer:
-    found: EntryRenderer = request.app.state.renderer
+def of_scope(scope: Scope) -> Resources:
+    found: Resources = scope["litestar_app"].state[KEY]
     return found
 
 
-def history(request: Request[Any, Any, Any]) -> TimeMachine:
-    found: TimeMachine = request.app.state.history
-    return found
-
-
-def changes(request: Request[Any, Any, Any]) -> Changes:
-    found: Changes = request.app.state.changes
+def of_app(app: Litestar) -> Resources:
+    found: Resources = app.state[KEY]
     return found

@@ -59,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
     from vm_registry.api.app import create_app
     from vm_registry.api.auth import TokenConfigError
     from vm_registry.cli.uvicorn_server import GracefulServer, bounded_protocol
+    from vm_registry.service.runtime import Runtime
     from vm_registry.telemetry import log_format
 
     settings = settings_from(args)
@@ -72,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     try:
-        app = create_app(settings)
+        app = create_app(Runtime(settings))
     except TokenConfigError as error:
         print(f"vm-registry serve: {error}", file=sys.stderr)
         return 2

@@ -13,8 +13,10 @@ from typing import Any
 import httptools
 import orjson
 import uvicorn
+from litestar import Litestar
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from vm_registry.api import resources
 from vm_registry.api.headers import SECURITY_HEADERS
 
 # Request line and headers together. Agents send a few hundred bytes; anything near this is an
@@ -294,9 +296,9 @@ class GracefulServer(uvicorn.Server):
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         # Before uvicorn waits for open requests to finish: the app answers what it holds
         # (blocking queries) now, rather than have them cut at the grace timeout.
-        begin = getattr(getattr(self.config.app, "state", None), "begin_shutdown", None)
-        if callable(begin):
-            begin()
+        app = self.config.app
+        if isinstance(app, Litestar):
+            resources.of_app(app).runtime.begin_shutdown()
         await super().shutdown(sockets)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:

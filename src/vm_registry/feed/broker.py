@@ -16,11 +16,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterat
 from vm_registry.domain.errors import Gone, Unavailable
 from vm_registry.domain.events import Event
 from vm_registry.domain.fold import State, apply
+from vm_registry.domain.outcome import Outcome
 from vm_registry.feed import frames
 from vm_registry.feed.filters import FeedFilter
 from vm_registry.feed.tail import DEFAULT_MAX_BYTES, FRAME, SEQ, FeedItem, Tail, feed_item
 from vm_registry.persistence.log import EventLog
-from vm_registry.service.writer import Outcome
 
 StateAt = Callable[[int], Awaitable[State]]
 

@@ -31,7 +31,7 @@ from vm_registry.domain import events as ev
 from vm_registry.domain.errors import Unavailable
 from vm_registry.domain.fold import State
 from vm_registry.domain.model import ROLES, Entry
-from vm_registry.service.writer import Outcome
+from vm_registry.domain.outcome import Outcome
 
 # How many deregistered ids keep an index of their own before they are forgotten together
 # (their index then becomes the revision at that moment: at worst one early answer).

@@ -163,7 +163,7 @@ class HealthChecker:
         registry = self.registry
         now = registry.clock()
         found: list[Target] = []
-        for entry in registry.state.entries.values():
+        for entry in registry.vms.values():
             if entry.services and entry.status == "running" and not registry.is_stale(entry, now):
                 found.extend(targets(entry))
         return found
@@ -237,7 +237,7 @@ class HealthChecker:
 
     async def _record(self, command: RecordHealth, track: _Track, slot: list[int]) -> None:
         try:
-            recorded = await self.registry.writer.submit(command, HEALTH_ACTOR)
+            recorded = await self.registry.execute(command, HEALTH_ACTOR)
         except RegistryError:
             # The VM changed meanwhile, or the log is unavailable: nothing was written, so the
             # slot is given back, and the next round decides again.

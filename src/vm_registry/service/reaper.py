@@ -2,8 +2,9 @@
 
 Every `interval` it looks for running VMs that nothing has touched for `stale_after` (counting
 from server start at the earliest, which gives every VM a full window after a restart) and asks
-the writer to mark them stale. The command carries the revision the reaper saw, so a heartbeat
-that lands first wins and the command is dropped.
+the writer to mark them stale (through `Registry.execute`, as every caller does). The command
+carries the revision the reaper saw, so a heartbeat that lands first wins and the command is
+dropped.
 
 Mass expiry: if more than `share` of a running fleet of at least `min_fleet` VMs would be stale
 within one stale window, the likelier culprit is the registry or its network, not the agents
@@ -98,15 +99,12 @@ class Reaper:
         first) from the front and stops at the first VM that is neither: a pass touches the
         VMs it reports and one more, never the whole fleet (`examined` counts them)."""
         registry = self.registry
-        state = registry.state
         limit = registry.stale_after_ms
         soon_limit = limit - int(self.interval * 1000)
         soon = examined = 0
         found: list[Entry] = []
-        entries = state.entries
-        for vm_id in state.by_activity:
+        for entry in registry.awake():
             examined += 1
-            entry = entries[vm_id]
             quiet = now - registry.quiet_since(entry)
             if quiet > limit:
                 found.append(entry)
@@ -118,7 +116,7 @@ class Reaper:
         # Marked in registration order, whatever order the index holds VMs seen in the same
         # millisecond in: the log of one silence is then the same however the fold got there.
         found.sort(key=_registration_order)
-        return found, soon, state.running
+        return found, soon, registry.running
 
     async def tick(self) -> None:
         registry = self.registry
@@ -132,8 +130,7 @@ class Reaper:
         # Submitted all at once, so the writer takes them as one group commit (up to its batch
         # size) instead of one transaction per VM: a rack going dark is one commit, not 500.
         marks = [
-            registry.writer.submit(MarkStale(entry.id, entry.revision), REAPER_ACTOR)
-            for entry in overdue
+            registry.execute(MarkStale(entry.id, entry.revision), REAPER_ACTOR) for entry in overdue
         ]
         for answer in await asyncio.gather(*marks, return_exceptions=True):
             if isinstance(answer, RegistryError):

@@ -1,4 +1,6 @@
-"""The registry as the API sees it: commands go to the writer, queries read the projection.
+"""The registry as the edges see it: `execute` sends a command to the writer, the queries read
+the projection. It holds both privately: nothing outside `service/` reaches the writer or the
+state (tests/test_layers.py checks it), so the projection changes only through the writer.
 
 Staleness is judged here: the log says which VMs the reaper marked stale, and the startup grace
 (which depends on the clock) decides whether that counts yet. Time before the server started
@@ -9,18 +11,26 @@ every VM gets a full window to check in.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from typing import Any
 
+from vm_registry.domain.commands import Command
 from vm_registry.domain.errors import Invalid, Unavailable
 from vm_registry.domain.events import Event
 from vm_registry.domain.fold import State
 from vm_registry.domain.model import Entry
+from vm_registry.domain.outcome import Outcome
 from vm_registry.persistence.log import EventLog, EventQuery
 from vm_registry.service.writer import Writer
 
 # How long a read with `minRevision` waits for this replica to fold that revision before it
 # answers 503. Replicas follow the log within milliseconds; seconds mean one is cut off.
 MIN_REVISION_WAIT = 5.0
+
+
+# Who asked: a client (ip, User-Agent, token name and scope) or the server itself.
+Actor = dict[str, Any]
+Execute = Callable[[Command, Actor], Awaitable[Outcome]]
 
 
 def wall_clock_ms() -> int:
@@ -39,9 +49,12 @@ class Registry:
         min_revision_wait: float = MIN_REVISION_WAIT,
         log_problem: Callable[[], str | None] = lambda: None,
     ) -> None:
-        self.store = store
-        self.state = state
-        self.writer = writer
+        self._store = store
+        self._state = state
+        self._writer = writer
+        # Decide, commit and fold a command; its outcome once durable. The writer's own method,
+        # bound once: the registry adds nothing to a command, and a heartbeat pays no extra hop.
+        self.execute: Execute = writer.submit
         self.stale_after_ms = int(stale_after * 1000)
         self.clock = clock
         self.min_revision_wait = min_revision_wait
@@ -59,41 +72,67 @@ class Registry:
         self.started_at = 0
 
     # -- queries ---------------------------------------------------------------------------
-    # Commands go to `writer.submit` directly: the registry adds nothing to them.
 
     @property
     def revision(self) -> int:
         """The seq of the last event folded into this process's projection."""
-        return self.state.revision
+        return self._state.revision
+
+    @property
+    def vms(self) -> Mapping[str, Entry]:
+        """The registered VMs by id, in registration order, as of `revision`. Read it, never
+        keep it: it is the live projection's own index, and moves with every commit."""
+        return self._state.entries
+
+    @property
+    def running(self) -> int:
+        """How many VMs are running, marked stale or not."""
+        return self._state.running
+
+    def awake(self) -> Iterator[Entry]:
+        """The running VMs not marked stale, least recently seen first (the reaper reads only
+        the front of it)."""
+        entries = self._state.entries
+        for vm_id in self._state.by_activity:
+            yield entries[vm_id]
+
+    @property
+    def log_error(self) -> str | None:
+        """Why the writer's last step on the log failed, until one succeeds again."""
+        return self._writer.log_error
+
+    @property
+    def queue_depth(self) -> int:
+        return self._writer.queue_depth
 
     @property
     def log_head(self) -> int:
         """The newest head of the log this process has heard of (other replicas may have
         committed past `revision`; `lag` is the difference)."""
-        return max(self.writer.log_head, self.state.revision)
+        return max(self._writer.log_head, self._state.revision)
 
     @property
     def lag(self) -> int:
-        return self.log_head - self.state.revision
+        return self.log_head - self._state.revision
 
     async def caught_up(self, revision: int | None, what: str = "minRevision") -> None:
         """Return once the projection has folded `revision` (read-your-writes across
         replicas), or raise `Unavailable` after `min_revision_wait` seconds."""
-        if revision is None or revision <= self.state.revision:
+        if revision is None or revision <= self._state.revision:
             return
         if revision > self.log_head and not await self._exists(revision):
             raise Invalid(f"{what} {revision} is beyond the head of the log ({self.log_head})")
-        if await self.writer.folded.wait_for(revision, self.min_revision_wait):
+        if await self._writer.folded.wait_for(revision, self.min_revision_wait):
             return
         raise Unavailable(
-            f"this replica has folded the log up to revision {self.state.revision}, not yet "
+            f"this replica has folded the log up to revision {self._state.revision}, not yet "
             f"{revision} (waited {self.min_revision_wait:g} s); retry, or ask another replica"
         )
 
     async def _exists(self, revision: int) -> bool:
         """Whether the log holds `revision` (committed by another process, perhaps a moment
         ago): one indexed read, so a made-up revision is refused at once, not after a wait."""
-        found = await self.store.read(EventQuery(after=revision - 1, limit=1))
+        found = await self._store.read(EventQuery(after=revision - 1, limit=1))
         return bool(found)
 
     # -- the log, for auditors and resuming subscribers ------------------------------------
@@ -101,21 +140,21 @@ class Registry:
     async def first_seq(self) -> int:
         """The oldest seq the log still holds, read afresh: another process (`vm-registry
         compact`) may have moved the start of the log since this one looked."""
-        return await self.store.refresh_first_seq()
+        return await self._store.refresh_first_seq()
 
     async def events(self, query: EventQuery) -> list[Event]:
-        return await self.store.read(query)
+        return await self._store.read(query)
 
     async def vm_known(self, vm_id: str) -> bool:
         """Whether the log ever held this VM, deregistered or compacted away since or not."""
-        return await self.store.vm_known(vm_id)
+        return await self._store.vm_known(vm_id)
 
     def log_file_problem(self) -> str | None:
         """Why the log's file can no longer be trusted, or None (see `/health`)."""
         return self._log_problem()
 
     def get(self, vm_id: str) -> Entry | None:
-        return self.state.entries.get(vm_id)
+        return self._state.entries.get(vm_id)
 
     def quiet_since(self, entry: Entry) -> int:
         return max(entry.last_seen, self.started_at)
@@ -139,7 +178,7 @@ class Registry:
         """Newest registration first. `status=running` leaves out stale VMs. For a past
         `state` (time travel) only staleness recorded in the log counts: the clock then is
         not the clock now."""
-        source = self.state if state is None else state
+        source = self._state if state is None else state
         entries = source.entries
         found: Iterable[Entry]
         if role is not None:

@@ -54,11 +54,11 @@ class SelfRegistration:
         fields = self._fields()
         register = cmd.Register(me.vm_id, {**fields, "role": "infra", "registeredBy": "self"})
         try:
-            await self.registry.writer.submit(register, SELF_ACTOR)
+            await self.registry.execute(register, SELF_ACTOR)
             log.info("registered itself as %s", me.vm_id)
         except Conflict:
             try:
-                await self.registry.writer.submit(cmd.Update(me.vm_id, fields), SELF_ACTOR)
+                await self.registry.execute(cmd.Update(me.vm_id, fields), SELF_ACTOR)
                 log.info("marked its existing entry %s running again", me.vm_id)
             except RegistryError as error:
                 log.warning("self-registration failed: %s", error)
@@ -69,7 +69,7 @@ class SelfRegistration:
         while True:
             await asyncio.sleep(self.interval)
             try:
-                await self.registry.writer.submit(cmd.Heartbeat(self.identity.vm_id), SELF_ACTOR)
+                await self.registry.execute(cmd.Heartbeat(self.identity.vm_id), SELF_ACTOR)
             except NotFound:  # someone deregistered the registry: it comes back
                 await self._register()
             except RegistryError as error:
@@ -81,6 +81,6 @@ class SelfRegistration:
             await asyncio.gather(self._task, return_exceptions=True)
         try:
             update = cmd.Update(self.identity.vm_id, {"status": "stopped"})
-            await self.registry.writer.submit(update, SELF_ACTOR)
+            await self.registry.execute(update, SELF_ACTOR)
         except RegistryError as error:
             log.warning("could not mark itself stopped: %s", error)

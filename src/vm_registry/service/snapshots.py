@@ -18,11 +18,11 @@ from typing import Final
 from vm_registry.domain import snapshot
 from vm_registry.domain.fold import State
 from vm_registry.domain.model import Entry
+from vm_registry.domain.outcome import Outcome
 from vm_registry.persistence.errors import StoreCorrupt, StoreError
 from vm_registry.persistence.snapshots import SnapshotInfo
 from vm_registry.persistence.store import Store
 from vm_registry.service.bootstrap import replay
-from vm_registry.service.writer import Outcome
 
 log = logging.getLogger("vm_registry.snapshots")
 

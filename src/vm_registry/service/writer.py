@@ -11,6 +11,15 @@ instead of growing memory). The writer takes everything waiting, up to `max_batc
 3. only after the commit, installs the overlay's entries into the projection (the very objects
    the callers get back), publishes them, and answers.
 
+Publishing hands each committed batch to the subscribers, in the order given (the runtime's
+order: the feed, then blocking queries, then snapshots; see `service/runtime.py`), each on its
+own, so one that fails neither stops the others nor fails the writes, which are durable by then.
+Then read-your-writes waiters learn the new revision, and only then are the callers answered.
+
+An observer (`WriterObserver`: the metrics) watches without taking part: it hears of each
+command as it is submitted and refused, and of each batch around its commit. It never sees the
+writer's insides, and nothing it does changes what the writer decides.
+
 If the commit fails, every command of the batch gets `Unavailable` and the projection does not
 move: it never runs ahead of the log.
 
@@ -24,15 +33,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from vm_registry.domain.commands import Command, decide
 from vm_registry.domain.errors import RegistryError, Unavailable
 from vm_registry.domain.events import Event
 from vm_registry.domain.fold import State, apply, evolve, install
 from vm_registry.domain.model import Entry
+from vm_registry.domain.outcome import Outcome
 from vm_registry.persistence.errors import StoreError
 from vm_registry.persistence.log import EventLog
 from vm_registry.service.revisions import RevisionGate
@@ -46,17 +57,31 @@ _UNAVAILABLE = "the event log is unavailable ({}); nothing was changed, retry la
 # Events read per step when folding what other processes committed.
 FOLLOW_CHUNK = 1000
 
-Publisher = Callable[[list["Outcome"]], None]
+# Hears of every batch of committed events (this process's and other processes'), in seq order.
+Subscriber = Callable[[list[Outcome]], None]
+
+__all__ = ["Outcome", "Subscriber", "Writer", "WriterObserver"]
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """A committed event: the event, the entry right after it (None once deregistered), and
-    the VM's role (kept after deregistration, so feeds filtered by role still see it go)."""
+class WriterObserver(Protocol):
+    """Watches the writer (the metrics); called on the writer's path, so it must be cheap."""
 
-    event: Event
-    entry: Entry | None
-    role: str
+    def command_submitted(self, command: Command) -> object:
+        """In the caller's task, as `command` is queued. What it returns travels with the
+        command into its batch (`batch_begins` gets them all): the caller's request id."""
+
+    def command_refused(self, error: RegistryError) -> None:
+        """In the caller's task: the command was refused, or the log could not take it."""
+
+    def batch_begins(self, tags: list[object]) -> object:
+        """In the writer's task, before a batch is decided; what it returns goes to
+        `batch_ends`."""
+
+    def batch_ends(
+        self, begun: object, size: int, seconds: float, committed: list[Outcome]
+    ) -> None:
+        """After the batch of `size` commands: `committed` is what it appended (empty if the
+        log refused it)."""
 
 
 @dataclass(slots=True)
@@ -64,6 +89,7 @@ class _Pending:
     command: Command
     actor: dict[str, Any]
     future: asyncio.Future[Outcome]
+    tag: object = None  # what the observer said when the command was submitted
     outcome: Outcome | None = None
 
 
@@ -73,15 +99,17 @@ class Writer:
         store: EventLog,
         state: State,
         clock: Callable[[], int],
-        publish: Publisher,
+        subscribers: Sequence[Subscriber] = (),
         *,
+        observer: WriterObserver | None = None,
         max_batch: int = 1024,
         queue_size: int = 10_000,
     ) -> None:
         self.store = store
         self.state = state
         self.clock = clock
-        self.publish = publish
+        self.subscribers = list(subscribers)
+        self.observer = observer
         self.max_batch = max_batch
         # Everyone who waits for the projection to reach a revision (read-your-writes).
         self.folded = RevisionGate(state.revision)
@@ -100,6 +128,11 @@ class Writer:
     @property
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
+
+    @property
+    def queue_depth(self) -> int:
+        """Commands waiting for the writer."""
+        return self._queue.qsize()
 
     async def stop(self, drain_seconds: float = 5.0) -> None:
         """Let the writer finish what it has (the HTTP server has stopped taking requests by
@@ -120,12 +153,26 @@ class Writer:
 
     async def submit(self, command: Command, actor: dict[str, Any]) -> Outcome:
         """Decide, commit and fold `command`; the outcome once it is durable."""
+        observer = self.observer
+        if observer is None:
+            return await self._submit(_Pending(command, actor, self._future()))
+        pending = _Pending(command, actor, self._future(), observer.command_submitted(command))
+        try:
+            return await self._submit(pending)
+        except RegistryError as error:
+            observer.command_refused(error)
+            raise
+
+    @staticmethod
+    def _future() -> asyncio.Future[Outcome]:
+        return asyncio.get_running_loop().create_future()
+
+    async def _submit(self, pending: _Pending) -> Outcome:
         if not self.running:
             raise Unavailable("the registry writer is not running")
-        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Pending(command, actor, future))
+        await self._queue.put(pending)
         self._wake.set()
-        return await future
+        return await pending.future
 
     def follow(self, head: int) -> None:
         """The log's head is at least `head` (another process committed): fold up to it."""
@@ -153,7 +200,7 @@ class Writer:
                 if self.log_head > self.state.revision:
                     await self._catch_up()
                 if batch:
-                    await self._commit(batch)
+                    await self._observed_commit(batch)
             except asyncio.CancelledError:
                 # Stopped mid-batch: its callers must hear something rather than wait forever.
                 # (The batch may still commit in the database thread; a 503 is no promise.)
@@ -221,7 +268,21 @@ class Writer:
 
     # -- deciding ----------------------------------------------------------------------------
 
-    async def _commit(self, batch: list[_Pending]) -> None:
+    async def _observed_commit(self, batch: list[_Pending]) -> None:
+        observer = self.observer
+        if observer is None:
+            await self._commit(batch)
+            return
+        begun = observer.batch_begins([pending.tag for pending in batch])
+        started = time.perf_counter()
+        committed: list[Outcome] = []
+        try:
+            committed = await self._commit(batch)
+        finally:
+            observer.batch_ends(begun, len(batch), time.perf_counter() - started, committed)
+
+    async def _commit(self, batch: list[_Pending]) -> list[Outcome]:
+        """Decide, append and fold `batch`; what it committed."""
         accepted: list[_Pending] = []
         outcomes: list[Outcome] = []
         try:
@@ -240,10 +301,10 @@ class Writer:
             for pending in batch:
                 if not pending.future.done():
                     pending.future.set_exception(Unavailable(_UNAVAILABLE.format(error.reason)))
-            return
+            return []
         self.log_error = None
         if not outcomes:
-            return
+            return outcomes
         # The entries worked out while deciding go into the projection as they are: the
         # caller's answer, the feed and the projection share one object per entry version.
         state = self.state
@@ -254,6 +315,7 @@ class Writer:
         for pending in accepted:
             if not pending.future.done() and pending.outcome is not None:
                 pending.future.set_result(pending.outcome)
+        return outcomes
 
     def _decide(self, batch: list[_Pending], accepted: list[_Pending], head: int) -> list[Outcome]:
         """Decide each command of `batch` in order; the accepted ones go to `accepted`, and
@@ -285,8 +347,9 @@ class Writer:
         return [pending.outcome for pending in accepted if pending.outcome is not None]
 
     def _published(self, outcomes: list[Outcome]) -> None:
-        try:
-            self.publish(outcomes)
-        except Exception:  # the events are durable: a feed problem must not fail the writes
-            log.exception("publishing committed events failed")
+        for subscriber in self.subscribers:
+            try:
+                subscriber(outcomes)
+            except Exception:  # the events are durable: a subscriber must not fail the writes
+                log.exception("publishing committed events failed")
         self.folded.advance(self.state.revision)

@@ -71,7 +71,7 @@ class HealthCollector(Collector):
         failing.add_metric([], checker.failing_rounds)
         yield failing
         statuses = dict.fromkeys(HEALTH_STATUSES, 0)
-        for entry in self.registry.state.entries.values():
+        for entry in self.registry.vms.values():
             for status in (entry.health or {}).values():
                 statuses[status] = statuses.get(status, 0) + 1
         services = GaugeMetricFamily(

@@ -86,7 +86,7 @@ class RegistryCollector(Collector):
         counts = {(role, status): 0 for role in ROLES for status in STATUSES}
         stale = dict.fromkeys(ROLES, 0)
         now = registry.clock()
-        for entry in registry.state.entries.values():
+        for entry in registry.vms.values():
             key = (entry.role, entry.status)
             counts[key] = counts.get(key, 0) + 1
             if entry.stale and registry.is_stale(entry, now):

@@ -1,21 +1,23 @@
-"""The writer's figures, observed by a subclass rather than counted inside `service/writer.py`.
+"""The writer's figures, counted by an observer the writer calls (`WriterObserver` in
+`service/writer.py`), never inside the writer or by reaching into it.
 
-`MeteredWriter` wraps the two seams the writer already has: `submit` (one call per command, in
-the caller's task) and `_commit` (one call per batch, in the writer's task). Around a batch it
-also sets the batch's request ids, so the writer's own log lines name the requests they concern.
+It hears of each command in the caller's task (submitted, refused) and of each batch in the
+writer's task (its size, its time, what it appended). Around a batch it also sets the batch's
+request ids, so the writer's own log lines name the requests they concern: each command's id is
+read as it is submitted, and travels with the command to its batch.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from typing import Any
+from contextvars import Token
+from typing import Any, cast
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from vm_registry.domain.commands import Command
 from vm_registry.domain.errors import RegistryError
-from vm_registry.service.writer import Outcome, Writer, _Pending
+from vm_registry.domain.outcome import Outcome
 from vm_registry.telemetry.context import BATCH_REQUEST_IDS, REQUEST_ID
 
 log = logging.getLogger("vm_registry.writer")
@@ -29,6 +31,8 @@ def _snake(name: str) -> str:
 
 
 class WriterMetrics:
+    """The writer's observer: what it counts is what `/metrics` shows of the writer."""
+
     def __init__(self, registry: CollectorRegistry) -> None:
         self.submitted = Counter(
             "vm_registry_writer_commands_submitted",
@@ -87,49 +91,25 @@ class WriterMetrics:
             child = self._appended[kind] = self.appended.labels(kind)
         child.inc()
 
+    # -- the writer's observer (service/writer.py: WriterObserver) ----------------------------
 
-class MeteredWriter(Writer):
-    def __init__(self, *args: Any, metrics: WriterMetrics, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.metrics = metrics
-        # The request id of each command waiting or in a batch, by the command's identity.
-        self._request_ids: dict[int, str] = {}
+    def command_submitted(self, command: Command) -> object:
+        self.count_submitted(command)
+        return REQUEST_ID.get()
 
-    @property
-    def queue_depth(self) -> int:
-        return self._queue.qsize()
+    def command_refused(self, error: RegistryError) -> None:
+        self.count_refused(error)
 
-    async def submit(self, command: Command, actor: dict[str, Any]) -> Outcome:
-        self.metrics.count_submitted(command)
-        request_id = REQUEST_ID.get()
-        if request_id is not None:
-            self._request_ids[id(command)] = request_id
-        try:
-            return await super().submit(command, actor)
-        except RegistryError as error:
-            self.metrics.count_refused(error)
-            raise
-        finally:
-            if request_id is not None:
-                self._request_ids.pop(id(command), None)
+    def batch_begins(self, tags: list[object]) -> object:
+        return BATCH_REQUEST_IDS.set(tuple(tag for tag in tags if isinstance(tag, str)))
 
-    async def _commit(self, batch: list[_Pending]) -> None:
-        ids = self._request_ids
-        token = BATCH_REQUEST_IDS.set(
-            tuple(found for p in batch if (found := ids.get(id(p.command))) is not None)
-        )
-        started = time.perf_counter()
-        try:
-            await super()._commit(batch)
-            elapsed = time.perf_counter() - started
-            if log.isEnabledFor(logging.DEBUG):
-                log.debug("batch of %d commands done in %.2f ms", len(batch), elapsed * 1000)
-        finally:
-            BATCH_REQUEST_IDS.reset(token)
-        metrics = self.metrics
-        metrics.batch_size.observe(len(batch))
-        metrics.commit_seconds.observe(elapsed)
-        for pending in batch:
-            future = pending.future
-            if future.done() and not future.cancelled() and future.exception() is None:
-                metrics.count_appended(future.result())
+    def batch_ends(
+        self, begun: object, size: int, seconds: float, committed: list[Outcome]
+    ) -> None:
+        if log.isEnabledFor(logging.DEBUG):  # while the batch's request ids are still set
+            log.debug("batch of %d commands done in %.2f ms", size, seconds * 1000)
+        BATCH_REQUEST_IDS.reset(cast(Token[tuple[str, ...]], begun))
+        self.batch_size.observe(size)
+        self.commit_seconds.observe(seconds)
+        for outcome in committed:
+            self.count_appended(outcome)

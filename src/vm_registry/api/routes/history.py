@@ -7,7 +7,7 @@ from typing import Any
 from litestar import Request, Response, get
 
 from vm_registry.api import request_inputs as rq
-from vm_registry.api import schemas, wire
+from vm_registry.api import resources, schemas, wire
 from vm_registry.api.openapi import (
     AFTER,
     LIMIT,
@@ -85,7 +85,8 @@ def _page(events: list[Any], registry: Registry) -> Response[bytes]:
         parameters=[AFTER, PAGE_LIMIT, VM, TYPES, SINCE, UNTIL, MIN_REVISION], headers=REVISION
     ),
 )
-async def list_events(request: AnyRequest, registry: Registry) -> Response[bytes]:
+async def list_events(request: AnyRequest) -> Response[bytes]:
+    registry = resources.of(request).runtime.registry
     await registry.caught_up(rq.min_revision(request))
     limit = rq.query_int(request, "limit", minimum=1)
     if limit is not None and limit > MAX_LIMIT:
@@ -107,7 +108,8 @@ async def list_events(request: AnyRequest, registry: Registry) -> Response[bytes
     responses=answers(200, schemas.EventPage, "A page of the VM's events", 400, 401, 404, 410),
     operation_class=operation(parameters=[AFTER, LIMIT], headers=REVISION),
 )
-async def vm_history(vm_id: VmId, request: AnyRequest, registry: Registry) -> Response[bytes]:
+async def vm_history(vm_id: VmId, request: AnyRequest) -> Response[bytes]:
+    registry = resources.of(request).runtime.registry
     if not await registry.vm_known(vm_id):
         raise NotFound(f"VM {vm_id!r} was never registered")
     limit = rq.query_int(request, "limit", minimum=1)

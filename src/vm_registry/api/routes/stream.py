@@ -3,7 +3,7 @@
 Everything that can fail (bad resume point, compacted history, subscriber cap) is checked
 before the stream opens, so a client gets a plain JSON error instead of a broken stream.
 
-The handler is an ordinary `@get` with dependency injection; what it returns is the ASGI app
+The handler is an ordinary `@get`; what it returns is the ASGI app
 that streams (sse-starlette's response, which must own `receive` to notice a hang-up). It is
 left out of the OpenAPI document: a stream never ends, which OpenAPI cannot describe and a
 fuzzer cannot wait for.
@@ -31,16 +31,14 @@ from starlette.types import Message as StarletteMessage
 from starlette.types import Send as StarletteSend
 
 from vm_registry.api import request_inputs as rq
-from vm_registry.api import wire
+from vm_registry.api import resources, wire
 from vm_registry.domain.errors import Gone, Invalid
 from vm_registry.domain.events import EVENT_TYPES
 from vm_registry.domain.model import ROLES
 from vm_registry.domain.validation import vm_id as valid_vm_id
 from vm_registry.feed import frames
-from vm_registry.feed.broker import Broker, Subscription
+from vm_registry.feed.broker import Subscription
 from vm_registry.feed.filters import FeedFilter
-from vm_registry.service.registry import Registry
-from vm_registry.settings import Settings
 
 AnyRequest = Request[Any, Any, Any]
 
@@ -120,9 +118,9 @@ async def _stream(
 
 
 @get("/registry/stream", include_in_schema=False)
-async def stream(
-    request: AnyRequest, registry: Registry, broker: Broker, settings: Settings
-) -> ASGIApp:
+async def stream(request: AnyRequest) -> ASGIApp:
+    runtime = resources.of(request).runtime
+    registry, broker, settings = runtime.registry, runtime.feed, runtime.settings
     feed_filter = _filter(request)
     after = _resume_point(request)
     snapshot = _snapshot_wanted(request)

@@ -36,7 +36,6 @@ from vm_registry.domain.timestamps import parse_iso
 from vm_registry.service.changes import Scope
 from vm_registry.service.history import TimeMachine
 from vm_registry.service.registry import Registry
-from vm_registry.settings import Settings
 from vm_registry.wire import bodies
 
 AnyRequest = Request[Any, Any, Any]
@@ -62,7 +61,7 @@ def _list_response(
     else:  # the past's staleness is what the log recorded; the clock now says nothing of it
         stale = [e.stale for e in entries]
         revision = past
-    body = renderer.list_body(entries, stale, registry.state.entries)
+    body = renderer.list_body(entries, stale, registry.vms)
     return wire.raw_json(body, headers={wire.REVISION_HEADER: str(revision)})
 
 
@@ -90,17 +89,18 @@ async def _past_point(request: AnyRequest, registry: Registry, history: TimeMach
     ),
 )
 async def register(request: AnyRequest) -> Response[bytes]:
-    registry, renderer = resources.registry(request), resources.renderer(request)
+    found = resources.of(request)
+    runtime, renderer = found.runtime, found.renderer
     rq.writer(request)
-    limits: Settings = request.app.state.settings
+    limits = runtime.settings
     data = bodies.registration(
         await rq.json_body(request, limits.max_entry_bytes), limits.max_entry_bytes
     )
     vm_id = data.pop("id")
     command = cmd.Register(vm_id, data, max_vms=limits.max_vms)
-    outcome = await registry.writer.submit(command, rq.actor(request))
+    outcome = await runtime.execute(command, rq.actor(request))
     assert outcome.entry is not None
-    return _entry_response(registry, renderer, outcome.entry, 201)
+    return _entry_response(runtime.registry, renderer, outcome.entry, 201)
 
 
 @get(
@@ -111,8 +111,9 @@ async def register(request: AnyRequest) -> Response[bytes]:
     ),
 )
 async def list_vms(request: AnyRequest) -> Response[bytes]:
-    registry, renderer = resources.registry(request), resources.renderer(request)
-    history, changes = resources.history(request), resources.changes(request)
+    found = resources.of(request)
+    runtime, renderer = found.runtime, found.renderer
+    registry, history, changes = runtime.registry, runtime.history, runtime.changes
     await registry.caught_up(rq.min_revision(request))
     role = rq.query_choice(request, "role", ROLES)
     status = rq.query_choice(request, "status", STATUSES)
@@ -137,8 +138,9 @@ async def list_vms(request: AnyRequest) -> Response[bytes]:
     ),
 )
 async def get_vm(vm_id: VmId, request: AnyRequest) -> Response[bytes]:
-    registry, renderer = resources.registry(request), resources.renderer(request)
-    history, changes = resources.history(request), resources.changes(request)
+    found = resources.of(request)
+    runtime, renderer = found.runtime, found.renderer
+    registry, history, changes = runtime.registry, runtime.history, runtime.changes
     await registry.caught_up(rq.min_revision(request))
     await blocking.hold(request, changes, lambda: Scope(vm_id=vm_id))
     past = await _past_point(request, registry, history)
@@ -164,9 +166,10 @@ async def get_vm(vm_id: VmId, request: AnyRequest) -> Response[bytes]:
     ),
 )
 async def update_vm(vm_id: VmId, request: AnyRequest) -> Response[bytes]:
-    registry, renderer = resources.registry(request), resources.renderer(request)
+    found = resources.of(request)
+    runtime, renderer = found.runtime, found.renderer
     agent = rq.writer(request)
-    limits: Settings = request.app.state.settings
+    limits = runtime.settings
     changes = bodies.update(
         await rq.json_body(request, limits.max_entry_bytes), limits.max_entry_bytes
     )
@@ -177,9 +180,9 @@ async def update_vm(vm_id: VmId, request: AnyRequest) -> Response[bytes]:
         agent=agent,
         max_entry_bytes=limits.max_entry_bytes,
     )
-    outcome = await registry.writer.submit(command, rq.actor(request))
+    outcome = await runtime.execute(command, rq.actor(request))
     assert outcome.entry is not None
-    return _entry_response(registry, renderer, outcome.entry)
+    return _entry_response(runtime.registry, renderer, outcome.entry)
 
 
 @delete(
@@ -189,10 +192,10 @@ async def update_vm(vm_id: VmId, request: AnyRequest) -> Response[bytes]:
     operation_class=operation(parameters=[IF_MATCH], headers=REVISION),
 )
 async def deregister_vm(vm_id: VmId, request: AnyRequest) -> Response[bytes]:
-    registry = resources.registry(request)
+    runtime = resources.of(request).runtime
     agent = rq.writer(request)
     command = cmd.Deregister(vm_id, if_match=rq.if_match(request), agent=agent)
-    outcome = await registry.writer.submit(command, rq.actor(request))
+    outcome = await runtime.execute(command, rq.actor(request))
     body: schemas.Deleted = {"deleted": True, "id": vm_id, "revision": outcome.event.seq}
     return wire.json(body, headers={wire.REVISION_HEADER: str(outcome.event.seq)})
 
@@ -204,16 +207,16 @@ async def deregister_vm(vm_id: VmId, request: AnyRequest) -> Response[bytes]:
     operation_class=operation(headers=REVISION, links=AFTER_HEARTBEAT),
 )
 async def heartbeat(vm_id: VmId, request: AnyRequest) -> Response[bytes]:
-    registry = resources.registry(request)
+    runtime = resources.of(request).runtime
     agent = rq.writer(request)
-    outcome = await registry.writer.submit(cmd.Heartbeat(vm_id, agent=agent), rq.actor(request))
+    outcome = await runtime.execute(cmd.Heartbeat(vm_id, agent=agent), rq.actor(request))
     assert outcome.entry is not None
     body: schemas.HeartbeatAnswer = {
         "id": vm_id,
         "lastSeen": wire.to_iso(outcome.entry.last_seen),
         "revision": outcome.event.seq,
     }
-    return wire.json(body, headers={wire.REVISION_HEADER: str(registry.revision)})
+    return wire.json(body, headers={wire.REVISION_HEADER: str(runtime.registry.revision)})
 
 
 @get(
@@ -222,8 +225,8 @@ async def heartbeat(vm_id: VmId, request: AnyRequest) -> Response[bytes]:
     operation_class=operation(parameters=[HEALTHY, MIN_REVISION, INDEX, WAIT], headers=REVISION),
 )
 async def discover(role: RoleName, request: AnyRequest) -> Response[bytes]:
-    registry, renderer = resources.registry(request), resources.renderer(request)
-    changes = resources.changes(request)
+    found = resources.of(request)
+    registry, renderer, changes = found.runtime.registry, found.renderer, found.runtime.changes
     validation.role(role, where="role in the path")
     healthy = rq.query_flag(request, "healthy")
     await registry.caught_up(rq.min_revision(request))

@@ -1,0 +1,22 @@
+"""What a committed event did: the unit the writer publishes to everyone who follows the log.
+
+It lives in the domain, below both the service (whose writer makes outcomes) and the feed (which
+renders them), so the runtime can own the feed without the feed knowing the service.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vm_registry.domain.events import Event
+from vm_registry.domain.model import Entry
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A committed event: the event, the entry right after it (None once deregistered), and
+    the VM's role (kept after deregistration, so feeds filtered by role still see it go)."""
+
+    event: Event
+    entry: Entry | None
+    role: str
