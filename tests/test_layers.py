@@ -17,16 +17,10 @@ ALLOWED: dict[str, set[str]] = {
     "domain": set(),
     "wire": {"domain"},
     "persistence": {"domain"},
-<<<<<<< HEAD
-    "service": {"domain", "persistence", "settings"},
-    "feed": {"domain", "persistence", "service", "wire"},
-    "audit": {"domain", "wire", "persistence", "service"},
-=======
     "service": {"domain", "persistence", "settings", "feed"},
     # The feed is below the service: the runtime owns it and publishes committed outcomes to it.
     "feed": {"domain", "persistence", "wire"},
-    "audit": {"domain", "persistence", "service"},
->>>>>>> 2fc0591 (One runtime object (service/runtime.py) owns the store, state, writer, feed, blocking queries, snapshots, time travel, leadership, follower, reaper, health checker and self-registration, and starts and stops them in one documented order)
+    "audit": {"domain", "wire", "persistence", "service"},
     "backup": set(),
     "telemetry": {"domain", "persistence", "service", "feed"},
     "api": {"domain", "wire", "persistence", "service", "feed", "settings", "telemetry"},

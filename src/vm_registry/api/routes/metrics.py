@@ -9,7 +9,6 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from vm_registry.api import resources
 
-
 # litestar appends "; charset=utf-8" to every text type itself: given the library's full
 # content type, the answer said it twice (`...; charset=utf-8; charset=utf-8`).
 MEDIA_TYPE = CONTENT_TYPE_LATEST.removesuffix("; charset=utf-8")
