@@ -1,8 +1,8 @@
 """Real HTTP services on loopback ports for the health checker to probe.
 
 One threaded server answers by path: `/ok` 200, `/fail` 500, `/hang` waits longer than any
-probe timeout, `/flip` and `/flap` answer 200 or 503 as the test says, `/redirect` sends a 302
-to `/ok-after-redirect`.
+probe timeout, `/flip` and `/flap` answer 200 or 503 as the test says, `/alternate` answers
+200 and 503 by turns (200 first, per path), `/redirect` sends a 302 to `/ok-after-redirect`.
 Each hit is counted by path, so a test can see what the registry did and did not request.
 """
 
@@ -33,16 +33,17 @@ class Services:
     def port(self) -> int:
         return int(self.server.server_address[1])
 
-    def hit(self, path: str) -> None:
+    def hit(self, path: str) -> int:
         with self._lock:
             self.hits[path] += 1
+            return self.hits[path]
 
 
 def _handler(services: Services) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
-            services.hit(path)
+            count = services.hit(path)
             services.last_host = self.headers.get("Host")
             if path.startswith("/ok"):
                 self._answer(200)
@@ -55,6 +56,8 @@ def _handler(services: Services) -> type[BaseHTTPRequestHandler]:
                 self._answer(200 if services.flip_healthy else 503)
             elif path.startswith("/flap"):
                 self._answer(200 if services.flap_healthy else 503)
+            elif path.startswith("/alternate"):
+                self._answer(200 if count % 2 else 503)
             elif path.startswith("/redirect"):
                 self.send_response(302)
                 self.send_header("Location", "/ok-after-redirect")

@@ -101,17 +101,20 @@ async def test_a_flapping_service_writes_four_changes_per_ten_intervals_then_its
         await checker.round()
         services.flap_healthy = True
     statuses = [status for _, status, _ in recorded(service)]
-    assert statuses == ["passing", "critical", "passing", "critical"]
+    # The first record, then four changes: the first record is not a change.
+    assert statuses == ["passing", "critical", "passing", "critical", "passing"]
     assert checker.suppressed > 0
-    # The window moves on: the current status (passing) is written, saying what happened.
+    # The window moves on: the current status (critical) is written, saying what happened.
     service.clock.now += int(10 * INTERVAL * 1000)
+    services.flap_healthy = False
+    await checker.round()
     await checker.round()
     assert recorded(service)[-1] == (
         "svc0",
-        "passing",
-        "HTTP 200; earlier changes were held back by the rate limit",
+        "critical",
+        "HTTP 503; earlier changes were held back by the rate limit",
     )
-    assert service.registry.get("vm-1").health == {"svc0": "passing"}  # type: ignore[union-attr]
+    assert service.registry.get("vm-1").health == {"svc0": "critical"}  # type: ignore[union-attr]
 
 
 async def test_a_vm_that_is_not_running_or_is_stale_is_not_probed(
@@ -171,3 +174,78 @@ async def test_a_replica_that_is_not_the_leader_probes_nothing(
     assert services.hits["/ok-follower"] == 0
     assert sum(follower.probes.values()) == 0
     assert recorded(service) == []
+
+
+async def test_a_failing_service_never_waits_behind_first_passing_records(
+    service: Service, checker: HealthChecker, services: Services
+) -> None:
+    await register(service, services, *[f"/ok-first/{i}" for i in range(15)], "/fail-first")
+    await checker.round()  # fifteen first records; the failing one has failed once
+    await checker.round()  # twice: critical now, whatever the budget
+    entry = service.registry.get("vm-1")
+    assert entry is not None and entry.health is not None
+    assert entry.health["svc15"] == "critical"
+    assert sorted(entry.health.values()) == ["critical"] + ["passing"] * 15
+    assert checker.suppressed == 0
+    assert service.registry.discover("worker", healthy=True) == []
+
+
+async def flap(checker: HealthChecker, services: Services, rounds: int) -> None:
+    for _ in range(rounds):
+        services.flap_healthy = not services.flap_healthy
+        await checker.round()
+
+
+def fresh_checker(service: Service) -> HealthChecker:
+    prober = Prober(AllowList.parse(["127.0.0.1"]), timeout=0.5, concurrency=4)
+    return HealthChecker(service.registry, prober, CheckPolicy(interval=INTERVAL, failures=1))
+
+
+async def test_the_budget_is_rebuilt_from_the_log_by_a_new_checker(
+    service: Service, services: Services
+) -> None:
+    """A restart, or a new leader, starts a new checker: it gets no fresh allowance."""
+    await register(service, services, "/flap")
+    services.flap_healthy = False
+    first = fresh_checker(service)
+    try:
+        await flap(first, services, 8)  # passing (a first record), then four changes
+    finally:
+        await first.prober.close()
+    assert len(recorded(service)) == 5
+    written_at = [o.event.at for o in service.published if o.event.type == "vm.health"]
+    service.clock.now += 3000  # three intervals later: the window still holds all four
+    second = fresh_checker(service)
+    try:
+        await flap(second, services, 4)
+        assert len(recorded(service)) == 5  # nothing more: the budget came back from the log
+        assert second.budget.spent("vm-1") == written_at[1:]
+        assert second.suppressed > 0
+        service.clock.now = written_at[1] + int(10 * INTERVAL * 1000)  # the first change expires
+        services.flap_healthy = False  # the log says passing
+        await second.round()
+        assert recorded(service)[5][1] == "critical"
+    finally:
+        await second.prober.close()
+
+
+async def test_first_records_in_the_log_do_not_count_against_a_rebuilt_budget(
+    service: Service, services: Services
+) -> None:
+    await register(service, services, *[f"/ok-rebuilt/{i}" for i in range(15)], "/flip-rebuilt")
+    services.flip_healthy = True
+    first = fresh_checker(service)
+    try:
+        await first.round()  # sixteen first records
+    finally:
+        await first.prober.close()
+    assert len(recorded(service)) == 16
+    services.flip_healthy = False
+    second = fresh_checker(service)
+    try:
+        await second.round()  # a change, written at once: the budget holds no first record
+        assert second.budget.spent("vm-1") != []
+    finally:
+        await second.prober.close()
+    assert recorded(service)[-1] == ("svc15", "critical", "HTTP 503")
+    assert second.suppressed == 0

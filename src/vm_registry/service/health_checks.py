@@ -14,13 +14,15 @@ and `/metrics` show it, since a prober that cannot work freezes every status sil
 The log records transitions, never probes. A service becomes `passing` on its first success and
 `critical` after `failures` consecutive failures (a single lost probe is not an outage), and an
 event is written only when that differs from the status the log holds. A flapping service could
-still change status every round, so each VM may record at most `TRANSITION_BURST` `vm.health`
-events per `TRANSITION_WINDOW_ROUNDS` intervals; beyond that its changes wait, and the latest
+still change status every round, so each VM may record at most `TRANSITION_BURST` changes of a
+recorded status per `TRANSITION_WINDOW_ROUNDS` intervals (`health_budget.py`; a service's
+first record is not a change and never waits); beyond that its changes wait, and the latest
 status is written as soon as the budget allows, its detail saying that changes were held
 back. The log then always converges on the truth, at a bounded rate.
 
 Statuses are read back from the projection, not kept here: a restarted or newly elected checker
-starts from what the log says, with its failure counts at zero.
+starts from what the log says, with its failure counts at zero, and rebuilds the budget from
+the log before its first round.
 """
 
 from __future__ import annotations
@@ -28,14 +30,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Final, Protocol
 
 from vm_registry.domain.commands import RecordHealth
 from vm_registry.domain.errors import RegistryError
 from vm_registry.domain.model import Entry
+from vm_registry.service.health_budget import Slot, TransitionBudget
 from vm_registry.service.probe import PASSING, RESULTS, ProbeFailure, ProbeResult, Target
 from vm_registry.service.registry import Registry
 
@@ -78,13 +81,6 @@ class _Track:
     held_back: bool = False  # the rate limit kept a change out of the log since the last event
 
 
-@dataclass(slots=True)
-class _Budget:
-    # This VM's recent events, oldest first, each a one-item list: the time its slot was taken,
-    # replaced by the event's own `at` once committed, so the rule holds for the log's times.
-    recent: deque[list[int]] = field(default_factory=deque)
-
-
 def _url(target: Target) -> tuple[str, int, str]:
     return target.address, target.port, target.path
 
@@ -122,7 +118,8 @@ class HealthChecker:
         self.failing_rounds = 0  # ... in a row, up to the latest: 0 once a round completes
         self.problem: str | None = None  # why the latest round could not finish
         self._tracks: dict[tuple[str, str], _Track] = {}
-        self._budgets: dict[str, _Budget] = {}
+        self.budget = TransitionBudget(TRANSITION_BURST, self.window_ms)
+        self._budget_stale = True  # rebuilt from the log before the first round it leads
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -147,7 +144,8 @@ class HealthChecker:
                     self.problem = None
                 else:  # a new leader starts from the log's statuses, so forget ours
                     self._tracks.clear()
-                    self._budgets.clear()
+                    self.budget.clear()
+                    self._budget_stale = True
                     self.failing_rounds = 0
                     self.problem = None
                     await self.prober.rest()
@@ -173,8 +171,11 @@ class HealthChecker:
         due = self.due()
         live = {(t.vm_id, t.service) for t in due}
         self._tracks = {key: track for key, track in self._tracks.items() if key in live}
-        vms = {t.vm_id for t in due}
-        self._budgets = {vm: budget for vm, budget in self._budgets.items() if vm in vms}
+        if self._budget_stale:
+            await self.budget.rebuild(self.registry)
+            self._budget_stale = False
+        else:
+            self.budget.keep_only({t.vm_id for t in due})
         by_url: dict[tuple[str, int, str], list[Target]] = {}
         for target in due:
             by_url.setdefault(_url(target), []).append(target)
@@ -204,7 +205,7 @@ class HealthChecker:
 
     def _judge(
         self, target: Target, outcome: ProbeResult
-    ) -> tuple[RecordHealth, _Track, list[int]] | None:
+    ) -> tuple[RecordHealth, _Track, Slot | None] | None:
         """The command to write, if this verdict changes the status the log holds and the VM's
         budget allows it now."""
         key = (target.vm_id, target.service)
@@ -220,13 +221,18 @@ class HealthChecker:
                 return None
             status = "critical"
         entry = self.registry.get(target.vm_id)
-        if entry is None or (entry.health or {}).get(target.service) == status:
+        if entry is None:
             return None
-        slot = self._spend(target.vm_id)
-        if slot is None:
-            track.held_back = True
-            self.suppressed += 1
+        recorded = (entry.health or {}).get(target.service)
+        if recorded == status:
             return None
+        slot: Slot | None = None
+        if recorded is not None:  # a change: first records need no slot (health_budget.py)
+            slot = self.budget.spend(target.vm_id, self.registry.clock())
+            if slot is None:
+                track.held_back = True
+                self.suppressed += 1
+                return None
         detail = outcome.detail
         if track.held_back:
             detail += "; earlier changes were held back by the rate limit"
@@ -235,31 +241,19 @@ class HealthChecker:
         )
         return command, track, slot
 
-    async def _record(self, command: RecordHealth, track: _Track, slot: list[int]) -> None:
+    async def _record(self, command: RecordHealth, track: _Track, slot: Slot | None) -> None:
         try:
             recorded = await self.registry.execute(command, HEALTH_ACTOR)
         except RegistryError:
             # The VM changed meanwhile, or the log is unavailable: nothing was written, so the
             # slot is given back, and the next round decides again.
-            budget = self._budgets.get(command.vm_id)
-            if budget is not None and slot in budget.recent:
-                budget.recent.remove(slot)
+            if slot is not None:
+                self.budget.give_back(command.vm_id, slot)
             return
-        slot[0] = recorded.event.at
+        if slot is not None:
+            slot[0] = recorded.event.at
         track.held_back = False
         self.transitions += 1
-
-    def _spend(self, vm_id: str) -> list[int] | None:
-        """A slot in this VM's budget, or None when it has none left just now."""
-        now = self.registry.clock()
-        budget = self._budgets.setdefault(vm_id, _Budget())
-        while budget.recent and budget.recent[0][0] <= now - self.window_ms:
-            budget.recent.popleft()
-        if len(budget.recent) >= TRANSITION_BURST:
-            return None
-        slot = [now]
-        budget.recent.append(slot)
-        return slot
 
     @property
     def window_ms(self) -> int:
