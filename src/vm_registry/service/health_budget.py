@@ -67,7 +67,7 @@ class TransitionBudget:
     async def rebuild(self, registry: Registry) -> None:
         """Start from what the log says was written in the window up to now."""
         since = registry.clock() - self.window_ms
-        after = await registry.store.seq_at_time(since)
+        after = await registry.seq_at_time(since)
         statuses: dict[str, _Statuses] = {}
         counted: dict[str, deque[Slot]] = {}
         types = (ev.HEALTH, ev.REGISTERED, ev.UPDATED)

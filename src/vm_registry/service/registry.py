@@ -145,6 +145,10 @@ class Registry:
     async def events(self, query: EventQuery) -> list[Event]:
         return await self._store.read(query)
 
+    async def seq_at_time(self, at: int) -> int:
+        """The last seq whose event happened at or before `at` (0 if none)."""
+        return await self._store.seq_at_time(at)
+
     async def vm_known(self, vm_id: str) -> bool:
         """Whether the log ever held this VM, deregistered or compacted away since or not."""
         return await self._store.vm_known(vm_id)
