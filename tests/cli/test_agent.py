@@ -160,3 +160,22 @@ def test_a_missing_command_or_id(shared_server: ServerProcess) -> None:
         env=clean_env(),
     )
     assert no_id.returncode == 2 and "VERS_VM_ID" in no_id.stderr
+
+
+@pytest.mark.parametrize("verbose", [True, False])
+def test_its_log_shows_the_vm_not_the_transport(
+    shared_server: ServerProcess, registry: RegistryClient, vm_id: str, tmp_path: Path,
+    verbose: bool,
+) -> None:  # fmt: skip
+    flag = tmp_path / "done"
+    proc = agent(shared_server.url, vm_id, *(["-v"] if verbose else []), *until_flag(flag, 0))
+    first = wait_for(registry, vm_id, lambda e: e.status == "running")
+    wait_for(registry, vm_id, lambda e: e.last_seen > first.last_seen)  # a heartbeat went out
+    flag.touch()
+    code, _, err = finish(proc)
+
+    assert code == 0, err
+    assert f"registered {vm_id}" in err
+    assert (f"heartbeat {vm_id}" in err) is verbose
+    for transport in ("HTTP Request", "httpcore", "receive_response_headers", "content-type"):
+        assert transport not in err

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shlex
+import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -142,3 +145,31 @@ async def test_an_unreachable_registry_is_a_tool_error() -> None:
         result = await client.call_tool("registry_list", {})
     assert result.is_error
     assert "cannot reach the registry" in text(result)
+
+
+async def test_help_lists_every_tool_the_server_serves(shared_server: ServerProcess) -> None:
+    async with Client(mcp_server(shared_server.url)) as client:
+        served = {tool.name for tool in (await client.list_tools()).tools}
+    done = subprocess.run(
+        [sys.executable, "-m", "vm_registry.cli.main", "mcp", "--help"],
+        capture_output=True, text=True, timeout=30, check=True,
+    )  # fmt: skip
+    listing = done.stdout.split("tools served:\n")[1]
+    assert {line.split()[0] for line in listing.splitlines() if line.strip()} == served
+    assert "registry_wait" in served
+
+
+async def test_requests_are_not_logged(
+    shared_server: ServerProcess, vm_id: str, tmp_path: Path
+) -> None:
+    errors = tmp_path / "mcp.err"
+    command = shlex.join([sys.executable, "-m", "vm_registry.cli.main", "mcp"])
+    quiet = StdioServerParameters(
+        command="sh",
+        args=["-c", f"exec {command} --url {shlex.quote(shared_server.url)} 2>{errors}"],
+    )
+    async with Client(quiet) as client:
+        assert (await client.call_tool("registry_list", {})).is_error is False
+        result = await client.call_tool("registry_get", {"id": vm_id})
+        assert result.is_error  # a refusal, still not a transport line
+    assert "HTTP Request" not in errors.read_text()

@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from vm_registry.cli.client_commands import connection_flags
+from vm_registry.cli.transport_logs import quiet_transport
 from vm_registry.client import config
 from vm_registry.client.aio import AsyncRegistryClient
 from vm_registry.client.errors import (
@@ -186,6 +187,7 @@ def run(args: argparse.Namespace) -> int:
         format="vm-registry agent: %(message)s",
         stream=sys.stderr,
     )
+    quiet_transport()  # -v shows heartbeats, not every HTTP exchange
     command = list(args.command)
     if command[:1] == ["--"]:
         command = command[1:]
@@ -235,13 +237,17 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--role", choices=ROLES, help="the role (VERS_AGENT_ROLE, else worker)")
     parser.add_argument("--name", help="the entry's name (default: the id)")
     parser.add_argument("--address", help="the address (default: <id>.vm.vers.sh)")
-    parser.add_argument("--registered-by", default="agent", help="(default: agent)")
     parser.add_argument(
-        "--service", action="append", type=_service, metavar="NAME:PORT[:HEALTHPATH]"
+        "--registered-by", default="agent", help="who registers it (default: agent)"
     )
     parser.add_argument(
-        "--heartbeat-interval", type=float, default=60.0, metavar="SECONDS", help="(default: 60)"
-    )
+        "--service", action="append", type=_service, metavar="NAME:PORT[:HEALTHPATH]",
+        help="a service the VM offers; repeat for several",
+    )  # fmt: skip
+    parser.add_argument(
+        "--heartbeat-interval", type=float, default=60.0, metavar="SECONDS",
+        help="time between heartbeats (default: 60)",
+    )  # fmt: skip
     parser.add_argument("--timeout", type=float, default=5.0, help=argparse.SUPPRESS)
     parser.add_argument("-v", "--verbose", action="store_true", help="log every heartbeat")
     parser.add_argument("command", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)

@@ -43,7 +43,11 @@ def _db(parser: argparse.ArgumentParser) -> None:
 
 def register(subparsers: Any) -> None:
     check = subparsers.add_parser(
-        "verify", help="check a log's hash chain, seqs, events and snapshots"
+        "verify",
+        help="check a log's hash chain, seqs, events and snapshots",
+        description="Check a log, offline (also while the server runs): seqs without gaps, every "
+        "event decodes, the hash chain, every snapshot against the refold. Exits 1 at the first "
+        "problem, naming its seq (docs/audit.md).",
     )
     _db(check)
     check.add_argument("--archive", type=Path, action="append", default=[],
@@ -53,17 +57,28 @@ def register(subparsers: Any) -> None:
                        "reach it, with that hash, or it was truncated or rewritten")  # fmt: skip
     check.set_defaults(func=lambda args: asyncio.run(_verify(args)))
 
-    show = subparsers.add_parser("replay", help="print the registry as of any point in its log")
+    show = subparsers.add_parser(
+        "replay",
+        help="print the registry as of any point in its log",
+        description="Print the registry as it was after a seq or at a time (default: the head), "
+        "or one VM's history, from the log alone (docs/audit.md).",
+    )
     _db(show)
     point = show.add_mutually_exclusive_group()
-    point.add_argument("--until", type=int, metavar="SEQ")
-    point.add_argument("--as-of", metavar="TIME", help="ISO 8601 time")
+    point.add_argument("--until", type=int, metavar="SEQ", help="the state after this seq")
+    point.add_argument("--as-of", metavar="TIME", help="the state at this ISO 8601 time")
     show.add_argument("--vm", metavar="ID", help="print this VM's history instead")
     show.add_argument("--format", choices=("table", "json"), default=None,
                       help="default: table on a terminal, json when piped")  # fmt: skip
     show.set_defaults(func=lambda args: asyncio.run(_replay(args)))
 
-    shed = subparsers.add_parser("compact", help="drop history before a cut, keeping it verifiable")
+    shed = subparsers.add_parser(
+        "compact",
+        help="drop history before a cut, keeping it verifiable",
+        description="Drop the events before a cut, after a snapshot at the cut; with --archive, "
+        "write them to a file first, which verify --archive checks against the chain "
+        "(docs/audit.md).",
+    )
     _db(shed)
     cut = shed.add_mutually_exclusive_group(required=True)
     cut.add_argument("--before", type=int, metavar="SEQ", help="drop events with seq < SEQ")

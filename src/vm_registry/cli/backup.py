@@ -44,7 +44,8 @@ def register(subparsers: Any) -> None:
         description="Verify a backup, then write it to --db. Refuses a database a process has "
         "open, and one that holds events unless --force is given.",
     )
-    load.add_argument("--from", dest="source", type=Path, required=True, metavar="FILE")
+    load.add_argument("--from", dest="source", type=Path, required=True, metavar="FILE",
+                      help="the backup to restore (as `backup --to` wrote it)")  # fmt: skip
     load.add_argument("--db", required=True, help="the SQLite file to restore into")
     load.add_argument("--force", action="store_true", help="overwrite a log that holds events")
     load.set_defaults(func=_restore)

@@ -226,10 +226,15 @@ def _add_id(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--id", help="the VM id, as a flag (VERS_VM_ID)")
 
 
-def _add_entry_fields(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--name")
-    parser.add_argument("--status", choices=STATUSES)
-    parser.add_argument("--address")
+def _add_entry_fields(parser: argparse.ArgumentParser, defaults: bool) -> None:
+    name, address, status = (
+        (" (default: the id)", " (default: <id>.vm.vers.sh)", " (default: running)")
+        if defaults
+        else ("", "", "")
+    )
+    parser.add_argument("--name", help="the VM's name" + name)
+    parser.add_argument("--status", choices=STATUSES, help="the VM's status" + status)
+    parser.add_argument("--address", help="where the VM is reached" + address)
     parser.add_argument(
         "--service",
         action="append",
@@ -254,32 +259,38 @@ def register(subparsers: Any) -> None:
     p.add_argument("--id", help="the VM id (VERS_VM_ID)")
     p.add_argument("--role", choices=ROLES, help="the VM's role (VERS_AGENT_ROLE, else worker)")
     p.add_argument("--registered-by", default="cli", help="who registers it (default: cli)")
-    _add_entry_fields(p)
+    _add_entry_fields(p, defaults=True)
     p.set_defaults(vm_id=None)
 
     p = add("list", "list registered VMs, newest first", _list)
-    p.add_argument("--role", choices=ROLES)
-    p.add_argument("--status", choices=STATUSES, help="running leaves out stale VMs")
+    p.add_argument("--role", choices=ROLES, help="only VMs of this role")
+    p.add_argument(
+        "--status", choices=STATUSES, help="only this status; running leaves out stale VMs"
+    )
 
     _add_id(add("get", "show one VM", _get))
 
     p = add("update", "change a VM's name, status, address, services or metadata", _update)
     _add_id(p)
-    _add_entry_fields(p)
+    _add_entry_fields(p, defaults=False)
 
     _add_id(add("deregister", "remove a VM from the registry", _deregister))
     _add_id(add("heartbeat", "tell the registry a VM is alive", _heartbeat))
 
     p = add("discover", "find the running, fresh VMs of a role", _discover)
-    p.add_argument("discover_role", metavar="ROLE", choices=ROLES)
+    p.add_argument("discover_role", metavar="ROLE", choices=ROLES, help=", ".join(ROLES))
 
     p = add("events", "page through the event log", _events)
-    p.add_argument("--after", type=int, metavar="SEQ")
-    p.add_argument("--limit", type=int)
-    p.add_argument("--vm", metavar="ID")
-    p.add_argument("--type", metavar="TYPE")
-    p.add_argument("--since", metavar="ISO-TIME")
-    p.add_argument("--until", metavar="ISO-TIME")
+    p.add_argument("--after", type=int, metavar="SEQ", help="only events after this seq")
+    p.add_argument(
+        "--limit", type=int, metavar="N", help="events in the page, 1-1000 (default: 100)"
+    )
+    p.add_argument("--vm", metavar="ID", help="only this VM's events")
+    p.add_argument(
+        "--type", metavar="TYPE", help="only this type, or a comma list (vm.registered,...)"
+    )
+    p.add_argument("--since", metavar="ISO-TIME", help="only events at or after this time")
+    p.add_argument("--until", metavar="ISO-TIME", help="only events at or before this time")
 
     _add_id(add("history", "every event of one VM id, across re-registrations", _history))
 
@@ -289,8 +300,8 @@ def register(subparsers: Any) -> None:
         help="follow changes live, reconnecting as needed",
         description="Follow changes live; reconnects and resumes across server restarts.",
     )
-    p.add_argument("--role", choices=ROLES)
-    p.add_argument("--vm", metavar="ID")
+    p.add_argument("--role", choices=ROLES, help="only VMs of this role")
+    p.add_argument("--vm", metavar="ID", help="only this VM")
     p.add_argument("--types", metavar="TYPE,...", help="comma list of event types")
     p.add_argument("--after", type=int, metavar="SEQ", help="start after this seq")
     p.add_argument("--snapshot", action="store_true", help="start with the current fleet")

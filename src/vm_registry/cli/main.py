@@ -26,11 +26,23 @@ def build_parser() -> argparse.ArgumentParser:
         prog="vm-registry",
         description="Event-sourced service-discovery registry for fleets of agent VMs.",
     )
+    parser.add_argument(
+        "--version", action="version", version=f"vm-registry {_version()}", help="print the version"
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("vm-registry")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -20,6 +20,9 @@ def register(subparsers: Any) -> None:
     move = subparsers.add_parser(
         "migrate",
         help="copy a log between SQLite and PostgreSQL (seqs, hashes, snapshots), then verify it",
+        description="Copy a log between SQLite and PostgreSQL, either way, into an empty "
+        "database: every event with its seq and hash, and the snapshots; then verify the copy "
+        "(docs/scale-out.md).",
     )
     move.add_argument("--from", dest="source", type=parse_target, required=True,
                       metavar="FILE|URL", help="the log to copy (read only)")  # fmt: skip

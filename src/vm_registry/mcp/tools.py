@@ -2,13 +2,15 @@
 
 `registry_register`, `registry_list`, `registry_discover` and `registry_heartbeat` keep the names
 (and the camelCase argument names of the REST body) that agents already use; `registry_get`,
-`registry_update`, `registry_deregister` and `registry_history` complete the set. Each returns
+`registry_update`, `registry_deregister`, `registry_history` and `registry_wait` complete the set
+(`tool_summaries` lists them as served, for `vm-registry mcp --help`). Each returns
 the server's JSON. A refusal from the registry becomes a tool error carrying the server's message,
 which the model can read and act on; it never ends the MCP process.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from functools import wraps
 from typing import Annotated, Any, ParamSpec
@@ -220,6 +222,18 @@ def build_server(client: AsyncRegistryClient) -> MCPServer:
         return {"events": [e.to_wire() for e in events], "count": len(events)}
 
     return server
+
+
+async def tool_summaries() -> list[tuple[str, str]]:
+    """Each tool the server serves, with the first sentence of its description."""
+    async with AsyncRegistryClient("http://127.0.0.1:3000") as client:  # never contacted
+        tools = await build_server(client).list_tools()
+    return [(tool.name, _first_sentence(tool.description or "")) for tool in tools]
+
+
+def _first_sentence(text: str) -> str:
+    sentence = re.split(r"(?<!e\.g)(?<!i\.e)[.:] ", " ".join(text.split()))[0]
+    return sentence.rstrip(".") + "."
 
 
 async def serve_stdio(url: str | None = None, token: str | None = None) -> None:
