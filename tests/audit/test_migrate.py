@@ -80,11 +80,13 @@ def test_migrate_refuses_a_target_that_holds_a_log(db: Path, url: str, tmp_path:
     again = cli("migrate", "--from", str(db), "--to", url)
     assert again.returncode == 2
     assert "already holds a log" in again.stderr
+    assert "copying" not in again.stdout  # refused before it says what it would copy
     other = tmp_path / "other.db"
     shutil.copy(db, other)
     into_file = cli("migrate", "--from", url, "--to", str(other))
     assert into_file.returncode == 2
     assert "already holds a log" in into_file.stderr
+    assert "copying" not in into_file.stdout
     assert head_line(ok("verify", "--db", url)) == head_line(ok("verify", "--db", str(db)))
     same = cli("migrate", "--from", str(db), "--to", str(db))
     assert same.returncode == 2 and "same log" in same.stderr

@@ -45,12 +45,17 @@ async def is_empty(store: Store) -> bool:
     )
 
 
-async def migrate(source: Store, target: Store, progress: Progress | None = None) -> Migration:
+async def ensure_empty(target: Store) -> None:
+    """Refuse a target that holds anything: a copy never merges two logs."""
     if not await is_empty(target):
         raise Invalid(
             f"{target.name} already holds a log (head {target.log.head}): migrate copies only "
             "into an empty database"
         )
+
+
+async def migrate(source: Store, target: Store, progress: Progress | None = None) -> Migration:
+    await ensure_empty(target)
     first = await source.log.refresh_first_seq()
     head = source.log.head
     infos = {info.seq: info for info in await source.snapshots.infos() if info.seq <= head}

@@ -224,6 +224,10 @@ async def _compact(args: argparse.Namespace) -> int:
         return _fail(f"cannot compact {describe(args.db)}: {error}", 2)
     finally:
         await store.close()
+    if result.dropped == 0:  # nothing before the cut, so no archive either (docs/audit.md)
+        unwritten = f"; {args.archive} not written" if args.archive else ""
+        print(f"nothing to compact: the log holds no events before seq {cut + 1}{unwritten}")
+        return 0
     archived = f", {result.archived} archived to {args.archive}" if args.archive else ""
     print(f"compacted through seq {result.cut}: {result.dropped} events dropped{archived}")
     return 0

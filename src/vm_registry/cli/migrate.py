@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from vm_registry.audit.migrate import migrate
+from vm_registry.audit.migrate import ensure_empty, migrate
 from vm_registry.cli.progress import ProgressBar
 from vm_registry.domain.errors import RegistryError
 from vm_registry.persistence.errors import StoreError
@@ -55,13 +55,14 @@ async def _migrate(args: argparse.Namespace) -> int:
 async def _copy(source: Store, target_at: Path | str, target_name: str) -> int:
     first, head = await source.log.refresh_first_seq(), source.log.head
     total = max(head - first + 1, 0)
-    print(f"copying seqs {first}..{head} ({total} events) from {source.name} to {target_name}",
-          flush=True)  # fmt: skip
     try:
         target = await open_store(target_at)
     except StoreError as error:
         return _fail(f"cannot open {target_name}: {error}")
     try:
+        await ensure_empty(target)  # before saying what it would copy
+        print(f"copying seqs {first}..{head} ({total} events) from {source.name} to "
+              f"{target_name}", flush=True)  # fmt: skip
         with ProgressBar(total, "copying") as bar:
             result = await migrate(source, target, bar)
     except RegistryError as error:
