@@ -77,6 +77,15 @@ def test_at_1280_px_with_uuid_ids_every_column_is_beside_the_ticker(
     tab.shows([ids[0]])
 
 
+def test_a_browser_given_the_bare_address_lands_on_the_dashboard(
+    server: ServerProcess, dashboard_for: Any
+) -> None:
+    tab = dashboard_for(server.url)
+    tab.page.goto(f"{server.url}/")
+    assert tab.page.url == f"{server.url}/ui"
+    tab.wait_live()
+
+
 def test_the_ticker_opens_with_the_latest_events(
     server: ServerProcess, http: httpx.Client, dashboard_for: Any
 ) -> None:
