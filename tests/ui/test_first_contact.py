@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.fixtures import server_fixture
 from tests.support.server import ServerProcess
 from tests.ui.conftest import register
 
@@ -19,16 +20,10 @@ WIDE = {"width": 1280, "height": 800}
 TOKEN = "first-contact-secret-0123"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    proc = ServerProcess(tmp_path_factory.mktemp("ui-first") / "registry.db").start()
-    try:
-        yield proc
-    finally:
-        proc.kill()
+server = server_fixture("ui-first")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def http(server: ServerProcess) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.url, timeout=10) as client:
         yield client
