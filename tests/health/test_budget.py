@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.health.scrape import metric
 from tests.health.services import Services, running_services
 from tests.support import polling
 from tests.support.server import ServerProcess
@@ -49,13 +50,6 @@ def health_events(http: httpx.Client, vm_id: str) -> list[dict[str, Any]]:
     page = http.get("/registry/events", params={"vm": vm_id, "type": "vm.health", "limit": 1000})
     events: list[dict[str, Any]] = page.json()["events"]
     return events
-
-
-def metric(http: httpx.Client, name: str) -> float:
-    for line in http.get("/metrics").text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[-1])
-    raise AssertionError(f"{name} is not in /metrics")
 
 
 def test_fifteen_first_passing_records_do_not_delay_critical(
