@@ -1,6 +1,6 @@
 """The projection's activity index: the running, unmarked VMs, least recently seen first. The
 reaper reads only its front, so it must hold exactly those VMs, in that order, whichever way the
-state was built (folded event by event, replayed in place, loaded from a snapshot)."""
+state was built (folded event by event, replayed from stored rows, loaded from a snapshot)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.domain.strategies import event_logs
-from vm_registry.domain import events as ev
+from tests.domain.test_startup_replay import replay_in_chunks
 from vm_registry.domain import snapshot
 from vm_registry.domain.events import Event
-from vm_registry.domain.fold import State, apply, fold, touch_unshared
+from vm_registry.domain.fold import State, apply, fold
 
 
 def assert_indexed(state: State) -> None:
@@ -37,11 +37,6 @@ def test_a_replay_in_place_or_a_snapshot_rebuilds_the_same_index(
     split = data.draw(st.integers(0, len(log)), label="snapshot at")
     loaded = snapshot.decode(snapshot.encode(fold(log[:split])))
     assert_indexed(loaded)
-    for event in log[split:]:
-        if event.type == ev.HEARTBEAT:
-            touch_unshared(loaded, event.seq, event.vm_id, event.at)
-        else:
-            apply(loaded, event)
-    loaded.reindex_activity()
+    loaded = replay_in_chunks(loaded, log[split:], 3)
     assert_indexed(loaded)
     assert set(loaded.by_activity) == set(fold(log).by_activity)

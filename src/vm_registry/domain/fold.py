@@ -4,13 +4,13 @@ It is deterministic, with no I/O and no clock: replaying the same events always 
 state, which is what startup, time travel and `verify` rely on.
 
 For speed, `apply` updates the given `State` in place and returns it (a fleet of 100,000 VMs
-cannot be copied per heartbeat). Entries themselves are never mutated, so `State.copy()` is a
-cheap, shallow and safe way to branch off a snapshot.
+cannot be copied per heartbeat): that is the one thing the fold mutates. Entries themselves are
+never mutated, so `State.copy()` is a cheap, shallow and safe way to branch off a snapshot.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 from vm_registry.domain import events as ev
@@ -78,7 +78,7 @@ def evolve(entry: Entry | None, event: Event, shared: SharedValues = _UNSHARED) 
     kind = event.type
     if kind == ev.HEARTBEAT:
         assert entry is not None
-        return entry.touched(event.at, event.seq)
+        return touched(entry, event.at, event.seq)
     if kind == ev.REGISTERED:
         data = event.data
         return Entry(
@@ -125,6 +125,18 @@ def evolve(entry: Entry | None, event: Event, shared: SharedValues = _UNSHARED) 
     raise ValueError(f"unknown event type {kind!r}")
 
 
+def touched(entry: Entry, at: int, seq: int) -> Entry:
+    """`entry` after a heartbeat at `at`, event `seq`: seen, and no longer marked stale. The one
+    definition of what a heartbeat does, which `evolve` (so the writer), `apply` (time travel,
+    the feed's catch-up) and the startup replay (`domain/replay.py`) all use. The fold's
+    hottest path, so a positional constructor call rather than `replace`'s generic copy."""
+    return Entry(
+        entry.id, entry.name, entry.role, entry.status, entry.address, entry.services,
+        entry.metadata, entry.registered_by, entry.registered_at, at, seq, entry.created_seq,
+        False, entry.owner, entry.health,
+    )  # fmt: skip
+
+
 def _health_kept(
     health: dict[str, str] | None, services: list[dict[str, Any]] | None
 ) -> dict[str, str] | None:
@@ -145,7 +157,7 @@ def apply(state: State, event: Event) -> State:
     vm_id = event.vm_id
     if event.type == ev.HEARTBEAT:  # 97% of a typical log: skip the general bookkeeping
         entries = state.entries
-        entries[vm_id] = entry = entries[vm_id].touched(event.at, event.seq)
+        entries[vm_id] = entry = touched(entries[vm_id], event.at, event.seq)
         activity = state.by_activity
         activity.pop(vm_id, None)
         if entry.status == RUNNING:
@@ -192,64 +204,6 @@ def _follow_activity(
     elif previous is None or current.last_seen != previous.last_seen or vm_id not in activity:
         activity.pop(vm_id, None)
         activity[vm_id] = None
-
-
-def touch_unshared(state: State, seq: int, vm_id: str, at: int) -> None:
-    """A heartbeat, applied by changing the entry in place.
-
-    Only for startup replay: the state then belongs to nobody else yet (no copies, no feed
-    items, no cached renderings), so the usual rule that entries are never mutated is not
-    needed, and skipping a new Entry per heartbeat is most of the cost of a cold start. The
-    effect is exactly `apply` of a heartbeat, which the tests check, except for
-    `by_activity`: the replay rebuilds it once at the end (`reindex_activity`)."""
-    entry = state.entries[vm_id]
-    entry.last_seen = at
-    entry.revision = seq
-    entry.stale = False
-    state.revision = seq
-
-
-class Unfoldable(Exception):
-    """A stored event the fold cannot apply (a heartbeat of a VM that is not registered, a
-    row naming a VM id that was never stored): only a broken log has one."""
-
-    def __init__(self, seq: int, message: str) -> None:
-        super().__init__(message)
-        self.seq = seq
-
-
-def replay_rows(
-    state: State,
-    rows: Sequence[Any],
-    heartbeat: object,
-    names: Mapping[Any, str],
-    decode: Callable[[Any], Event],
-) -> None:
-    """A chunk of a startup replay, folded straight from the rows the store read.
-
-    Each row begins `(seq, kind, vm, at)`. A row whose kind is `heartbeat` is applied in place,
-    exactly as `touch_unshared` does, inline, to the entry of VM `names[vm]`; any other row is
-    `decode(row)` through `apply`. One Python pass per row: making a million heartbeat rows
-    into tuples or events first, and then folding those, cost about two fifths of a cold
-    start's CPU (docs/benchmarks.md, P7). The caller rebuilds `by_activity` once at the end."""
-    if not rows:
-        return
-    entries = state.entries
-    row = rows[0]
-    try:
-        for row in rows:
-            if row[1] == heartbeat:
-                entry = entries[names[row[2]]]
-                entry.last_seen = row[3]
-                entry.revision = row[0]
-                entry.stale = False
-            else:
-                apply(state, decode(row))
-    except KeyError as error:  # costs nothing until raised
-        raise Unfoldable(
-            row[0], f"event {row[0]} names a VM or actor that is not there: {error}"
-        ) from error
-    state.revision = rows[-1][0]
 
 
 def fold(events: Iterable[Event], state: State | None = None) -> State:

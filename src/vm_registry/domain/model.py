@@ -1,7 +1,8 @@
 """The registry entry, as the fold keeps it.
 
-Entries are treated as immutable values: the fold replaces an entry instead of changing it, so
-a copy of the projection (for snapshots and time travel) can share entries safely. `__slots__`
+Entries are immutable values: the fold replaces an entry instead of changing it (nothing assigns
+to an entry's fields after it is built), so a copy of the projection (for snapshots and time
+travel), the feed and the renderer's cache can share entries safely. `__slots__`
 keeps a fleet of 100,000 entries small in memory.
 """
 
@@ -78,14 +79,6 @@ class Entry:
         # Recorded health-check status per checked service ("passing" or "critical"), from
         # `vm.health` events; None until a service has a recorded status.
         self.health = health
-
-    def touched(self, at: int, seq: int) -> Entry:
-        """This entry after a heartbeat: the fold's hottest path, so no generic copying."""
-        return Entry(
-            self.id, self.name, self.role, self.status, self.address, self.services,
-            self.metadata, self.registered_by, self.registered_at, at, seq, self.created_seq,
-            False, self.owner, self.health,
-        )  # fmt: skip
 
     def replace(self, **changes: Any) -> Entry:
         fields = {name: getattr(self, name) for name in self.__slots__}

@@ -24,7 +24,7 @@ GENESIS_HASH: Final = bytes(32)
 
 @dataclass(frozen=True, slots=True)
 class ReplayChunk:
-    """Rows of the log as a backend read them, for `fold.replay_rows` to fold directly: startup
+    """Rows of the log as a backend read them, for `domain/replay.py` to fold directly: startup
     replays a million heartbeats, and making each into an event or a tuple before folding it
     was about two fifths of its CPU (docs/benchmarks.md, P7). A row begins
     `(seq, kind, vm, at)`; `heartbeat` is the kind of a heartbeat row, `names` maps `vm` to

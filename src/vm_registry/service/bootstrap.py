@@ -6,24 +6,23 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from vm_registry.domain.fold import State, Unfoldable, replay_rows
+from vm_registry.domain.fold import State
+from vm_registry.domain.replay import Replay, Unfoldable
 from vm_registry.persistence.errors import StoreCorrupt
 from vm_registry.persistence.log import EventLog
 
 
 async def replay(store: EventLog, state: State | None = None) -> State:
-    """Fold the log after `state` into it. The state must not be shared with anything yet:
-    heartbeats are applied in place (see `fold.replay_rows`)."""
-    result = State() if state is None else state
+    """Fold the log after `state` into it, straight from the stored rows (`domain/replay.py`)."""
+    replaying = Replay(State() if state is None else state)
     with _collector_paused():
-        async for chunk in store.scan_for_replay(after=result.revision):
-            try:
-                replay_rows(result, chunk.rows, chunk.heartbeat, chunk.names, chunk.decode)
-            except Unfoldable as error:
-                raise StoreCorrupt(str(error), error.seq) from error
-            del chunk  # before the next one is read
-    result.reindex_activity()
-    return result
+        try:
+            async for chunk in store.scan_for_replay(after=replaying.state.revision):
+                replaying.rows(chunk.rows, chunk.heartbeat, chunk.names, chunk.decode)
+                del chunk  # before the next one is read
+            return replaying.finish()
+        except Unfoldable as error:
+            raise StoreCorrupt(str(error), error.seq) from error
 
 
 @contextmanager

@@ -144,7 +144,7 @@ class LogReader:
 
     async def scan_for_replay(self, after: int = 0) -> AsyncIterator[ReplayChunk]:
         """The rows after `after` as stored, read on a connection of their own
-        (`replay_reader.py`), for `fold.replay_rows`."""
+        (`replay_reader.py`), for `domain/replay.py`."""
         interns = self._interns
         # The caches hold every id the log named up to here (at open, and after our commits);
         # a chunk beyond it may name a VM or actor another process added since.
