@@ -14,8 +14,8 @@ from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.openapi import OpenAPIConfig
 
-from vm_registry.api import edge, errors, headers, metrics, openapi, resources, schemas
-from vm_registry.api.auth import auth_middleware, load_tokens
+from vm_registry.api import edge, errors, lean, metrics, openapi, resources, schemas
+from vm_registry.api.auth import Guard, auth_middleware, load_tokens
 from vm_registry.api.request_log import observed
 from vm_registry.api.routes import health, history, stream, ui, vms
 from vm_registry.api.routes import metrics as metrics_route
@@ -34,9 +34,12 @@ OPENAPI = OpenAPIConfig(
 )
 
 
-def create_app(runtime: Runtime) -> Litestar:
+def create_app(runtime: Runtime, *, lean_routes: bool = True) -> Litestar:
+    """`lean_routes=False` answers every request through litestar's handlers: the reference
+    the lean path is compared with (tests/api/test_lean_routes.py)."""
     settings = runtime.settings
     tokens = load_tokens(settings.auth_token, settings.tokens_file, settings.tokens_env)
+    guard = Guard(tokens, metrics_public=settings.metrics_public)
     if not tokens.enabled:
         log.warning("VERS_AUTH_TOKEN is not set: the API is open to anyone who can reach it")
     telemetry = metrics.Telemetry()
@@ -44,10 +47,7 @@ def create_app(runtime: Runtime) -> Litestar:
     app = Litestar(
         route_handlers=[handler for module in ROUTES for handler in module.ROUTES],
         exception_handlers=errors.HANDLERS,
-        middleware=[auth_middleware(tokens, metrics_public=settings.metrics_public)],
-        # A before_send hook, not middleware: it also sees what the router answers by itself
-        # (404, 405), and the auth middleware's 401.
-        before_send=[headers.before_send],
+        middleware=[auth_middleware(guard)],
         cors_config=_cors(settings),
         lifespan=[_serving(runtime, telemetry)],
         request_max_body_size=settings.max_body_bytes,
@@ -59,7 +59,11 @@ def create_app(runtime: Runtime) -> Litestar:
     app.state[resources.KEY] = resources.Resources(runtime, EntryRenderer(), telemetry)
     # Outside routing: HEAD on every GET route, and JSON for the answers made below our handlers.
     app.asgi_handler = edge.wrap(app.asgi_handler)
-    # Outermost, so 404s, 405s, 401s and the edge's own answers are counted and logged too.
+    # The hot routes' plain requests skip the two layers above (api/lean.py).
+    if lean_routes:
+        app.asgi_handler = lean.routes(app, guard, app.asgi_handler)
+    # Outermost, so 404s, 405s, 401s and the edge's own answers are counted and logged too, and
+    # every answer gets its request id and the security headers.
     app.asgi_handler = observed(app.asgi_handler, telemetry.http)
     return app
 

@@ -119,31 +119,42 @@ def _bearer(scope: Scope) -> str | None:
     return None
 
 
-def auth_middleware(tokens: Tokens, *, metrics_public: bool = False) -> Any:
-    open_paths = OPEN_PATHS | {"/metrics"} if metrics_public else OPEN_PATHS
+class Guard:
+    """Who a request is, or why it is refused: the one check both the litestar middleware and
+    the lean hot routes (`api/lean.py`) make, so they cannot disagree."""
 
+    def __init__(self, tokens: Tokens, *, metrics_public: bool = False) -> None:
+        self.tokens = tokens
+        self.open_paths = OPEN_PATHS | {"/metrics"} if metrics_public else OPEN_PATHS
+
+    def check(self, scope: Scope) -> Principal | str:
+        """The principal (also put in the scope's state, where the request log reads it), or
+        the 401's message."""
+        path = scope["path"]
+        state = scope.setdefault("state", {})
+        if not self.tokens.enabled or path in self.open_paths or path.startswith(OPEN_PREFIXES):
+            state["principal"] = ANONYMOUS
+            return ANONYMOUS
+        presented = _bearer(scope)
+        principal = self.tokens.resolve(presented) if presented is not None else None
+        if principal is None:
+            if presented is None:
+                return "missing bearer token: send 'Authorization: Bearer <token>'"
+            return "invalid bearer token"
+        state["principal"] = principal
+        return principal
+
+
+def auth_middleware(guard: Guard) -> Any:
     def factory(app: ASGIApp) -> ASGIApp:
         async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
             if scope["type"] != ScopeType.HTTP:
                 await app(scope, receive, send)
                 return
-            path = scope["path"]
-            state = scope.setdefault("state", {})
-            if not tokens.enabled or path in open_paths or path.startswith(OPEN_PREFIXES):
-                state["principal"] = ANONYMOUS
-                await app(scope, receive, send)
+            found = guard.check(scope)
+            if isinstance(found, str):
+                await reject(send, found)
                 return
-            presented = _bearer(scope)
-            principal = tokens.resolve(presented) if presented is not None else None
-            if principal is None:
-                message = (
-                    "missing bearer token: send 'Authorization: Bearer <token>'"
-                    if presented is None
-                    else "invalid bearer token"
-                )
-                await _reject(send, message)
-                return
-            state["principal"] = principal
             await app(scope, receive, send)
 
         return middleware
@@ -151,7 +162,7 @@ def auth_middleware(tokens: Tokens, *, metrics_public: bool = False) -> Any:
     return factory
 
 
-async def _reject(send: Send, message: str) -> None:
+async def reject(send: Send, message: str) -> None:
     body = orjson.dumps({"error": message})
     start: HTTPResponseStartEvent = {
         "type": "http.response.start",

@@ -29,22 +29,36 @@ STATUS_OF: dict[type[domain.RegistryError], int] = {
 }
 
 
-def registry_error(_: Request[Any, Any, Any], exc: domain.RegistryError) -> Response[bytes]:
+RETRY = {"Retry-After": "1"}
+
+
+def registry_answer(exc: domain.RegistryError) -> tuple[int, str, dict[str, str] | None]:
+    """Status, message and extra headers of a domain error: the table's one reading, shared
+    by litestar's handler below and the lean hot routes (`api/lean.py`)."""
     status = STATUS_OF.get(type(exc), 400)
-    headers = {"Retry-After": "1"} if status == 503 else None
-    return wire.error(exc.message, status, headers)
+    return status, exc.message, RETRY if status == 503 else None
 
 
-def store_error(request: Request[Any, Any, Any], exc: StoreError) -> Response[bytes]:
+def store_answer(method: str, path: str, exc: StoreError) -> tuple[int, str, dict[str, str]]:
     """A read the store could not serve (the writer turns its own failures into `Unavailable`).
     The client gets the cause and a 503 it may retry; the full message, which names files, goes
     only to the server log."""
-    log.error("store failure on %s %s: %s", request.method, request.url.path, exc)
+    log.error("store failure on %s %s: %s", method, path, exc)
     if isinstance(exc, StoreCorrupt):  # its reason may name the file: keep that to the log
         message = "the event log cannot be read here; the server log has the details"
     else:
         message = f"the event log is unavailable ({exc.reason}); retry later"
-    return wire.error(message, 503, {"Retry-After": "1"})
+    return 503, message, RETRY
+
+
+def registry_error(_: Request[Any, Any, Any], exc: domain.RegistryError) -> Response[bytes]:
+    status, message, headers = registry_answer(exc)
+    return wire.error(message, status, headers)
+
+
+def store_error(request: Request[Any, Any, Any], exc: StoreError) -> Response[bytes]:
+    status, message, headers = store_answer(request.method, request.url.path, exc)
+    return wire.error(message, status, headers)
 
 
 def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
@@ -60,9 +74,14 @@ def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[
     return wire.error(message, exc.status_code, headers)
 
 
+def internal_answer(method: str, path: str, exc: Exception) -> tuple[int, str]:
+    log.exception("unhandled error on %s %s", method, path, exc_info=exc)
+    return 500, "internal error; the server log has the details"
+
+
 def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
-    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return wire.error("internal error; the server log has the details", 500)
+    status, message = internal_answer(request.method, request.url.path, exc)
+    return wire.error(message, status)
 
 
 HANDLERS: dict[type[Exception] | int, Any] = {

@@ -50,15 +50,19 @@ def principal(request: Request[Any, Any, Any]) -> Principal:
 
 
 def actor(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    client = request.client
+    agent = request.headers.get("user-agent")
+    return actor_of(client.host if client is not None else None, agent, principal(request))
+
+
+def actor_of(ip: str | None, agent: str | None, found: Principal) -> dict[str, Any]:
     """Who asked, as far as we know. The client port is left out on purpose: it changes with
     every connection and would make each actor unique (actors are stored once each)."""
     who: dict[str, Any] = {}
-    if request.client is not None:
-        who["ip"] = request.client.host
-    agent = request.headers.get("user-agent")
+    if ip is not None:
+        who["ip"] = ip
     if agent:
         who["userAgent"] = agent[:MAX_USER_AGENT]
-    found = principal(request)
     if found is not ANONYMOUS:
         who["token"] = found.name  # the token's name, never the token
         who["scope"] = found.scope
@@ -66,9 +70,12 @@ def actor(request: Request[Any, Any, Any]) -> dict[str, Any]:
 
 
 def writer(request: Request[Any, Any, Any]) -> str | None:
+    return may_write(principal(request))
+
+
+def may_write(found: Principal) -> str | None:
     """Check the caller may write. Returns the agent token's name when its writes are limited
     to the VMs it registered, None when they are not."""
-    found = principal(request)
     if found.scope == "read":
         raise Forbidden(f"token {found.name!r} is read-only")
     return found.name if found.scope == "agent" else None

@@ -1,4 +1,8 @@
-"""Around every HTTP request: its id, its line in the log, and its HTTP metrics.
+"""Around every HTTP request: its id, its line in the log, its HTTP metrics, and the security
+headers on its answer (`api/headers.py`). One plain ASGI layer, the outermost of the app, with
+one send wrapper for all four: each wrapper is a coroutine call per message, so four layers
+would cost more than the four jobs (what each job costs per request is in docs/benchmarks.md,
+"What the outer layer costs").
 
 This wraps litestar's whole ASGI handler (the router included), not a route's middleware
 stack, so it also sees what the router answers by itself (404, 405) and the auth middleware's
@@ -29,6 +33,7 @@ from typing import Any
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from vm_registry.api.headers import secure
 from vm_registry.api.metrics import UNMATCHED, HttpMetrics
 from vm_registry.telemetry.context import REQUEST_ID
 
@@ -67,8 +72,9 @@ def observed(app: ASGIApp, metrics: HttpMetrics) -> ASGIApp:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 first = time.perf_counter() - started
-                headers = message.get("headers")
-                message["headers"] = [*headers, echo] if headers else [echo]
+                headers = [*message.get("headers", ()), echo]
+                secure(headers)
+                message["headers"] = headers
             elif message["type"] == "http.response.body":
                 sent += len(message.get("body", b""))
             await send(message)

@@ -11,12 +11,14 @@ import orjson
 from litestar import Response
 from litestar.enums import MediaType
 
+from vm_registry.api.hot import Answer, str_headers
 from vm_registry.domain.timestamps import to_iso
 from vm_registry.wire.render import EntryRenderer, entry, event
 
 __all__ = [
     "REVISION_HEADER",
     "EntryRenderer",
+    "answer",
     "entry",
     "error",
     "event",
@@ -54,3 +56,9 @@ def raw_json(
         media_type=MediaType.JSON,
         headers=dict(headers or {}),
     )
+
+
+def answer(worked_out: Answer) -> Response[bytes]:
+    """A hot route's answer (`api/hot.py`) as litestar's response: the lean path's bytes."""
+    status, body, headers = worked_out
+    return raw_json(body, status, str_headers(headers))

@@ -6,7 +6,7 @@ from typing import Any
 
 from litestar import Request, Response, delete, get, patch, post
 
-from vm_registry.api import blocking, resources, schemas, wire
+from vm_registry.api import blocking, hot, resources, schemas, wire
 from vm_registry.api import request_inputs as rq
 from vm_registry.api.openapi import (
     AFTER_HEARTBEAT,
@@ -44,25 +44,7 @@ AnyRequest = Request[Any, Any, Any]
 def _entry_response(
     registry: Registry, renderer: wire.EntryRenderer, entry: Entry, status_code: int = 200
 ) -> Response[bytes]:
-    headers = {wire.REVISION_HEADER: str(registry.revision), "ETag": f'"{entry.revision}"'}
-    return wire.raw_json(renderer.encode(entry, registry.is_stale(entry)), status_code, headers)
-
-
-def _list_response(
-    registry: Registry,
-    renderer: wire.EntryRenderer,
-    entries: list[Entry],
-    past: int | None = None,
-) -> Response[bytes]:
-    if past is None:
-        now = registry.clock()
-        stale = [registry.is_stale(e, now) for e in entries]
-        revision = registry.revision
-    else:  # the past's staleness is what the log recorded; the clock now says nothing of it
-        stale = [e.stale for e in entries]
-        revision = past
-    body = renderer.list_body(entries, stale, registry.vms)
-    return wire.raw_json(body, headers={wire.REVISION_HEADER: str(revision)})
+    return wire.answer(hot.entry(registry, renderer, entry, status_code))
 
 
 async def _past_point(request: AnyRequest, registry: Registry, history: TimeMachine) -> int | None:
@@ -109,6 +91,7 @@ async def register(request: AnyRequest) -> Response[bytes]:
     operation_class=operation(
         parameters=[ROLE, STATUS, AT, AS_OF, MIN_REVISION, INDEX, WAIT], headers=REVISION
     ),
+    opt={"lean": "list_vms"},
 )
 async def list_vms(request: AnyRequest) -> Response[bytes]:
     found = resources.of(request)
@@ -125,9 +108,9 @@ async def list_vms(request: AnyRequest) -> Response[bytes]:
     await blocking.hold(request, changes, scope)
     past = await _past_point(request, registry, history)
     if past is None:
-        return _list_response(registry, renderer, registry.entries(role=role, status=status))
+        return wire.answer(hot.listing(registry, renderer, registry.entries(role, status)))
     state = await history.state_at(past)
-    return _list_response(registry, renderer, registry.entries(role, status, state), past)
+    return wire.answer(hot.listing(registry, renderer, registry.entries(role, status, state), past))
 
 
 @get(
@@ -136,6 +119,7 @@ async def list_vms(request: AnyRequest) -> Response[bytes]:
     operation_class=operation(
         parameters=[AT, AS_OF, MIN_REVISION, INDEX, WAIT], headers=ENTRY_HEADERS
     ),
+    opt={"lean": "get_vm"},
 )
 async def get_vm(vm_id: VmId, request: AnyRequest) -> Response[bytes]:
     found = resources.of(request)
@@ -150,12 +134,7 @@ async def get_vm(vm_id: VmId, request: AnyRequest) -> Response[bytes]:
             raise NotFound(f"VM {vm_id!r} was not registered at seq {past}")
         headers = {wire.REVISION_HEADER: str(past), "ETag": f'"{entry.revision}"'}
         return wire.json(wire.entry(entry, entry.stale), headers=headers)
-    entry = registry.get(vm_id)
-    if entry is None:
-        # With the revision: a blocking read can wait for the VM to appear from there.
-        headers = {wire.REVISION_HEADER: str(registry.revision)}
-        return wire.error(f"VM {vm_id!r} is not registered", 404, headers)
-    return _entry_response(registry, renderer, entry)
+    return wire.answer(hot.one_vm(registry, renderer, vm_id))
 
 
 @patch(
@@ -205,24 +184,19 @@ async def deregister_vm(vm_id: VmId, request: AnyRequest) -> Response[bytes]:
     status_code=200,
     responses=answers(200, schemas.HeartbeatAnswer, "Seen", 400, 401, 403, 404, 503),
     operation_class=operation(headers=REVISION, links=AFTER_HEARTBEAT),
+    opt={"lean": "heartbeat"},
 )
 async def heartbeat(vm_id: VmId, request: AnyRequest) -> Response[bytes]:
     runtime = resources.of(request).runtime
-    agent = rq.writer(request)
-    outcome = await runtime.execute(cmd.Heartbeat(vm_id, agent=agent), rq.actor(request))
-    assert outcome.entry is not None
-    body: schemas.HeartbeatAnswer = {
-        "id": vm_id,
-        "lastSeen": wire.to_iso(outcome.entry.last_seen),
-        "revision": outcome.event.seq,
-    }
-    return wire.json(body, headers={wire.REVISION_HEADER: str(runtime.registry.revision)})
+    answer = await hot.heartbeat(runtime, vm_id, rq.principal(request), rq.actor(request))
+    return wire.answer(answer)
 
 
 @get(
     "/registry/discover/{role:str}",
     responses=answers(200, schemas.EntryList, "The live VMs with this role", 400, 401, 404, 503),
     operation_class=operation(parameters=[HEALTHY, MIN_REVISION, INDEX, WAIT], headers=REVISION),
+    opt={"lean": "discover"},
 )
 async def discover(role: RoleName, request: AnyRequest) -> Response[bytes]:
     found = resources.of(request)
@@ -236,7 +210,7 @@ async def discover(role: RoleName, request: AnyRequest) -> Response[bytes]:
         return Scope(role=role, discover=True, healthy=healthy, shown=shown)
 
     await blocking.hold(request, changes, scope)
-    return _list_response(registry, renderer, registry.discover(role, healthy=healthy))
+    return wire.answer(hot.discover(registry, renderer, role, healthy))
 
 
 ROUTES = [register, list_vms, get_vm, update_vm, deregister_vm, heartbeat, discover]

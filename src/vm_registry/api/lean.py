@@ -1,0 +1,154 @@
+"""The lean path: the hot routes' plain requests, routed by litestar, answered without its
+per-request machinery.
+
+A litestar handler costs about 45 us of CPU per request before it does anything (measured in
+process on `GET /health`: its request object, signature model, response object, exception and
+auth middleware, the `before_send` wrapper; docs/benchmarks.md has the breakdown). For the
+requests an agent fleet makes all day, that was four fifths of the work. Here they are matched
+by litestar's own router (its cached `handle_routing`, so paths, path parameters and route
+templates are the litestar app's), and when the matched handler names a lean twin in its `opt`
+(`opt={"lean": "heartbeat"}`), that twin answers directly:
+
+- auth is the same `Guard` the litestar middleware uses (`api/auth.py`), and a refusal is the
+  same 401;
+- the answer is worked out by the same function the litestar handler calls (`api/hot.py`), and
+  a domain or store error is rendered from the same table (`api/errors.py`);
+- security headers and the request id are added by the outer layer for both paths
+  (`api/request_log.py`), so both answers are the same bytes.
+
+Anything that is not the plain form falls through to the full litestar app, unchanged: a query
+string (`?at=`, `?index=&wait=`, `?healthy=`), `X-Registry-Min-Revision`, HEAD, a CORS request
+(an `Origin` header while CORS is configured), a path litestar would normalise, a `Host` header
+outside the plain characters (litestar judges it), and every route without a lean twin.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from litestar import Litestar
+from litestar.types import ASGIApp, Receive, Send
+
+from vm_registry.api import errors, hot
+from vm_registry.api.auth import Guard, Principal, reject
+from vm_registry.api.request_inputs import actor_of
+from vm_registry.api.resources import Resources, of_app
+from vm_registry.domain.errors import RegistryError
+from vm_registry.persistence.errors import StoreError
+
+log = logging.getLogger("vm_registry.api")
+
+LEAN = "lean"
+JSON = (b"content-type", b"application/json")
+# What litestar's router would take as it is: no empty segment, no trailing slash.
+_PLAIN_PATH = re.compile(r"(?:/[^/]+)+")
+_PLAIN_HOST = re.compile(rb"[0-9A-Za-z.:\-\[\]]*")
+# Headers that send a request down the full path (besides a query string).
+_FULL_PATH_HEADERS = frozenset({b"x-registry-min-revision"})
+
+Params = dict[str, Any]
+Twin = Callable[[Resources, Any, Params, Principal], Awaitable[hot.Answer]]
+
+
+async def _health(res: Resources, scope: Any, params: Params, who: Principal) -> hot.Answer:
+    return hot.health(res.runtime)
+
+
+async def _heartbeat(res: Resources, scope: Any, params: Params, who: Principal) -> hot.Answer:
+    return await hot.heartbeat(res.runtime, params["vm_id"], who, _actor(scope, who))
+
+
+async def _get_vm(res: Resources, scope: Any, params: Params, who: Principal) -> hot.Answer:
+    return hot.one_vm(res.runtime.registry, res.renderer, params["vm_id"])
+
+
+async def _discover(res: Resources, scope: Any, params: Params, who: Principal) -> hot.Answer:
+    return hot.discover(res.runtime.registry, res.renderer, params["role"])
+
+
+async def _list_vms(res: Resources, scope: Any, params: Params, who: Principal) -> hot.Answer:
+    registry = res.runtime.registry
+    return hot.listing(registry, res.renderer, registry.entries(None, None))
+
+
+TWINS: dict[str, Twin] = {
+    "health": _health,
+    "heartbeat": _heartbeat,
+    "get_vm": _get_vm,
+    "discover": _discover,
+    "list_vms": _list_vms,
+}
+
+
+def _actor(scope: Any, who: Principal) -> dict[str, Any]:
+    agent = None
+    for name, value in scope["headers"]:
+        if name == b"user-agent":
+            agent = value.decode("latin-1")
+            break
+    client = scope.get("client")
+    return actor_of(client[0] if client else None, agent, who)
+
+
+def _plain(scope: Any, cors: bool) -> bool:
+    if scope["query_string"] or scope["method"] not in ("GET", "POST"):
+        return False
+    if scope.get("root_path") or not _PLAIN_PATH.fullmatch(scope["path"]):
+        return False
+    for name, value in scope["headers"]:
+        if name in _FULL_PATH_HEADERS or (cors and name == b"origin"):
+            return False
+        if name == b"host" and not _PLAIN_HOST.fullmatch(value):
+            return False
+    return True
+
+
+def routes(app: Litestar, guard: Guard, full: ASGIApp) -> ASGIApp:
+    """The ASGI app answering the hot routes' plain requests, and handing the rest to `full`
+    (litestar's handler chain)."""
+    route = app.asgi_router.handle_routing
+    cors = app.cors_config is not None
+    res = of_app(app)
+
+    async def lean(scope: Any, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not _plain(scope, cors):
+            await full(scope, receive, send)
+            return
+        try:
+            _, handler, _, params, template = route(scope["path"], scope["method"])
+        except Exception:  # no such route or method: litestar answers it, as it always has
+            await full(scope, receive, send)
+            return
+        twin = TWINS.get(handler.opt.get(LEAN, ""))
+        if twin is None:
+            await full(scope, receive, send)
+            return
+        scope["path_template"] = template  # the request log's and metrics' route label
+        who = guard.check(scope)
+        if isinstance(who, str):
+            await reject(send, who)
+            return
+        try:
+            status, body, headers = await twin(res, scope, params, who)
+        except RegistryError as exc:
+            status, message, extra = errors.registry_answer(exc)
+            status, body, headers = hot.error(message, status, _encoded(extra))
+        except StoreError as exc:
+            status, message, extra = errors.store_answer(scope["method"], scope["path"], exc)
+            status, body, headers = hot.error(message, status, _encoded(extra))
+        except Exception as exc:
+            status, message = errors.internal_answer(scope["method"], scope["path"], exc)
+            status, body, headers = hot.error(message, status)
+        headers.append(JSON)
+        headers.append((b"content-length", b"%d" % len(body)))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body, "more_body": False})
+
+    return lean
+
+
+def _encoded(headers: dict[str, str] | None) -> hot.Headers:
+    return [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
