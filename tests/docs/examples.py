@@ -12,6 +12,12 @@ OTHER_SHELLS = ("bash", "shell", "console", "zsh", "shell-session")
 
 _FENCE = re.compile(r"^(```+|~~~+)\s*(\S*)\s*(.*)$")
 
+# The first word of a command an unlabelled block would show: such a block must say `sh` (or
+# `sh no-run`), and a synopsis `text`.
+_COMMAND = re.compile(
+    r"^(\$ |vm-registry |\.venv/|\. \.venv|curl |make |pip |python3? |pg_|createdb |psql |export )"
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Block:
@@ -23,6 +29,10 @@ class Block:
     @property
     def runs(self) -> bool:
         return "no-run" not in self.info.split()
+
+    @property
+    def needs_postgres(self) -> bool:
+        return "postgres" in self.info.split()
 
     @property
     def where(self) -> str:
@@ -69,6 +79,12 @@ def shell_blocks(page: Path) -> list[Block]:
             raise ValueError(
                 f"{page.name}:{start + 1}: a ```{language} block; write ```sh (run by the "
                 "suite) or ```sh no-run"
+            )
+        first = next((line for line in body if line.strip() and not line.startswith("#")), "")
+        if language == "" and _COMMAND.match(first):
+            raise ValueError(
+                f"{page.name}:{start + 1}: commands in an unlabelled block; write ```sh (run "
+                "by the suite), ```sh no-run, or ```text for a synopsis"
             )
         if language == "sh":
             blocks.append(Block(page, start + 1, info, "\n".join(body) + "\n"))

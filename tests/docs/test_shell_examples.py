@@ -5,8 +5,14 @@ The convention (docs/README.md, "Examples in these pages", says the same for wri
 
 - A block opened with ```sh is run. One opened with ```sh no-run is not: it needs root, a
   container runtime, a package index, or it runs forever. Shell fenced any other way (```bash,
-  ```console...) is refused, so no example escapes by its label. Other languages and plain
-  ``` blocks (output, synopses, configuration) are not shell.
+  ```console...) is refused, and so is an unlabelled block that starts with a command, so no
+  example escapes by its label. Other languages and plain ``` blocks (output, configuration)
+  are not shell; a synopsis is ```text.
+- A block opened with ```sh postgres needs PostgreSQL: its page runs on a cluster of the test's
+  own (tests/support/throwaway_postgres.py), named by libpq's variables (PGHOST, PGPORT),
+  which psql, pg_dump and vm-registry all read; the page shows a reader the same variables,
+  in a no-run block, set to their server. Where the binaries are missing the page is skipped
+  with the reason, and in CI it fails (tests/support/requires.py).
 - A block written as a transcript (`$ ` prompts) runs its prompted lines; the rest is output,
   shown, not compared.
 - The blocks of one page run in order in one bash (`set -e -o pipefail`), so `R=...` in one
@@ -23,6 +29,7 @@ The convention (docs/README.md, "Examples in these pages", says the same for wri
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 from pathlib import Path
@@ -31,6 +38,7 @@ import pytest
 
 from tests.docs.examples import Block, shell_blocks
 from tests.support.server import ServerProcess
+from tests.support.throwaway_postgres import ThrowawayPostgres
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = sorted([ROOT / "README.md", *(ROOT / "docs").rglob("*.md")])
@@ -70,7 +78,7 @@ def script_of(blocks: list[Block], url: str) -> str:
 
 
 def environment(url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("VERS_", "VM_REGISTRY_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VERS_", "VM_REGISTRY_", "PG"))}
     path = [p for p in env.get("PATH", "").split(os.pathsep) if p]
     env["PATH"] = os.pathsep.join(p for p in path if not Path(p, "vm-registry").exists())
     env["VERS_INFRA_URL"] = url
@@ -86,18 +94,23 @@ def test_shell_examples_run(page: Path, tmp_path: Path) -> None:
     (work / "data").mkdir(parents=True)
     (work / ".venv").symlink_to(ROOT / ".venv")
     db = work / "data" / "registry.db"
-    server = ServerProcess(db, target=str(db)).start()
-    try:
+    with contextlib.ExitStack() as cleanup:
+        server = ServerProcess(db, target=str(db)).start()
+        cleanup.callback(server.kill)
+        env = environment(server.url)
+        if any(block.needs_postgres for block in blocks):
+            cluster = ThrowawayPostgres()
+            cleanup.callback(cluster.destroy)
+            cluster.init()
+            env.update(PGHOST="127.0.0.1", PGPORT=str(cluster.port))
         done = subprocess.run(
             ["bash", "-c", script_of(blocks, server.url)],
             cwd=work,
-            env=environment(server.url),
+            env=env,
             capture_output=True,
             text=True,
             timeout=PAGE_TIMEOUT,
         )
-    finally:
-        server.kill()
     assert done.returncode == 0, (
         f"a shell example of {page_id(page)} failed (exit {done.returncode}):\n"
         f"{done.stderr[-4000:]}\n--- stdout ---\n{done.stdout[-3000:]}"
