@@ -2,9 +2,10 @@
 (derived from its name unless it says otherwise) its `serve` flag and environment twin.
 
 `cli/serve_flags.py` builds `serve`'s flags from these declarations and the typed `Settings`
-back from the parsed flags; `ops/settings_table.py` renders the README's configuration table
-from them, and a test fails when the README's copy drifts. To add a setting, add a field with
-`setting(...)` here; a field without one is fixed (not configurable from outside).
+back from the parsed flags; `ops/settings_table.py` renders the configuration tables of the
+README and docs/health.md from them, and a test fails when a page's copy drifts. To add a
+setting, add a field with `setting(...)` here; a field without one is fixed (not configurable
+from outside).
 
 The flag wins over the environment, and the environment over the default.
 

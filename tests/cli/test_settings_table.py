@@ -1,10 +1,11 @@
-"""The README's configuration table is rendered from the settings' declarations
-(ops/settings_table.py): a flag, twin or default changed in `settings.py` and not in the README
+"""The configuration tables of README.md and docs/ are rendered from the settings' declarations
+(ops/settings_table.py): a flag, twin or default changed in `settings.py` and not in a page
 fails here."""
 
 from __future__ import annotations
 
-from ops.settings_table import BEGIN, END, README, table, with_table
+import pytest
+from ops.settings_table import BEGIN, END, README, main, pages, table, with_tables
 
 from vm_registry.cli.serve_flags import ROWS
 
@@ -16,6 +17,11 @@ def test_the_readme_table_is_the_declarations() -> None:
     )
 
 
+def test_every_table_in_the_docs_is_current(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--check"]) == 0, capsys.readouterr().out
+    assert any("settings table for" in page.read_text() for page in pages())
+
+
 def test_every_setting_has_a_row() -> None:
     rendered = table()
     for row in ROWS:
@@ -24,5 +30,8 @@ def test_every_setting_has_a_row() -> None:
 
 
 def test_a_drifted_row_is_caught() -> None:
-    drifted = with_table(README.read_text()).replace("| `3000` |", "| `8080` |")
-    assert with_table(drifted) != drifted
+    drifted = README.read_text().replace("| `3000` |", "| `8080` |")
+    assert with_tables(drifted) != drifted
+    health = (README.parent / "docs" / "health.md").read_text()
+    drifted = health.replace("| `30` |", "| `60` |")
+    assert with_tables(drifted) != drifted
