@@ -73,25 +73,10 @@ async def verify(
     report = Report(head=store.log.head)
     first = await store.log.refresh_first_seq()
     snapshots = {info.seq: info for info in await store.snapshots.infos()}
-    state, chain = State(), GENESIS_HASH
-    if first > 1:
-        base = snapshots.get(first - 1)
-        if base is None:
-            # Either the snapshot left by a compaction is gone, or events were deleted: the
-            # newest snapshot below (an earlier cut) tells where the unexplained hole starts.
-            below = [seq for seq in snapshots if seq < first - 1]
-            hole = max(below) + 1 if below else 1
-            return report.fail(
-                hole,
-                f"seqs {hole}..{first - 1} are missing and no snapshot at seq {first - 1} "
-                "stands in for them",
-            )
-        try:
-            state = await load_verified(store, base)
-        except StoreCorrupt as error:
-            return report.fail(first - 1, str(error))
-        chain = base.chain
-        report.snapshots += 1
+    start = await _starting_point(store, report, first, snapshots)
+    if isinstance(start, Report):
+        return start
+    state, chain = start
     expected = first
     try:
         async for chunk in store.log.scan_hashes(after=first - 1):
@@ -105,19 +90,10 @@ async def verify(
                 report.events += 1
                 info = snapshots.get(event.seq)
                 if info is not None:
-                    if snapshot.digest(snapshot.encode(state)) != info.digest:
-                        return report.fail(
-                            event.seq, f"snapshot at seq {event.seq} differs from a refold"
-                        )
-                    try:
-                        await load_verified(store, info)
-                    except StoreCorrupt as error:
-                        if not await _still_stored(store, info.seq):
-                            # A live server thinned it away while we read: nothing to check.
-                            expected += 1
-                            continue
-                        return report.fail(event.seq, str(error))
-                    report.snapshots += 1
+                    problem = await _snapshot_problem(store, state, info)
+                    if problem not in (None, THINNED):
+                        return report.fail(event.seq, problem)
+                    report.snapshots += problem is None
                 expected += 1
             if progress is not None:
                 progress(expected - 1)
@@ -130,6 +106,50 @@ async def verify(
     if expect is not None:
         return await _check_head(store, report, expect, first, snapshots)
     return report
+
+
+async def _starting_point(
+    store: Store, report: Report, first: int, snapshots: dict[int, SnapshotInfo]
+) -> tuple[State, bytes] | Report:
+    """The state and chain hash the log's first event follows: the genesis, or after a
+    compaction the snapshot at the cut, verified. A failed report when there is none to trust."""
+    if first <= 1:
+        return State(), GENESIS_HASH
+    base = snapshots.get(first - 1)
+    if base is None:
+        # Either the snapshot left by a compaction is gone, or events were deleted: the
+        # newest snapshot below (an earlier cut) tells where the unexplained hole starts.
+        below = [seq for seq in snapshots if seq < first - 1]
+        hole = max(below) + 1 if below else 1
+        return report.fail(
+            hole,
+            f"seqs {hole}..{first - 1} are missing and no snapshot at seq {first - 1} "
+            "stands in for them",
+        )
+    try:
+        state = await load_verified(store, base)
+    except StoreCorrupt as error:
+        return report.fail(first - 1, str(error))
+    report.snapshots += 1
+    return state, base.chain
+
+
+# A snapshot a live server thinned away while verify read the log: nothing left to check.
+THINNED = "thinned away meanwhile"
+
+
+async def _snapshot_problem(store: Store, state: State, info: SnapshotInfo) -> str | None:
+    """Why the snapshot at `info.seq` cannot be trusted (it differs from `state`, the log
+    refolded up to it, or fails its own checks), `THINNED`, or None when it holds."""
+    if snapshot.digest(snapshot.encode(state)) != info.digest:
+        return f"snapshot at seq {info.seq} differs from a refold"
+    try:
+        await load_verified(store, info)
+    except StoreCorrupt as error:
+        if not await _still_stored(store, info.seq):
+            return THINNED
+        return str(error)
+    return None
 
 
 async def _check_head(

@@ -294,6 +294,11 @@ def register(subparsers: Any) -> None:
 
     _add_id(add("history", "every event of one VM id, across re-registrations", _history))
 
+    _add_watch(subparsers, out)
+
+
+def _add_watch(subparsers: Any, out: argparse.ArgumentParser) -> None:
+    # Not through `add`: watch streams until stopped, so it runs `_watch` itself.
     p = subparsers.add_parser(
         "watch",
         parents=[out],

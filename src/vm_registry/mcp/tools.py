@@ -67,6 +67,9 @@ def _refusals_as_tool_errors(
     return call
 
 
+READ_ONLY = ToolAnnotations(read_only_hint=True, idempotent_hint=True)
+
+
 def build_server(client: AsyncRegistryClient) -> MCPServer:
     server: MCPServer = MCPServer(
         "vm-registry",
@@ -76,7 +79,14 @@ def build_server(client: AsyncRegistryClient) -> MCPServer:
             "(registry_heartbeat) every minute or two so it is not considered stale."
         ),
     )
-    read_only = ToolAnnotations(read_only_hint=True, idempotent_hint=True)
+    _entry_tools(server, client)
+    _lookup_tools(server, client)
+    _liveness_tools(server, client)
+    return server
+
+
+def _entry_tools(server: MCPServer, client: AsyncRegistryClient) -> None:
+    """Writing an entry: register, update, deregister."""
 
     @server.tool()
     @_refusals_as_tool_errors
@@ -106,7 +116,41 @@ def build_server(client: AsyncRegistryClient) -> MCPServer:
         )
         return entry.to_wire()
 
-    @server.tool(annotations=read_only)
+    @server.tool()
+    @_refusals_as_tool_errors
+    async def registry_update(
+        id: VmId,
+        name: Annotated[str | None, Field(description="New name.")] = None,
+        status: Annotated[Status | None, Field(description="New status.")] = None,
+        address: Annotated[str | None, Field(description="New address.")] = None,
+        services: Services = None,
+        metadata: Annotated[
+            JsonObject | None, Field(description="New metadata; replaces the old object.")
+        ] = None,
+    ) -> JsonObject:
+        """Change a VM's name, status, address, services or metadata. Role and id are fixed."""
+        entry = await client.update(
+            id,
+            name=name,
+            status=status,
+            address=address,
+            services=None if services is None else [s.service() for s in services],
+            metadata=metadata,
+        )
+        return entry.to_wire()
+
+    @server.tool(annotations=ToolAnnotations(destructive_hint=True, idempotent_hint=True))
+    @_refusals_as_tool_errors
+    async def registry_deregister(id: VmId) -> JsonObject:
+        """Remove a VM from the registry. It can be registered again afterwards."""
+        await client.deregister(id)
+        return {"deleted": True, "id": id}
+
+
+def _lookup_tools(server: MCPServer, client: AsyncRegistryClient) -> None:
+    """Reading the registry: list, discover, one entry, its history."""
+
+    @server.tool(annotations=READ_ONLY)
     @_refusals_as_tool_errors
     async def registry_list(
         role: Annotated[Role | None, Field(description="Only VMs of this role.")] = None,
@@ -117,7 +161,7 @@ def build_server(client: AsyncRegistryClient) -> MCPServer:
         """List registered VMs, newest first, optionally filtered by role and status."""
         return (await client.list(role=role, status=status)).to_wire()
 
-    @server.tool(annotations=read_only)
+    @server.tool(annotations=READ_ONLY)
     @_refusals_as_tool_errors
     async def registry_discover(
         role: RoleArg,
@@ -133,7 +177,31 @@ def build_server(client: AsyncRegistryClient) -> MCPServer:
         e.g. role 'infra' to find the board and feed."""
         return (await client.discover(role, healthy=healthy)).to_wire()
 
-    @server.tool(annotations=read_only)
+    @server.tool(annotations=READ_ONLY)
+    @_refusals_as_tool_errors
+    async def registry_get(id: VmId) -> JsonObject:
+        """Show one VM's entry."""
+        return (await client.get(id)).to_wire()
+
+    @server.tool(annotations=READ_ONLY)
+    @_refusals_as_tool_errors
+    async def registry_history(id: VmId) -> JsonObject:
+        """Every recorded change of a VM id, oldest first, across re-registrations: who
+        registered, updated, heartbeated or removed it, and when."""
+        events = await client.history(id)
+        return {"events": [e.to_wire() for e in events], "count": len(events)}
+
+
+def _liveness_tools(server: MCPServer, client: AsyncRegistryClient) -> None:
+    """Staying alive, and waiting for others to come up."""
+
+    @server.tool()
+    @_refusals_as_tool_errors
+    async def registry_heartbeat(id: VmId) -> JsonObject:
+        """Tell the registry a VM is alive. Send one every minute or two."""
+        return (await client.heartbeat(id)).to_wire()
+
+    @server.tool(annotations=READ_ONLY)
     @_refusals_as_tool_errors
     async def registry_wait(
         id: Annotated[
@@ -170,58 +238,6 @@ def build_server(client: AsyncRegistryClient) -> MCPServer:
             elif isinstance(last, Listing):
                 answer.update(last.to_wire())
             return answer
-
-    @server.tool()
-    @_refusals_as_tool_errors
-    async def registry_heartbeat(id: VmId) -> JsonObject:
-        """Tell the registry a VM is alive. Send one every minute or two."""
-        return (await client.heartbeat(id)).to_wire()
-
-    @server.tool(annotations=read_only)
-    @_refusals_as_tool_errors
-    async def registry_get(id: VmId) -> JsonObject:
-        """Show one VM's entry."""
-        return (await client.get(id)).to_wire()
-
-    @server.tool()
-    @_refusals_as_tool_errors
-    async def registry_update(
-        id: VmId,
-        name: Annotated[str | None, Field(description="New name.")] = None,
-        status: Annotated[Status | None, Field(description="New status.")] = None,
-        address: Annotated[str | None, Field(description="New address.")] = None,
-        services: Services = None,
-        metadata: Annotated[
-            JsonObject | None, Field(description="New metadata; replaces the old object.")
-        ] = None,
-    ) -> JsonObject:
-        """Change a VM's name, status, address, services or metadata. Role and id are fixed."""
-        entry = await client.update(
-            id,
-            name=name,
-            status=status,
-            address=address,
-            services=None if services is None else [s.service() for s in services],
-            metadata=metadata,
-        )
-        return entry.to_wire()
-
-    @server.tool(annotations=ToolAnnotations(destructive_hint=True, idempotent_hint=True))
-    @_refusals_as_tool_errors
-    async def registry_deregister(id: VmId) -> JsonObject:
-        """Remove a VM from the registry. It can be registered again afterwards."""
-        await client.deregister(id)
-        return {"deleted": True, "id": id}
-
-    @server.tool(annotations=read_only)
-    @_refusals_as_tool_errors
-    async def registry_history(id: VmId) -> JsonObject:
-        """Every recorded change of a VM id, oldest first, across re-registrations: who
-        registered, updated, heartbeated or removed it, and when."""
-        events = await client.history(id)
-        return {"events": [e.to_wire() for e in events], "count": len(events)}
-
-    return server
 
 
 async def tool_summaries() -> list[tuple[str, str]]:
