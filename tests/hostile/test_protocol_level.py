@@ -139,6 +139,10 @@ def _get_paths() -> list[str]:
 GET_PATHS = _get_paths()
 
 
+# Bodies that count the requests themselves: the GET just made changes what the HEAD measures.
+LIVE_BODIES = ("/metrics",)
+
+
 @pytest.mark.parametrize("path", [p for p in GET_PATHS if p != "/registry/stream"])
 def test_head_answers_like_get_without_a_body(http: httpx.Client, path: str) -> None:
     got = http.get(path)
@@ -146,7 +150,10 @@ def test_head_answers_like_get_without_a_body(http: httpx.Client, path: str) -> 
     assert head.status_code == got.status_code == 200, (path, head.status_code)
     assert head.content == b""
     assert head.headers["content-type"] == got.headers["content-type"]
-    assert head.headers["content-length"] == got.headers["content-length"]
+    if path in LIVE_BODIES:
+        assert int(head.headers["content-length"]) > 0
+    else:
+        assert head.headers["content-length"] == got.headers["content-length"]
     for name in SECURITY_HEADERS:
         assert name in head.headers
 
