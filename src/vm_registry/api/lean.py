@@ -139,7 +139,7 @@ def routes(app: Litestar, guard: Guard, full: ASGIApp) -> ASGIApp:
         except StoreError as exc:
             status, message, extra = errors.store_answer(scope["method"], scope["path"], exc)
             status, body, headers = hot.error(message, status, _encoded(extra))
-        except Exception as exc:
+        except Exception as exc:  # a 500 in the shape of every other error
             status, message = errors.internal_answer(scope["method"], scope["path"], exc)
             status, body, headers = hot.error(message, status)
         headers.append(JSON)

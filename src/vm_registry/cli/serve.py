@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         f"with database {describe(settings.db)}"
     )
     server = GracefulServer(
-        config, ready_message=lambda: log_format.render(chosen, "vm_registry", ready)
+        config, ready_message=lambda: log_format.ready(chosen, "vm_registry", ready)
     )
     if settings.worker_fd is not None:  # a worker: the supervisor bound the port for all
         server.run(sockets=[socket.socket(fileno=settings.worker_fd)])
