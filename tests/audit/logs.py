@@ -30,7 +30,8 @@ from vm_registry.domain.commands import decide
 from vm_registry.domain.events import Event
 from vm_registry.domain.fold import State, evolve, fold
 from vm_registry.domain.model import Entry
-from vm_registry.persistence.store import is_url, open_store
+from vm_registry.persistence.store import open_store
+from vm_registry.persistence.targets import is_postgres_url
 
 T0 = 1_795_000_000_000  # 2026-11-18T11:06:40Z, in epoch ms
 STEP_MS = 1_000
@@ -132,7 +133,7 @@ Change = Callable[[str, Sequence[Any]], Awaitable[int]]
 async def behind_the_back(path: Path | str) -> AsyncIterator[Change]:
     """A connection of the test's own to the registry's database, beside any store's: it
     changes rows the way an attacker or a bad disk would, and says how many it changed."""
-    if is_url(path):
+    if is_postgres_url(path):
         conn = await asyncpg.connect(str(path), timeout=10)
 
         async def on_postgres(sql: str, params: Sequence[Any]) -> int:
@@ -155,7 +156,7 @@ async def behind_the_back(path: Path | str) -> AsyncIterator[Change]:
 def tamper(path: Path | str, sql: str, params: Sequence[Any] = ()) -> None:
     """One change behind the registry's back. Plain sqlite3 on a file, so that async tests
     (which cannot start an event loop of their own) may call it too."""
-    if is_url(path):
+    if is_postgres_url(path):
         changed = asyncio.run(_change_once(path, sql, params))
     else:
         with closing(sqlite3.connect(path)) as conn, conn:
@@ -169,7 +170,7 @@ async def _change_once(path: Path | str, sql: str, params: Sequence[Any]) -> int
 
 
 def cell(path: Path | str, sql: str, params: Sequence[Any] = ()) -> Any:
-    if is_url(path):
+    if is_postgres_url(path):
         return asyncio.run(_fetch_on_postgres(str(path), sql, params))
     with closing(sqlite3.connect(path)) as conn:
         row = conn.execute(sql, params).fetchone()

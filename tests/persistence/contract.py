@@ -251,6 +251,21 @@ class StoreContract:
         assert await log.read_after(2**70, 5) == []
         assert [e.seq for e in await log.read_after(-(2**70), 2**70)] == list(range(1, 11))
 
+    async def test_a_limit_of_zero_or_less_reads_nothing_on_every_backend(
+        self, log: EventLog
+    ) -> None:
+        # SQLite reads `LIMIT -1` as no limit at all; a negative limit means no rows here.
+        await append(log, [new(at=T0 + i) for i in range(3)])
+        for limit in (0, -1, -(2**70)):
+            assert await log.read(EventQuery(limit=limit)) == []
+            assert await log.read_after(0, limit) == []
+        assert await log.read(EventQuery(types=())) == []
+        assert [e.seq for e in await log.read(EventQuery(since=-(2**70), until=2**70))] == [
+            1,
+            2,
+            3,
+        ]
+
     async def test_read_filters_by_vm_type_and_time(self, log: EventLog) -> None:
         await append(log, MIXED)
         by_vm = await log.read(EventQuery(vm_id="vm-2"))

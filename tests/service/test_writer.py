@@ -14,7 +14,7 @@ from vm_registry.domain import commands as cmd
 from vm_registry.domain.errors import Conflict, NotFound, Unavailable
 from vm_registry.persistence.errors import StoreUnavailable
 from vm_registry.persistence.sqlite.log import SqliteEventLog
-from vm_registry.persistence.sqlite.transaction import SqliteTransaction
+from vm_registry.persistence.sql.log import SqlTransaction
 from vm_registry.persistence.store import open_store
 from vm_registry.service.bootstrap import replay
 
@@ -85,7 +85,7 @@ class FlakyLog(SqliteEventLog):
     failing = False
 
     @contextlib.asynccontextmanager
-    async def locked(self) -> AsyncIterator[SqliteTransaction]:
+    async def locked(self) -> AsyncIterator[SqlTransaction]:
         async with super().locked() as tx:
             yield tx
             if self.failing:
@@ -145,7 +145,7 @@ class SlowLog(SqliteEventLog):
         self.release = asyncio.Event()
 
     @contextlib.asynccontextmanager
-    async def locked(self) -> AsyncIterator[SqliteTransaction]:
+    async def locked(self) -> AsyncIterator[SqlTransaction]:
         async with super().locked() as tx:
             yield tx
             self.inside.set()

@@ -15,12 +15,6 @@ from pathlib import Path
 
 from vm_registry.backup.sqlite_copy import BackupError, partial_path
 
-SCHEMES = ("postgresql://", "postgres://")
-
-
-def is_url(target: str) -> bool:
-    return target.startswith(SCHEMES)
-
 
 def _tool(name: str) -> str:
     found = shutil.which(name)

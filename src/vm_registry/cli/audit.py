@@ -24,7 +24,8 @@ from vm_registry.cli.progress import ProgressBar
 from vm_registry.domain.errors import RegistryError
 from vm_registry.domain.timestamps import parse_iso, to_iso
 from vm_registry.persistence.errors import StoreError
-from vm_registry.persistence.store import Store, describe, is_url, open_store, parse_target
+from vm_registry.persistence.store import Store, open_store
+from vm_registry.persistence.targets import describe, is_postgres_url
 from vm_registry.wire import render
 
 DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
@@ -34,7 +35,6 @@ UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 def _db(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--db",
-        type=parse_target,
         required=True,
         metavar="FILE|URL",
         help="the registry's log: a SQLite file or a postgresql:// URL",
@@ -94,7 +94,7 @@ def _fail(message: str, code: int = 1) -> int:
 
 
 async def _open(target: Path | str, read_only: bool) -> Store:
-    if not is_url(target) and not Path(target).exists():
+    if not is_postgres_url(target) and not Path(target).exists():
         raise StoreError(f"{target} does not exist")
     return await open_store(target, read_only=read_only)
 

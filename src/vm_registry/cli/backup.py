@@ -22,6 +22,7 @@ from vm_registry.backup.sqlite_copy import BackupError
 from vm_registry.cli.progress import ProgressBar
 from vm_registry.persistence.errors import StoreError
 from vm_registry.persistence.store import open_store
+from vm_registry.persistence.targets import is_postgres_url
 
 
 def register(subparsers: Any) -> None:
@@ -83,9 +84,9 @@ def _backup(args: argparse.Namespace) -> int:
     if target.exists() and not target.is_dir() and not args.force:
         return _fail(f"{target} exists; pass --force to replace it", 2)
     try:
-        source = None if postgres_dump.is_url(args.db) else Path(args.db)
+        source = None if is_postgres_url(args.db) else Path(args.db)
         sqlite_copy.check_backup_target(source, target)
-        if postgres_dump.is_url(args.db):
+        if is_postgres_url(args.db):
             with ProgressBar(None, "pg_dump", min_total=0):
                 entries = postgres_dump.dump(args.db, target)
             sqlite_copy.publish(sqlite_copy.partial_path(target), target)
@@ -108,7 +109,7 @@ def _backup(args: argparse.Namespace) -> int:
 
 
 def _restore(args: argparse.Namespace) -> int:
-    if postgres_dump.is_url(args.db):
+    if is_postgres_url(args.db):
         return _fail("restore into PostgreSQL with pg_restore: see docs/operations.md", 2)
     source: Path = args.source
     if not source.exists():

@@ -20,7 +20,8 @@ import orjson
 from vm_registry.audit.importing import IMPORT_ACTOR, import_fleet, refuse_unless_empty
 from vm_registry.domain.errors import RegistryError
 from vm_registry.persistence.errors import StoreError
-from vm_registry.persistence.store import describe, is_url, open_store, parse_target
+from vm_registry.persistence.store import open_store
+from vm_registry.persistence.targets import describe, is_postgres_url
 from vm_registry.settings import Settings
 from vm_registry.wire import agent_services
 
@@ -42,7 +43,7 @@ def register(subparsers: Any) -> None:
         help="agent-services' registry file (its data/registry.json)",
     )
     default = Settings().db  # where `serve` looks when not told
-    move.add_argument("--db", type=parse_target, default=default, metavar="FILE|URL",
+    move.add_argument("--db", default=default, metavar="FILE|URL",
                       help="an empty log to import into: a SQLite file or a postgresql:// URL "
                       f"(default: {default}, as serve)")  # fmt: skip
     move.add_argument("--dry-run", action="store_true",
@@ -66,7 +67,7 @@ async def _import(args: argparse.Namespace) -> int:
     except RegistryError as error:
         return _fail(f"{args.source}: {error.message}")
     target = describe(args.db)
-    if args.dry_run and not is_url(args.db) and not Path(args.db).exists():
+    if args.dry_run and not is_postgres_url(args.db) and not Path(args.db).exists():
         _print_reading(args.source, reading)  # no log there yet: empty, and left unmade
         print(f"would import {len(reading.taken)} VMs into {target} (dry run: nothing written)")
         return _outcome(reading)

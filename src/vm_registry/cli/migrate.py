@@ -13,7 +13,8 @@ from vm_registry.audit.migrate import ensure_empty, migrate
 from vm_registry.cli.progress import ProgressBar
 from vm_registry.domain.errors import RegistryError
 from vm_registry.persistence.errors import StoreError
-from vm_registry.persistence.store import Store, describe, is_url, open_store, parse_target
+from vm_registry.persistence.store import Store, open_store
+from vm_registry.persistence.targets import describe, is_postgres_url
 
 
 def register(subparsers: Any) -> None:
@@ -24,9 +25,9 @@ def register(subparsers: Any) -> None:
         "database: every event with its seq and hash, and the snapshots; then verify the copy "
         "(docs/scale-out.md).",
     )
-    move.add_argument("--from", dest="source", type=parse_target, required=True,
+    move.add_argument("--from", dest="source", required=True,
                       metavar="FILE|URL", help="the log to copy (read only)")  # fmt: skip
-    move.add_argument("--to", dest="target", type=parse_target, required=True,
+    move.add_argument("--to", dest="target", required=True,
                       metavar="FILE|URL", help="an empty database to copy it into")  # fmt: skip
     move.set_defaults(func=lambda args: asyncio.run(_migrate(args)))
 
@@ -40,7 +41,7 @@ async def _migrate(args: argparse.Namespace) -> int:
     source_name, target_name = describe(args.source), describe(args.target)
     if source_name == target_name:
         return _fail("--from and --to name the same log")
-    if not is_url(args.source) and not Path(args.source).exists():
+    if not is_postgres_url(args.source) and not Path(args.source).exists():
         return _fail(f"{source_name} does not exist")
     try:
         source = await open_store(args.source, read_only=True)

@@ -11,7 +11,7 @@ import sys
 from typing import Any
 
 from vm_registry.cli.serve_flags import add_flags, environment_only, settings_from_flags
-from vm_registry.persistence.store import describe
+from vm_registry.persistence.targets import describe
 from vm_registry.settings import Settings
 
 

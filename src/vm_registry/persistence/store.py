@@ -13,26 +13,7 @@ from pathlib import Path
 from vm_registry.persistence.compaction import Compaction
 from vm_registry.persistence.log import EventLog
 from vm_registry.persistence.snapshots import SnapshotStore
-
-POSTGRES_SCHEMES = ("postgresql://", "postgres://")
-
-
-def is_url(target: str | Path) -> bool:
-    return str(target).startswith(POSTGRES_SCHEMES)
-
-
-def parse_target(text: str) -> str:
-    """A `--db` value, kept as text: a Path would fold a PostgreSQL URL's `//`."""
-    return text
-
-
-def describe(target: str | Path) -> str:
-    """The target for messages: a URL without its password, a file by its absolute path."""
-    if is_url(target):
-        from vm_registry.persistence.postgres.log import redacted
-
-        return redacted(str(target))
-    return str(Path(target).resolve())
+from vm_registry.persistence.targets import is_postgres_url
 
 
 async def _nothing() -> None:
@@ -108,7 +89,7 @@ def store_for(
     pool_size: int = 4,
 ) -> Store:
     """The store at `target`, not yet opened: a `postgresql://` URL or a SQLite file path."""
-    if is_url(target):
+    if is_postgres_url(target):
         return postgres_store(str(target), read_only=read_only, pool_size=pool_size)
     return sqlite_store(target, read_only=read_only, synchronous=synchronous)
 

@@ -6,15 +6,11 @@ is how `migrate` starts a new log at the compaction point of the one it copies.
 
 from __future__ import annotations
 
-import asyncio
-from typing import Final
-
 from vm_registry.persistence.postgres.errors import translated
-from vm_registry.persistence.postgres.log import PostgresEventLog
+from vm_registry.persistence.postgres.log import PostgresEventLog, numbered
 from vm_registry.persistence.postgres.snapshots import UPSERT
 from vm_registry.persistence.snapshots import packed
-
-COMPACT_CHUNK: Final = 20_000
+from vm_registry.persistence.sql.compaction import DELETE_CHUNK, delete_through
 
 
 class PostgresCompaction:
@@ -27,7 +23,6 @@ class PostgresCompaction:
         log = self.log
         pool = log.writable()
         body, digest = await packed(canonical)
-        dropped = 0
         async with translated(f"compacting {log.name}"):
             async with pool.acquire() as conn, conn.transaction():
                 await conn.execute("SELECT 1 FROM log_head FOR UPDATE")
@@ -51,16 +46,9 @@ class PostgresCompaction:
                     "UPDATE log_head SET seq = $1, hash = $2 WHERE seq < $1", cut, chain
                 )
             await log.refresh_first_seq()
-            while True:
-                status = await pool.execute(
-                    "DELETE FROM events WHERE seq IN "
-                    "(SELECT seq FROM events WHERE seq <= $1 ORDER BY seq LIMIT $2)",
-                    cut,
-                    COMPACT_CHUNK,
-                )
-                removed = int(status.split()[-1])
-                dropped += removed
-                if removed < COMPACT_CHUNK:
-                    break
-                await asyncio.sleep(0)
-        return dropped
+
+            async def one_chunk(cut: int, size: int) -> int:
+                status = await pool.execute(numbered(DELETE_CHUNK), cut, size)
+                return int(status.split()[-1])
+
+            return await delete_through(cut, one_chunk)

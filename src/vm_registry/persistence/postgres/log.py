@@ -19,23 +19,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-from collections.abc import AsyncIterator
-from typing import Final
-from urllib.parse import urlsplit, urlunsplit
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, Final
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from vm_registry.persistence.errors import StoreError, StoreUnavailable
-from vm_registry.persistence.interns import Interns
-from vm_registry.persistence.log import GENESIS_HASH
+from vm_registry.persistence.interns import Row
 from vm_registry.persistence.postgres.errors import DRIVER_ERRORS, Conn, translate, translated
 from vm_registry.persistence.postgres.following import Listener, follow
 from vm_registry.persistence.postgres.leadership import AdvisoryLease
-from vm_registry.persistence.postgres.reading import LogReader
 from vm_registry.persistence.postgres.schema import migrate
-from vm_registry.persistence.postgres.transaction import CHANNEL, PostgresTransaction
+from vm_registry.persistence.sql.log import SqlEventLog
+from vm_registry.persistence.targets import redacted
 
 CONNECT_TIMEOUT: Final = 5.0
 COMMAND_TIMEOUT: Final = 10.0
@@ -45,19 +44,27 @@ LOCK_TIMEOUT_MS: Final = 5000
 # last milliseconds.
 IDLE_IN_TRANSACTION_MS: Final = 10_000
 DEFAULT_POOL_SIZE: Final = 4
+CHANNEL: Final = "vm_registry_log"
 
+# One statement, one round trip, for the whole batch: the rows (each column travels as one
+# array), the head row moved on, and the new head announced. PostgreSQL delivers the
+# notification at COMMIT, and never for a transaction that rolled back.
+APPEND: Final = (
+    "WITH appended AS (INSERT INTO events (seq, type, vm, at, actor, data, hash) "
+    "SELECT * FROM unnest($1::bigint[], $2::smallint[], $3::integer[], $4::bigint[], "
+    "$5::integer[], $6::bytea[], $7::bytea[])), "
+    "moved AS (UPDATE log_head SET seq = $8, hash = $9) "
+    "SELECT pg_notify($10, $8::text)"
+)
 
 log = logging.getLogger("vm_registry.persistence")
 
 
-def redacted(url: str) -> str:
-    """The URL without its password, fit for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[-1]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}" if user else netloc))
+@functools.lru_cache(maxsize=256)
+def numbered(sql: str) -> str:
+    """The shared SQL's `?` placeholders as asyncpg's `$1, $2, ...`."""
+    pieces = sql.split("?")
+    return "".join(f"{piece}${n}" for n, piece in enumerate(pieces[:-1], start=1)) + pieces[-1]
 
 
 def _alive(conn: PoolConnectionProxy[asyncpg.Record]) -> bool:
@@ -67,28 +74,26 @@ def _alive(conn: PoolConnectionProxy[asyncpg.Record]) -> bool:
         return False
 
 
-class PostgresEventLog(LogReader):
+class PostgresEventLog(SqlEventLog):
+    # Not SQLite's 1,000: each chunk is a query and a round trip here (sqlite/log.py has why
+    # chunks are small at all).
+    REPLAY_CHUNK = 5_000
+
     def __init__(
         self, url: str, *, read_only: bool = False, pool_size: int = DEFAULT_POOL_SIZE
     ) -> None:
         if pool_size < 1:
             raise ValueError("pool_size must be at least 1")
+        super().__init__(redacted(url))
         self.url = url
-        self.name = redacted(url)
         self.read_only = read_only
         self.pool_size = pool_size
         self._pool: asyncpg.Pool | None = None
-        self._head = 0
-        # The head as of the last time the intern caches were known complete (at open, and
-        # after our own commits). `head` itself may move on without them (`changes()`).
-        self._interned_at = 0
-        self._first_seq = 1
-        self._last_hash = GENESIS_HASH
-        self._interns = Interns()
         # The writer's transactions run on one connection kept out of the pool: no pool reset
         # round trip per commit. One transaction at a time in this process.
         self._writer: PoolConnectionProxy[asyncpg.Record] | None = None
         self._tx_lock = asyncio.Lock()
+        self._transaction: Any = None  # the writer's open transaction, if any
 
     def _settings(self) -> dict[str, str]:
         settings = {
@@ -125,9 +130,7 @@ class PostgresEventLog(LogReader):
                 if not self.read_only:
                     await migrate(conn)
                     await self._remove_compacted_rows(conn)
-                self._head, self._last_hash, self._first_seq = await self._position(conn)
-                self._interned_at = self._head
-                await self.refresh_interns(conn)
+                await self.load_position(await self._position(conn), conn)
         except DRIVER_ERRORS as error:
             await self.close()
             raise translate(error, f"opening {self.name}") from error
@@ -145,21 +148,15 @@ class PostgresEventLog(LogReader):
                 pool.terminate()
 
     async def _position(self, conn: Conn) -> tuple[int, bytes, int]:
-        head = await conn.fetchrow("SELECT seq, hash FROM log_head")
-        if head is None:
-            raise StoreUnavailable(f"{self.name} has no log_head row: not a vm-registry log")
-        floor = await self._compacted_through(conn)
-        lowest = await conn.fetchval("SELECT min(seq) FROM events")
-        first = max(int(lowest) if lowest is not None else floor + 1, floor + 1)
-        return int(head[0]), bytes(head[1]), first
-
-    async def _compacted_through(self, conn: Conn | asyncpg.Pool) -> int:
-        value = await conn.fetchval("SELECT value FROM meta WHERE key = 'compacted_through'")
-        return int(value) if value is not None else 0
+        head, chain = await self._head_row("SELECT seq, hash FROM log_head", conn)
+        floor = await self.compacted_through(conn)
+        lowest = await self.fetch("SELECT min(seq) FROM events", (), conn)
+        first = max(int(lowest[0][0]) if lowest[0][0] is not None else floor + 1, floor + 1)
+        return head, chain, first
 
     async def _remove_compacted_rows(self, conn: Conn) -> None:
         """Rows a crashed compaction left at or below its cut: nobody reads them any more."""
-        cut = await self._compacted_through(conn)
+        cut = await self.compacted_through(conn)
         if cut:
             status = await conn.execute("DELETE FROM events WHERE seq <= $1", cut)
             if status != "DELETE 0":
@@ -167,53 +164,12 @@ class PostgresEventLog(LogReader):
                     "%s: an interrupted compaction left rows behind (%s)", self.name, status
                 )
 
-    # -- position --------------------------------------------------------------------------
+    # -- the driver ------------------------------------------------------------------------
 
-    @property
-    def head(self) -> int:
-        return self._head
-
-    @property
-    def first_seq(self) -> int:
-        return self._first_seq
-
-    @property
-    def last_hash(self) -> bytes:
-        return self._last_hash
-
-    def _observe(self, head: int, chain: bytes) -> None:
-        if head > self._head:
-            self._head, self._last_hash = head, chain
-
-    async def read_head(self) -> tuple[int, bytes]:
-        rows = await self.fetch("SELECT seq, hash FROM log_head")
-        if not rows:
-            raise StoreUnavailable(f"{self.name} has no log_head row", reason="no log head")
-        head, chain = int(rows[0][0]), bytes(rows[0][1])
-        self._observe(head, chain)
-        return head, chain
-
-    async def refresh_first_seq(self) -> int:
-        async with translated(f"reading {self.name}"):
-            floor = await self._compacted_through(self.pool())
-        self._first_seq = max(self._first_seq, floor + 1)
-        return self._first_seq
-
-    async def compacted_at(self) -> tuple[int, int] | None:
-        rows = await self.fetch(
-            "SELECT key, value FROM meta WHERE key IN ('compacted_through', 'compacted_through_at')"
-        )
-        found = {str(key): str(value) for key, value in rows}
-        if "compacted_through" not in found or "compacted_through_at" not in found:
-            return None
-        return int(found["compacted_through"]), int(found["compacted_through_at"])
-
-    async def vm_known(self, vm_id: str) -> bool:
-        if vm_id not in self._interns.vm_ids:
-            await self.refresh_interns()
-        return vm_id in self._interns.vm_ids
-
-    # -- writing ---------------------------------------------------------------------------
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise StoreUnavailable(f"{self.name} is not open", reason="the event log is closed")
+        return self._pool
 
     def writable(self) -> asyncpg.Pool:
         if self.read_only:
@@ -222,8 +178,28 @@ class PostgresEventLog(LogReader):
             )
         return self.pool()
 
+    async def fetch(self, sql: str, params: Sequence[Any] = (), conn: Any = None) -> list[Any]:
+        source = conn if conn is not None else self.pool()
+        async with translated(f"reading {self.name}"):
+            return list(await source.fetch(numbered(sql), *params))
+
+    async def _head_row(self, sql: str, conn: Any = None) -> tuple[int, bytes]:
+        rows = await self.fetch(sql, (), conn)
+        if not rows:
+            raise StoreUnavailable(
+                f"{self.name} has no log_head row: not a vm-registry log", reason="no log head"
+            )
+        return int(rows[0][0]), bytes(rows[0][1])
+
+    async def read_head(self) -> tuple[int, bytes]:
+        head, chain = await self._head_row("SELECT seq, hash FROM log_head")
+        self.observe(head, chain)
+        return head, chain
+
+    # -- writing ---------------------------------------------------------------------------
+
     @contextlib.asynccontextmanager
-    async def locked(self) -> AsyncIterator[PostgresTransaction]:
+    async def write_session(self) -> AsyncIterator[Conn]:
         pool = self.writable()
         async with self._tx_lock:
             if self._writer is None or not _alive(self._writer):
@@ -231,8 +207,7 @@ class PostgresEventLog(LogReader):
                 async with translated(f"locking {self.name}"):
                     self._writer = await pool.acquire(timeout=CONNECT_TIMEOUT)
             try:
-                async with self._transaction(self._writer) as tx:
-                    yield tx
+                yield self._writer
             except StoreError:
                 # The connection may be broken, or in a state no one can tell: take a new one.
                 await self._drop_writer()
@@ -244,34 +219,45 @@ class PostgresEventLog(LogReader):
             with contextlib.suppress(*DRIVER_ERRORS):
                 await asyncio.wait_for(self._pool.release(conn), CONNECT_TIMEOUT)
 
-    @contextlib.asynccontextmanager
-    async def _transaction(self, conn: Conn) -> AsyncIterator[PostgresTransaction]:
-        interns = self._interns
-        known = interns.last_vm, interns.last_actor
-        transaction = conn.transaction()
+    async def begin(self, conn: Conn) -> tuple[int, bytes]:
+        # The global lock is the row lock on `log_head`, held until COMMIT: appends are
+        # serialised across every replica, so seq order is commit order. A BIGSERIAL alone
+        # would not give that (a smaller seq could commit after a larger one, and a follower
+        # reading in between would skip it for good).
+        self._transaction = conn.transaction()
         async with translated(f"locking {self.name}"):
-            await transaction.start()
-        try:
-            async with translated(f"locking {self.name}"):
-                row = await conn.fetchrow("SELECT seq, hash FROM log_head FOR UPDATE")
-            if row is None:
-                raise StoreUnavailable(f"{self.name} has no log_head row", reason="no log head")
-            head, chain = int(row[0]), bytes(row[1])
-            if head != self._interned_at:
-                # Others appended: their new VMs and actors took the next ids.
-                await self.refresh_interns(conn)
-                known = interns.last_vm, interns.last_actor
-            tx = PostgresTransaction(conn, interns, self.decode_rows, self.name, head, chain)
-            yield tx
-            async with translated(f"committing to {self.name}"):
-                await transaction.commit()
-        except BaseException:
+            await self._transaction.start()
+        return await self._head_row("SELECT seq, hash FROM log_head FOR UPDATE", conn)
+
+    async def insert(
+        self,
+        conn: Conn,
+        vms: list[tuple[int, str]],
+        actors: list[tuple[int, bytes]],
+        rows: list[Row],
+    ) -> None:
+        async with translated(f"appending to {self.name}"):
+            if vms:
+                await conn.executemany(
+                    "INSERT INTO vms (id, name) VALUES ($1, $2)",
+                    [(key, name.encode()) for key, name in vms],
+                )
+            if actors:
+                await conn.executemany("INSERT INTO actors (id, body) VALUES ($1, $2)", actors)
+            columns = [list(column) for column in zip(*rows, strict=True)]
+            seq, chain = rows[-1][0], rows[-1][6]
+            await conn.execute(APPEND, *columns, seq, chain, CHANNEL)
+
+    async def commit(self, conn: Conn) -> None:
+        transaction, self._transaction = self._transaction, None
+        async with translated(f"committing to {self.name}"):
+            await transaction.commit()
+
+    async def rollback_on(self, conn: Conn) -> None:
+        transaction, self._transaction = self._transaction, None
+        if transaction is not None:
             with contextlib.suppress(*DRIVER_ERRORS):
                 await transaction.rollback()
-            interns.forget_after(*known)
-            raise
-        self._observe(tx.head, tx.last_hash)
-        self._interned_at = tx.head
 
     # -- following -------------------------------------------------------------------------
 

@@ -20,19 +20,19 @@ import asyncio
 from typing import Final
 
 from vm_registry.persistence.errors import StoreError
-from vm_registry.persistence.postgres.reading import LogReader
+from vm_registry.persistence.sql.reading import SqlReads
 
 TABLES: Final = ("events", "snapshots", "vms", "actors", "meta", "log_head")
 # `to_regclass` is NULL for a table not there yet (a read-only server on an empty database),
 # and `sum` skips it, rather than the query failing.
 QUERY: Final = (
-    "SELECT sum(pg_total_relation_size(to_regclass(name)))::bigint FROM unnest($1::text[]) AS name"
+    "SELECT sum(pg_total_relation_size(to_regclass(name)))::bigint FROM unnest(?::text[]) AS name"
 )
 MEASURE_TIMEOUT: Final = 2.0
 
 
 class LogSize:
-    def __init__(self, log: LogReader) -> None:
+    def __init__(self, log: SqlReads) -> None:
         self.log = log
         self._bytes: int | None = None
 
@@ -43,7 +43,7 @@ class LogSize:
     async def measure(self) -> None:
         try:
             async with asyncio.timeout(MEASURE_TIMEOUT):
-                rows = await self.log.fetch(QUERY, list(TABLES))
+                rows = await self.log.fetch(QUERY, [list(TABLES)])
         except (StoreError, TimeoutError):
             return  # keep the last figure
         value = rows[0][0] if rows else None

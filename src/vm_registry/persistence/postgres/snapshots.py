@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from vm_registry.persistence.errors import StoreCorrupt
 from vm_registry.persistence.postgres.errors import translated
 from vm_registry.persistence.postgres.log import PostgresEventLog
-from vm_registry.persistence.snapshots import SnapshotInfo, packed, unpacked
+from vm_registry.persistence.snapshots import packed
+from vm_registry.persistence.sql.snapshots import SqlSnapshotReads
 
 UPSERT = (
     "INSERT INTO snapshots (seq, chain, digest, body) VALUES ($1, $2, $3, $4) "
@@ -16,8 +16,9 @@ UPSERT = (
 )
 
 
-class PostgresSnapshots:
+class PostgresSnapshots(SqlSnapshotReads):
     def __init__(self, log: PostgresEventLog) -> None:
+        super().__init__(log)
         self.log = log
 
     async def save(self, seq: int, chain: bytes, canonical: bytes) -> None:
@@ -25,16 +26,6 @@ class PostgresSnapshots:
         body, digest = await packed(canonical)
         async with translated(f"writing a snapshot to {self.log.name}"):
             await pool.execute(UPSERT, seq, chain, digest, body)
-
-    async def infos(self) -> list[SnapshotInfo]:
-        rows = await self.log.fetch("SELECT seq, chain, digest FROM snapshots ORDER BY seq DESC")
-        return [SnapshotInfo(int(seq), bytes(chain), bytes(dig)) for seq, chain, dig in rows]
-
-    async def body(self, seq: int) -> bytes:
-        rows = await self.log.fetch("SELECT body FROM snapshots WHERE seq = $1", seq)
-        if not rows:
-            raise StoreCorrupt(f"no snapshot at seq {seq}", seq)
-        return await unpacked(seq, bytes(rows[0][0]))
 
     async def delete(self, seqs: Sequence[int]) -> None:
         pool = self.log.writable()

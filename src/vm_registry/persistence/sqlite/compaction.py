@@ -1,17 +1,13 @@
-"""Compaction of the SQLite log: record the cut first, then delete in short transactions."""
+"""Compaction of the SQLite log: record the cut first, then delete in short transactions, each
+on the writer connection between the writer's own transactions."""
 
 from __future__ import annotations
 
-import asyncio
-import sqlite3
-from typing import Final
-
 from vm_registry.persistence.snapshots import packed
-from vm_registry.persistence.sqlite.errors import translate
-from vm_registry.persistence.sqlite.leftovers import record_cut_time
+from vm_registry.persistence.sql.compaction import delete_through
+from vm_registry.persistence.sqlite.errors import translated
+from vm_registry.persistence.sqlite.leftovers import delete_chunk, record_cut_time
 from vm_registry.persistence.sqlite.log import SqliteEventLog
-
-COMPACT_CHUNK: Final = 20_000
 
 
 class SqliteCompaction:
@@ -23,13 +19,11 @@ class SqliteCompaction:
     ) -> int:
         """First, in one short transaction, the snapshot at the cut and the cut itself are
         recorded: from then on, readers treat everything up to the cut as gone. Then the rows
-        are deleted in small transactions, so a live server's writes wait for one chunk at
-        most, never for the whole deletion."""
+        are deleted in chunks (`sql/compaction.py`)."""
         log = self.log
         conn = log.writable()
         body, digest = await packed(canonical)
-        dropped = 0
-        try:
+        with translated(f"compacting {log.path}", log.path):
             async with log.tx_lock:
                 try:
                     await conn.execute(
@@ -55,23 +49,13 @@ class SqliteCompaction:
                     await log.rollback()
                     raise
             await log.refresh_first_seq()
-            while True:
+
+            async def one_chunk(cut: int, size: int) -> int:
                 async with log.tx_lock:
                     try:
-                        cursor = await conn.execute(
-                            "DELETE FROM events WHERE seq IN "
-                            "(SELECT seq FROM events WHERE seq <= ? ORDER BY seq LIMIT ?)",
-                            (cut, COMPACT_CHUNK),
-                        )
-                        removed = cursor.rowcount
-                        await conn.commit()
+                        return await delete_chunk(conn, cut, size)
                     except BaseException:
                         await log.rollback()
                         raise
-                dropped += removed
-                if removed < COMPACT_CHUNK:
-                    break
-                await asyncio.sleep(0)
-        except sqlite3.Error as error:
-            raise translate(error, f"compacting {log.path}", log.path) from error
-        return int(dropped)
+
+            return await delete_through(cut, one_chunk)

@@ -19,9 +19,17 @@ import logging
 
 import aiosqlite
 
+from vm_registry.persistence.sql.compaction import DELETE_CHUNK, delete_through
+
 log = logging.getLogger("vm_registry.store")
 
-CHUNK = 20_000
+
+async def delete_chunk(conn: aiosqlite.Connection, cut: int, size: int) -> int:
+    """One committed chunk of the rows up to `cut`; how many it deleted."""
+    cursor = await conn.execute(DELETE_CHUNK, (cut, size))
+    count = cursor.rowcount
+    await conn.commit()
+    return int(count)
 
 
 async def remove_compacted_rows(conn: aiosqlite.Connection) -> int:
@@ -34,18 +42,7 @@ async def remove_compacted_rows(conn: aiosqlite.Connection) -> int:
         lowest = await cur.fetchone()
     if lowest is None or lowest[0] is None or int(lowest[0]) > cut:
         return 0  # the usual case: nothing left behind, and no write transaction for it
-    removed = 0
-    while True:
-        cursor = await conn.execute(
-            "DELETE FROM events WHERE seq IN "
-            "(SELECT seq FROM events WHERE seq <= ? ORDER BY seq LIMIT ?)",
-            (cut, CHUNK),
-        )
-        count = cursor.rowcount
-        await conn.commit()
-        removed += count
-        if count < CHUNK:
-            break
+    removed = await delete_through(cut, lambda cut, size: delete_chunk(conn, cut, size))
     if removed:
         log.warning(
             "removed %d events at or below seq %d that an interrupted compaction left behind",
@@ -62,14 +59,3 @@ async def record_cut_time(conn: aiosqlite.Connection, cut: int) -> None:
         "SELECT 'compacted_through_at', CAST(at AS TEXT) FROM events WHERE seq = ?",
         (cut,),
     )
-
-
-async def cut_time(conn: aiosqlite.Connection) -> tuple[int, int] | None:
-    """(cut, time of the event at the cut), if a compaction recorded both."""
-    async with conn.execute(
-        "SELECT key, value FROM meta WHERE key IN ('compacted_through', 'compacted_through_at')"
-    ) as cur:
-        found: dict[str, str] = {str(key): str(value) for key, value in await cur.fetchall()}
-    if "compacted_through" not in found or "compacted_through_at" not in found:
-        return None
-    return int(found["compacted_through"]), int(found["compacted_through_at"])

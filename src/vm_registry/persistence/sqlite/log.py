@@ -26,31 +26,40 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import aiosqlite
 
 from vm_registry.persistence.errors import StoreCorrupt, StoreError, StoreUnavailable
-from vm_registry.persistence.interns import Interns
+from vm_registry.persistence.interns import Row
 from vm_registry.persistence.log import GENESIS_HASH
-from vm_registry.persistence.sqlite.errors import translate
+from vm_registry.persistence.sql.log import SqlEventLog
+from vm_registry.persistence.sqlite.errors import translate, translated
 from vm_registry.persistence.sqlite.file_identity import LogFileIdentity
 from vm_registry.persistence.sqlite.leadership import FileLease
-from vm_registry.persistence.sqlite.leftovers import cut_time, remove_compacted_rows
-from vm_registry.persistence.sqlite.reading import LogReader
+from vm_registry.persistence.sqlite.leftovers import remove_compacted_rows
+from vm_registry.persistence.sqlite.replay_reader import read_in_chunks
 from vm_registry.persistence.sqlite.schema import SCHEMA_VERSION, upgrade_script
-from vm_registry.persistence.sqlite.transaction import SqliteTransaction
 
 SYNCHRONOUS_MODES: Final = ("NORMAL", "FULL")
 # How often `changes()` looks at the head: the lag of a second process's writes in the feed.
 POLL_SECONDS: Final = 0.05
+LAST_ROW: Final = "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1"
 
 log = logging.getLogger("vm_registry.persistence")
 
 
-class SqliteEventLog(LogReader):
+class SqliteEventLog(SqlEventLog):
+    # Rows per chunk of startup replay: small enough that a chunk's rows are still in the
+    # core's cache when the fold reaches them (replay_reader.py). Startup once decoded a whole
+    # chunk before folding it: at 50,000 registrations a chunk held ~100 MB of short-lived
+    # objects, interleaved in the allocator's arenas with the entries that stay, and a
+    # 100,000-VM fleet kept ~2,100 B/VM of RSS for ~1,200 B/VM of live objects (~960 B/VM at
+    # 5,000, see docs/benchmarks.md). Rows are now decoded one at a time as they are folded.
+    REPLAY_CHUNK = 1_000
+
     def __init__(
         self,
         path: str | Path,
@@ -61,19 +70,13 @@ class SqliteEventLog(LogReader):
     ) -> None:
         if synchronous.upper() not in SYNCHRONOUS_MODES:
             raise ValueError(f"synchronous must be one of {', '.join(SYNCHRONOUS_MODES)}")
+        super().__init__(str(path))
         self.path = Path(path)
         self.synchronous = synchronous.upper()
         self.busy_timeout_ms = busy_timeout_ms
         self.read_only = read_only
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
-        self._head = 0
-        # The head as of the last time the intern caches were known complete (at open, and
-        # after our own commits). `head` itself may move on without them (`changes()`).
-        self._interned_at = 0
-        self._first_seq = 1
-        self._last_hash = GENESIS_HASH
-        self._interns = Interns()
         # Transactions span several awaits on the one writer connection; this keeps a
         # snapshot write or a compaction chunk from landing inside the writer's transaction.
         self.tx_lock = asyncio.Lock()
@@ -105,9 +108,7 @@ class SqliteEventLog(LogReader):
                 await remove_compacted_rows(self._writer)
                 self._reader = await aiosqlite.connect(self.path, isolation_level=None)
                 await self._reader.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
-            self._head, self._last_hash, self._first_seq = await self._position(self._conn())
-            self._interned_at = self._head
-            await self._refresh_interns(self._conn())
+            await self.load_position(await self._position(self._conn()))
         except sqlite3.Error as error:
             await self.close()
             raise translate(error, f"opening {self.path}", self.path) from error
@@ -142,19 +143,12 @@ class SqliteEventLog(LogReader):
                     await conn.close()
         self._writer = self._reader = None
 
-    # -- position --------------------------------------------------------------------------
+    # -- the driver ------------------------------------------------------------------------
 
-    @property
-    def head(self) -> int:
-        return self._head
-
-    @property
-    def first_seq(self) -> int:
-        return self._first_seq
-
-    @property
-    def last_hash(self) -> bytes:
-        return self._last_hash
+    def _conn(self) -> aiosqlite.Connection:
+        if self._reader is None:
+            raise StoreUnavailable(f"{self.path} is not open", reason="the event log is closed")
+        return self._reader
 
     def writable(self) -> aiosqlite.Connection:
         if self._writer is None:
@@ -163,14 +157,20 @@ class SqliteEventLog(LogReader):
             )
         return self._writer
 
+    async def fetch(self, sql: str, params: Sequence[Any] = (), conn: Any = None) -> list[Any]:
+        with translated(f"reading {self.path}", self.path):
+            return list(await (conn or self._conn()).execute_fetchall(sql, params))
+
+    def replay_rows(self, sql: str, params: Sequence[Any]) -> AsyncIterator[Sequence[Any]]:
+        """On a connection of its own, one long query read in chunks (`replay_reader.py`)."""
+        return read_in_chunks(self.path, sql, params, self.REPLAY_CHUNK, self.busy_timeout_ms)
+
     async def _position(self, conn: aiosqlite.Connection) -> tuple[int, bytes, int]:
         """(head, chain at head, first seq) as stored right now."""
-        last = list(
-            await conn.execute_fetchall("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1")
-        )
-        floor = await self._compacted_through(conn)
+        last = await self.fetch(LAST_ROW, (), conn)
+        floor = await self.compacted_through(conn)
         if last:
-            first = list(await conn.execute_fetchall("SELECT MIN(seq) FROM events"))
+            first = await self.fetch("SELECT MIN(seq) FROM events", (), conn)
             lowest = int(first[0][0])
             # A compaction deletes in chunks after recording its cut: rows at or below the cut
             # may linger for a moment, but they are already gone as far as anyone can see.
@@ -178,94 +178,65 @@ class SqliteEventLog(LogReader):
         if not floor:
             return 0, GENESIS_HASH, 1
         # Compacted down to nothing: the chain continues from the snapshot at the cut.
-        at_cut = list(
-            await conn.execute_fetchall("SELECT chain FROM snapshots WHERE seq = ?", (floor,))
-        )
+        at_cut = await self.fetch("SELECT chain FROM snapshots WHERE seq = ?", (floor,), conn)
         if not at_cut:
             raise StoreCorrupt(f"{self.path}: no snapshot at the compaction point {floor}")
         return floor, bytes(at_cut[0][0]), floor + 1
 
-    async def _compacted_through(self, conn: aiosqlite.Connection) -> int:
-        rows = list(
-            await conn.execute_fetchall("SELECT value FROM meta WHERE key = 'compacted_through'")
-        )
-        return int(rows[0][0]) if rows else 0
-
     async def _true_head(self, conn: aiosqlite.Connection) -> tuple[int, bytes]:
-        last = list(
-            await conn.execute_fetchall("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1")
-        )
+        last = await self.fetch(LAST_ROW, (), conn)
         if last:
             return int(last[0][0]), bytes(last[0][1])
         head, chain, _ = await self._position(conn)
         return head, chain
 
-    def _observe(self, head: int, chain: bytes) -> None:
-        if head > self._head:
-            self._head, self._last_hash = head, chain
-
-    async def refresh_first_seq(self) -> int:
-        try:
-            floor = await self._compacted_through(self._conn())
-        except sqlite3.Error as error:
-            raise translate(error, f"reading {self.path}", self.path) from error
-        self._first_seq = max(self._first_seq, floor + 1)
-        return self._first_seq
-
-    async def compacted_at(self) -> tuple[int, int] | None:
-        try:
-            return await cut_time(self._conn())
-        except sqlite3.Error as error:
-            raise translate(error, f"reading {self.path}", self.path) from error
-
-    async def vm_known(self, vm_id: str) -> bool:
-        if vm_id not in self._interns.vm_ids:
-            await self._refresh_interns(self._conn())
-        return vm_id in self._interns.vm_ids
-
     # -- writing ---------------------------------------------------------------------------
 
     @contextlib.asynccontextmanager
-    async def locked(self) -> AsyncIterator[SqliteTransaction]:
+    async def write_session(self) -> AsyncIterator[aiosqlite.Connection]:
         conn = self.writable()
         self.file_identity.check()
         async with self.tx_lock:
-            interns = self._interns
-            known = interns.last_vm, interns.last_actor
-            try:
-                await conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as error:
-                raise translate(error, f"locking {self.path}", self.path) from error
-            try:
-                head, chain = await self._true_head(conn)
-                if head != self._interned_at:
-                    # Another process appended: its new VMs and actors took the next ids.
-                    await self._refresh_interns(conn)
-                    known = interns.last_vm, interns.last_actor
-                tx = SqliteTransaction(conn, interns, self._decode_rows, self.path, head, chain)
-                yield tx
-                await conn.commit()
-            except BaseException as error:
-                await self._rollback(conn)
-                interns.forget_after(*known)
-                if isinstance(error, sqlite3.Error):
-                    raise translate(error, f"appending to {self.path}", self.path) from error
-                raise
-            # Committed into a deleted or replaced file is not durable: no acknowledgement.
-            self.file_identity.check()
-            # Only now, with the batch durable, does the in-memory position move.
-            self._observe(tx.head, tx.last_hash)
-            self._interned_at = tx.head
+            yield conn
 
-    async def _rollback(self, conn: aiosqlite.Connection) -> None:
+    async def begin(self, conn: aiosqlite.Connection) -> tuple[int, bytes]:
+        # SQLite's write lock, global to the file: under it the true head is read back from
+        # the file, so a second process on the same database numbers on from the first's.
+        with translated(f"locking {self.path}", self.path):
+            await conn.execute("BEGIN IMMEDIATE")
+        return await self._true_head(conn)
+
+    async def insert(
+        self,
+        conn: aiosqlite.Connection,
+        vms: list[tuple[int, str]],
+        actors: list[tuple[int, bytes]],
+        rows: list[Row],
+    ) -> None:
+        with translated(f"appending to {self.path}", self.path):
+            if vms:
+                await conn.executemany("INSERT INTO vms (id, name) VALUES (?, ?)", vms)
+            if actors:
+                await conn.executemany("INSERT INTO actors (id, body) VALUES (?, ?)", actors)
+            await conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+
+    async def commit(self, conn: aiosqlite.Connection) -> None:
+        with translated(f"appending to {self.path}", self.path):
+            await conn.commit()
+
+    async def rollback_on(self, conn: aiosqlite.Connection) -> None:
         with contextlib.suppress(sqlite3.Error):
             if conn.in_transaction:
                 await conn.execute("ROLLBACK")
 
+    def committed(self) -> None:
+        # Committed into a deleted or replaced file is not durable: no acknowledgement.
+        self.file_identity.check()
+
     async def rollback(self) -> None:
         """For the snapshot and compaction transactions on the writer connection."""
         if self._writer is not None:
-            await self._rollback(self._writer)
+            await self.rollback_on(self._writer)
 
     # -- following -------------------------------------------------------------------------
 
@@ -274,12 +245,10 @@ class SqliteEventLog(LogReader):
         while True:
             try:
                 head, chain = await self._true_head(self._conn())
-            except sqlite3.Error as error:
-                log.warning("following %s: %s", self.path, error)
             except StoreError as error:
                 log.warning("following %s: %s", self.path, error)
             else:
-                self._observe(head, chain)
+                self.observe(head, chain)
                 if head != seen:
                     seen = head
                     yield head

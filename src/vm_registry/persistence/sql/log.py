@@ -1,0 +1,170 @@
+"""The flow of a SQL event log, written once: where the log stands (head, chain value, first
+seq, the compaction point) and the write transaction (`locked()`).
+
+Under the backend's global write lock, `locked()` reads the true head, refreshes the intern
+caches when others appended since this handle last knew them, hands out a `SqlTransaction`,
+and commits when the block exits cleanly. Only after the commit does the in-memory position
+move; on any failure the transaction rolls back and the intern ids it took are given back.
+
+A backend fills in the driver's part: how a write session is held (`write_session`), how a
+transaction begins, finds the head under the lock, commits and rolls back, and how a batch's
+rows are inserted (`insert`). Each translates its driver's errors at that edge.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from vm_registry.domain.events import Event
+from vm_registry.persistence.interns import Interns, Row
+from vm_registry.persistence.log import GENESIS_HASH, chain_hashes, check_continues
+from vm_registry.persistence.sql.reading import SELECT, SqlReads
+
+
+class SqlEventLog(SqlReads):
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._head = 0
+        # The head as of the last time the intern caches were known complete (at open, and
+        # after our own commits). `head` itself may move on without them (`changes()`).
+        self._interned_at = 0
+        self._first_seq = 1
+        self._last_hash = GENESIS_HASH
+        self._interns = Interns()
+
+    # -- the driver's part ---------------------------------------------------------------
+
+    def write_session(self) -> AbstractAsyncContextManager[Any]:
+        """This process's one write connection, held (and locked against this process's other
+        writers) for the block."""
+        raise NotImplementedError
+
+    async def begin(self, conn: Any) -> tuple[int, bytes]:
+        """Open a transaction that holds the log's global write lock; the true head and its
+        chain value under it."""
+        raise NotImplementedError
+
+    async def commit(self, conn: Any) -> None:
+        raise NotImplementedError
+
+    async def rollback_on(self, conn: Any) -> None:
+        """Roll back whatever is open on `conn`, raising nothing."""
+        raise NotImplementedError
+
+    async def insert(
+        self,
+        conn: Any,
+        vms: list[tuple[int, str]],
+        actors: list[tuple[int, bytes]],
+        rows: list[Row],
+    ) -> None:
+        """Store a batch: its new intern rows, then its event rows (the last one the head)."""
+        raise NotImplementedError
+
+    def committed(self) -> None:
+        """Called after each commit, before it counts: a backend may still refuse it."""
+
+    # -- position ------------------------------------------------------------------------
+
+    @property
+    def head(self) -> int:
+        return self._head
+
+    @property
+    def first_seq(self) -> int:
+        return self._first_seq
+
+    @property
+    def last_hash(self) -> bytes:
+        return self._last_hash
+
+    def observe(self, head: int, chain: bytes) -> None:
+        if head > self._head:
+            self._head, self._last_hash = head, chain
+
+    async def load_position(self, position: tuple[int, bytes, int], conn: Any = None) -> None:
+        """At open: (head, chain at head, first seq) as stored, and the caches to match."""
+        self._head, self._last_hash, self._first_seq = position
+        self._interned_at = self._head
+        await self.refresh_interns(conn)
+
+    async def compacted_through(self, conn: Any = None) -> int:
+        rows = await self.fetch("SELECT value FROM meta WHERE key = 'compacted_through'", (), conn)
+        return int(rows[0][0]) if rows else 0
+
+    async def refresh_first_seq(self) -> int:
+        floor = await self.compacted_through()
+        self._first_seq = max(self._first_seq, floor + 1)
+        return self._first_seq
+
+    async def compacted_at(self) -> tuple[int, int] | None:
+        rows = await self.fetch(
+            "SELECT key, value FROM meta WHERE key IN ('compacted_through', 'compacted_through_at')"
+        )
+        found = {str(key): str(value) for key, value in rows}
+        if "compacted_through" not in found or "compacted_through_at" not in found:
+            return None
+        return int(found["compacted_through"]), int(found["compacted_through_at"])
+
+    # -- writing -------------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def locked(self) -> AsyncIterator[SqlTransaction]:
+        async with self.write_session() as conn:
+            interns = self._interns
+            known = interns.last_vm, interns.last_actor
+            try:
+                head, chain = await self.begin(conn)
+                if head != self._interned_at:
+                    # Others appended: their new VMs and actors took the next ids.
+                    await self.refresh_interns(conn)
+                    known = interns.last_vm, interns.last_actor
+                tx = SqlTransaction(self, conn, head, chain)
+                yield tx
+                await self.commit(conn)
+            except BaseException:
+                await self.rollback_on(conn)
+                interns.forget_after(*known)
+                raise
+            self.committed()
+            # Only now, with the batch durable, does the in-memory position move.
+            self.observe(tx.head, tx.last_hash)
+            self._interned_at = tx.head
+
+
+class SqlTransaction:
+    """One write transaction, valid inside `async with log.locked()` (`LogTransaction`)."""
+
+    def __init__(self, log: SqlEventLog, conn: Any, head: int, last_hash: bytes) -> None:
+        self._log = log
+        self._conn = conn
+        self._head = head
+        self._last_hash = last_hash
+
+    @property
+    def head(self) -> int:
+        return self._head
+
+    @property
+    def last_hash(self) -> bytes:
+        return self._last_hash
+
+    async def newer(self, after: int) -> list[Event]:
+        if after >= self._head:
+            return []
+        rows = await self._log.fetch(
+            f"{SELECT} WHERE seq > ? AND seq <= ? ORDER BY seq", (after, self._head), self._conn
+        )
+        return await self._log.decode_rows(rows, self._conn)
+
+    async def append(self, events: Sequence[Event]) -> None:
+        if not events:
+            return
+        check_continues(events, self._head)
+        hashes = chain_hashes(events, self._last_hash)
+        vms, actors, rows = self._log._interns.rows_for(events, hashes)
+        await self._log.insert(self._conn, vms, actors, rows)
+        self._head, self._last_hash = events[-1].seq, hashes[-1]

@@ -1,0 +1,185 @@
+"""Reading a SQL log: queries, pages, the chunked scans and the binary search by time, the same
+on every backend.
+
+The SQL here uses `?` placeholders; a backend whose driver numbers them (`$1`, PostgreSQL)
+rewrites them in its `fetch`. A backend supplies `fetch` (which translates its driver's errors
+into the store's own at the edge) and may read startup replay's rows its own way
+(`replay_rows`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, ClassVar, Final
+
+from vm_registry.domain.events import HEARTBEAT, Event
+from vm_registry.persistence.codes import TYPE_CODES
+from vm_registry.persistence.errors import StoreCorrupt
+from vm_registry.persistence.interns import ACTORS_AFTER, VMS_AFTER, Interns
+from vm_registry.persistence.log import EventQuery, ReplayChunk
+
+COLUMNS: Final = "seq, type, vm, at, actor, data"
+SELECT: Final = f"SELECT {COLUMNS} FROM events"
+SCAN_CHUNK: Final = 20_000
+INT64_MAX: Final = (1 << 63) - 1
+HEARTBEAT_CODE: Final = TYPE_CODES[HEARTBEAT]
+
+
+def int64(number: int) -> int:
+    """Positions and times from a client may exceed what a driver can bind (an overflow, a
+    500); past the largest seq or time any log can hold, a bigger number means the same."""
+    return max(min(number, INT64_MAX), -INT64_MAX)
+
+
+def row_count(number: int) -> int:
+    """A client's limit as a row count: a negative one means none (SQLite's `LIMIT -1` would
+    mean all of them, PostgreSQL refuses it)."""
+    return max(int64(number), 0)
+
+
+class SqlReads:
+    name: str  # the database in messages, without secrets
+    REPLAY_CHUNK: ClassVar[int]  # rows per chunk of startup replay (see each backend)
+    _interns: Interns
+    _interned_at: int
+    _first_seq: int
+
+    async def fetch(self, sql: str, params: Sequence[Any] = (), conn: Any = None) -> list[Any]:
+        """The rows of `sql` (with `?` placeholders), on `conn` or on a reading connection.
+        Driver errors leave as `StoreError`."""
+        raise NotImplementedError
+
+    def replay_rows(self, sql: str, params: Sequence[Any]) -> AsyncIterator[Sequence[Any]]:
+        """The rows of startup replay's one query, `REPLAY_CHUNK` at a time."""
+        return self._pages_of(sql, params, self.REPLAY_CHUNK)
+
+    # -- the intern caches ---------------------------------------------------------------
+
+    async def refresh_interns(self, conn: Any = None) -> None:
+        interns = self._interns
+        vms = await self.fetch(VMS_AFTER.format("?"), (interns.last_vm,), conn)
+        actors = await self.fetch(ACTORS_AFTER.format("?"), (interns.last_actor,), conn)
+        interns.learn(vms, actors)
+
+    async def decode_rows(self, rows: Sequence[Any], conn: Any = None) -> list[Event]:
+        try:
+            return [self._interns.decode(row) for row in rows]
+        except KeyError:
+            # A row committed (by this or another process) after our caches were filled.
+            await self.refresh_interns(conn)
+        return self._interns.decode_all(rows)
+
+    async def vm_known(self, vm_id: str) -> bool:
+        if vm_id not in self._interns.vm_ids:
+            await self.refresh_interns()
+        return vm_id in self._interns.vm_ids
+
+    # -- queries -------------------------------------------------------------------------
+
+    async def read(self, query: EventQuery) -> list[Event]:
+        clauses = ["seq > ?"]
+        params: list[Any] = [int64(query.after)]
+        if query.upto is not None:
+            clauses.append("seq <= ?")
+            params.append(int64(query.upto))
+        if query.vm_id is not None:
+            vm = self._interns.vm_ids.get(query.vm_id)
+            if vm is None:
+                await self.refresh_interns()
+                vm = self._interns.vm_ids.get(query.vm_id)
+            if vm is None:
+                return []
+            clauses.append("vm = ?")
+            params.append(vm)
+        if query.types is not None:
+            if not query.types:
+                return []
+            clauses.append(f"type IN ({', '.join('?' for _ in query.types)})")
+            params.extend(TYPE_CODES[t] for t in query.types)
+        if query.since is not None:
+            clauses.append("at >= ?")
+            params.append(int64(query.since))
+        if query.until is not None:
+            clauses.append("at <= ?")
+            params.append(int64(query.until))
+        sql = f"{SELECT} WHERE {' AND '.join(clauses)} ORDER BY seq LIMIT ?"
+        params.append(row_count(query.limit))
+        return await self.decode_rows(await self.fetch(sql, params))
+
+    async def read_after(self, seq: int, limit: int) -> list[Event]:
+        rows = await self.fetch(
+            f"{SELECT} WHERE seq > ? ORDER BY seq LIMIT ?", (int64(seq), row_count(limit))
+        )
+        return await self.decode_rows(rows)
+
+    async def hash_at(self, seq: int) -> bytes | None:
+        rows = await self.fetch("SELECT hash FROM events WHERE seq = ?", (int64(seq),))
+        return bytes(rows[0][0]) if rows else None
+
+    async def seq_at_time(self, at: int) -> int:
+        at = int64(at)
+        first = await self.fetch(
+            "SELECT seq FROM events WHERE seq >= ? ORDER BY seq LIMIT 1", (self._first_seq,)
+        )
+        last = await self.fetch("SELECT seq FROM events ORDER BY seq DESC LIMIT 1")
+        if not first or not last:
+            return self._first_seq - 1
+        low, high = int(first[0][0]), int(last[0][0])
+        answer = low - 1
+        # Binary search on seq: `at` is non-decreasing along the log, so no index on it.
+        while low <= high:
+            middle = (low + high) // 2
+            row = await self.fetch("SELECT at FROM events WHERE seq = ?", (middle,))
+            if not row:
+                raise StoreCorrupt(f"{self.name}: seq {middle} is missing", middle)
+            if int(row[0][0]) <= at:
+                answer, low = middle, middle + 1
+            else:
+                high = middle - 1
+        return answer
+
+    # -- scans ---------------------------------------------------------------------------
+
+    async def _pages_of(
+        self, sql: str, params: Sequence[Any], chunk: int
+    ) -> AsyncIterator[Sequence[Any]]:
+        """The rows of `sql` (`... WHERE seq > ? AND seq <= ? ORDER BY seq`, its first two
+        params the bounds) read a page at a time, each page a query of its own."""
+        position, upto = params
+        while True:
+            rows = await self.fetch(f"{sql} LIMIT ?", (position, upto, chunk))
+            if not rows:
+                return
+            yield rows
+            position = rows[-1][0]
+            if len(rows) < chunk:
+                return
+
+    def _pages(self, columns: str, after: int, upto: int | None) -> AsyncIterator[Sequence[Any]]:
+        sql = f"SELECT {columns} FROM events WHERE seq > ? AND seq <= ? ORDER BY seq"
+        bound = int64(upto) if upto is not None else INT64_MAX
+        return self._pages_of(sql, (int64(after), bound), SCAN_CHUNK)
+
+    async def scan(self, after: int = 0, upto: int | None = None) -> AsyncIterator[list[Event]]:
+        async for rows in self._pages(COLUMNS, after, upto):
+            yield await self.decode_rows(rows)
+
+    async def scan_hashes(
+        self, after: int = 0, upto: int | None = None
+    ) -> AsyncIterator[list[tuple[Event, bytes]]]:
+        async for rows in self._pages(COLUMNS + ", hash", after, upto):
+            events = await self.decode_rows([tuple(row)[:6] for row in rows])
+            yield [(event, bytes(row[6])) for event, row in zip(events, rows, strict=True)]
+
+    async def scan_for_replay(self, after: int = 0) -> AsyncIterator[ReplayChunk]:
+        interns = self._interns
+        # The caches hold every id the log named up to here (at open, and after our commits);
+        # a chunk beyond it may name a VM or actor another process added since.
+        known = self._interned_at
+        sql = f"{SELECT} WHERE seq > ? AND seq <= ? ORDER BY seq"
+        async for rows in self.replay_rows(sql, (int64(after), INT64_MAX)):
+            if rows[-1][0] > known:
+                await self.refresh_interns()
+                known = rows[-1][0]
+            yield ReplayChunk(rows, HEARTBEAT_CODE, interns.vm_names, interns.decode)
+            del rows  # one chunk alive at a time, when the caller lets go of it too
