@@ -13,8 +13,8 @@ from tests.service.harness import FakeClock, Service
 from vm_registry.domain import commands as cmd
 from vm_registry.domain.errors import Conflict, NotFound, Unavailable
 from vm_registry.persistence.errors import StoreUnavailable
-from vm_registry.persistence.sqlite.log import SqliteEventLog
 from vm_registry.persistence.sql.log import SqlTransaction
+from vm_registry.persistence.sqlite.log import SqliteEventLog
 from vm_registry.persistence.store import open_store
 from vm_registry.service.bootstrap import replay
 

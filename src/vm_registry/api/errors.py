@@ -10,7 +10,7 @@ from typing import Any
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, MethodNotAllowedException, NotFoundException
 
-from vm_registry.api import wire
+from vm_registry.api import responses
 from vm_registry.domain import errors as domain
 from vm_registry.persistence.errors import StoreCorrupt, StoreError
 
@@ -53,12 +53,12 @@ def store_answer(method: str, path: str, exc: StoreError) -> tuple[int, str, dic
 
 def registry_error(_: Request[Any, Any, Any], exc: domain.RegistryError) -> Response[bytes]:
     status, message, headers = registry_answer(exc)
-    return wire.error(message, status, headers)
+    return responses.error(message, status, headers)
 
 
 def store_error(request: Request[Any, Any, Any], exc: StoreError) -> Response[bytes]:
     status, message, headers = store_answer(request.method, request.url.path, exc)
-    return wire.error(message, status, headers)
+    return responses.error(message, status, headers)
 
 
 def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
@@ -71,7 +71,7 @@ def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[
     else:
         message = str(exc.detail)
     headers = dict(exc.headers or {})
-    return wire.error(message, exc.status_code, headers)
+    return responses.error(message, exc.status_code, headers)
 
 
 def internal_answer(method: str, path: str, exc: Exception) -> tuple[int, str]:
@@ -81,7 +81,7 @@ def internal_answer(method: str, path: str, exc: Exception) -> tuple[int, str]:
 
 def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     status, message = internal_answer(request.method, request.url.path, exc)
-    return wire.error(message, status)
+    return responses.error(message, status)
 
 
 HANDLERS: dict[type[Exception] | int, Any] = {

@@ -1,7 +1,7 @@
 """The wire shapes, for the OpenAPI document: what litestar cannot learn from the handlers.
 
 The handlers parse bodies by hand, so that every refusal names the field, and answer with JSON
-rendered by `api.wire`; litestar's signature inspection sees neither. The answers are described
+rendered by `api.responses`; litestar's signature inspection sees neither. The answers are described
 here as TypedDicts rather than dataclasses: on the wire a key is either there or absent (never
 null), which `NotRequired` says and a dataclass default does not. The handlers that build an
 answer in place annotate it with its shape, so mypy holds the two together. `ClosedShapes`

@@ -1,2 +1,2 @@
 """Route handlers, one module per resource. Handlers stay thin: request in, command or query
-out, response shaped by `api.wire`."""
+out, response shaped by `api.responses`."""

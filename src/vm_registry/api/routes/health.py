@@ -7,7 +7,7 @@ from typing import Any
 
 from litestar import Request, Response, get
 
-from vm_registry.api import hot, resources, schemas, wire
+from vm_registry.api import hot, resources, responses, schemas
 from vm_registry.api.openapi import OPEN, answers
 
 
@@ -18,7 +18,7 @@ from vm_registry.api.openapi import OPEN, answers
     opt={"lean": "health"},
 )
 async def health(request: Request[Any, Any, Any]) -> Response[bytes]:
-    return wire.answer(hot.health(resources.of(request).runtime))
+    return responses.answer(hot.health(resources.of(request).runtime))
 
 
 ROUTES = [health]

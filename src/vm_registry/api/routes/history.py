@@ -7,7 +7,7 @@ from typing import Any
 from litestar import Request, Response, get
 
 from vm_registry.api import request_inputs as rq
-from vm_registry.api import resources, schemas, wire
+from vm_registry.api import resources, responses, schemas
 from vm_registry.api.openapi import (
     AFTER,
     LIMIT,
@@ -72,10 +72,10 @@ async def _start(request: AnyRequest, registry: Registry) -> int:
 
 
 def _page(events: list[Any], registry: Registry) -> Response[bytes]:
-    body: dict[str, Any] = {"events": [wire.event(e) for e in events], "count": len(events)}
+    body: dict[str, Any] = {"events": [responses.event(e) for e in events], "count": len(events)}
     if events:
         body["next"] = events[-1].seq
-    return wire.json(body, headers={wire.REVISION_HEADER: str(registry.revision)})
+    return responses.json(body, headers={responses.REVISION_HEADER: str(registry.revision)})
 
 
 @get(

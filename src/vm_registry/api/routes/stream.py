@@ -31,7 +31,7 @@ from starlette.types import Message as StarletteMessage
 from starlette.types import Send as StarletteSend
 
 from vm_registry.api import request_inputs as rq
-from vm_registry.api import resources, wire
+from vm_registry.api import resources, responses
 from vm_registry.domain.errors import Gone, Invalid
 from vm_registry.domain.events import EVENT_TYPES
 from vm_registry.domain.model import ROLES
@@ -140,7 +140,7 @@ async def stream(request: AnyRequest) -> ASGIApp:
         now = registry.clock()
         body = {
             "revision": head,
-            "vms": [wire.entry(e, registry.is_stale(e, now)) for e in vms],
+            "vms": [responses.entry(e, registry.is_stale(e, now)) for e in vms],
         }
         opening += frames.message("snapshot", body, head)
     subscription = broker.subscribe(head if after is None else after, feed_filter)
@@ -154,7 +154,7 @@ async def stream(request: AnyRequest) -> ASGIApp:
         headers={
             "Cache-Control": "no-cache",
             "X-Accel-Buffering": "no",
-            wire.REVISION_HEADER: str(head),
+            responses.REVISION_HEADER: str(head),
         },
     )
 

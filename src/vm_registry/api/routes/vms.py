@@ -6,7 +6,7 @@ from typing import Any
 
 from litestar import Request, Response, delete, get, patch, post
 
-from vm_registry.api import blocking, hot, resources, schemas, wire
+from vm_registry.api import blocking, hot, resources, responses, schemas
 from vm_registry.api import request_inputs as rq
 from vm_registry.api.openapi import (
     AFTER_HEARTBEAT,
@@ -42,9 +42,9 @@ AnyRequest = Request[Any, Any, Any]
 
 
 def _entry_response(
-    registry: Registry, renderer: wire.EntryRenderer, entry: Entry, status_code: int = 200
+    registry: Registry, renderer: responses.EntryRenderer, entry: Entry, status_code: int = 200
 ) -> Response[bytes]:
-    return wire.answer(hot.entry(registry, renderer, entry, status_code))
+    return responses.answer(hot.entry(registry, renderer, entry, status_code))
 
 
 async def _past_point(request: AnyRequest, registry: Registry, history: TimeMachine) -> int | None:
@@ -108,9 +108,11 @@ async def list_vms(request: AnyRequest) -> Response[bytes]:
     await blocking.hold(request, changes, scope)
     past = await _past_point(request, registry, history)
     if past is None:
-        return wire.answer(hot.listing(registry, renderer, registry.entries(role, status)))
+        return responses.answer(hot.listing(registry, renderer, registry.entries(role, status)))
     state = await history.state_at(past)
-    return wire.answer(hot.listing(registry, renderer, registry.entries(role, status, state), past))
+    return responses.answer(
+        hot.listing(registry, renderer, registry.entries(role, status, state), past)
+    )
 
 
 @get(
@@ -132,9 +134,9 @@ async def get_vm(vm_id: VmId, request: AnyRequest) -> Response[bytes]:
         entry = (await history.state_at(past)).entries.get(vm_id)
         if entry is None:
             raise NotFound(f"VM {vm_id!r} was not registered at seq {past}")
-        headers = {wire.REVISION_HEADER: str(past), "ETag": f'"{entry.revision}"'}
-        return wire.json(wire.entry(entry, entry.stale), headers=headers)
-    return wire.answer(hot.one_vm(registry, renderer, vm_id))
+        headers = {responses.REVISION_HEADER: str(past), "ETag": f'"{entry.revision}"'}
+        return responses.json(responses.entry(entry, entry.stale), headers=headers)
+    return responses.answer(hot.one_vm(registry, renderer, vm_id))
 
 
 @patch(
@@ -176,7 +178,7 @@ async def deregister_vm(vm_id: VmId, request: AnyRequest) -> Response[bytes]:
     command = cmd.Deregister(vm_id, if_match=rq.if_match(request), agent=agent)
     outcome = await runtime.execute(command, rq.actor(request))
     body: schemas.Deleted = {"deleted": True, "id": vm_id, "revision": outcome.event.seq}
-    return wire.json(body, headers={wire.REVISION_HEADER: str(outcome.event.seq)})
+    return responses.json(body, headers={responses.REVISION_HEADER: str(outcome.event.seq)})
 
 
 @post(
@@ -189,7 +191,7 @@ async def deregister_vm(vm_id: VmId, request: AnyRequest) -> Response[bytes]:
 async def heartbeat(vm_id: VmId, request: AnyRequest) -> Response[bytes]:
     runtime = resources.of(request).runtime
     answer = await hot.heartbeat(runtime, vm_id, rq.principal(request), rq.actor(request))
-    return wire.answer(answer)
+    return responses.answer(answer)
 
 
 @get(
@@ -210,7 +212,7 @@ async def discover(role: RoleName, request: AnyRequest) -> Response[bytes]:
         return Scope(role=role, discover=True, healthy=healthy, shown=shown)
 
     await blocking.hold(request, changes, scope)
-    return wire.answer(hot.discover(registry, renderer, role, healthy))
+    return responses.answer(hot.discover(registry, renderer, role, healthy))
 
 
 ROUTES = [register, list_vms, get_vm, update_vm, deregister_vm, heartbeat, discover]
