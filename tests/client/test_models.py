@@ -99,3 +99,12 @@ def test_times_render_as_javascript_does() -> None:
     moment = parse_time("2026-11-25T15:21:41.1Z")
     assert format_time(moment) == "2026-11-25T15:21:41.100Z"
     assert parse_time("2026-11-25T15:21:41").tzinfo is not None
+
+
+def test_the_clients_words_are_the_servers() -> None:
+    # The client spells them out so that it imports nothing of the server (test_layers.py).
+    from vm_registry.client import models
+    from vm_registry.domain import events, model
+
+    assert (models.ROLES, models.STATUSES) == (model.ROLES, model.STATUSES)
+    assert models.EVENT_TYPES == events.EVENT_TYPES

@@ -7,7 +7,6 @@ import asyncio
 import builtins
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from datetime import datetime
-from types import TracebackType
 from typing import Any, Self, TypeVar
 
 import httpx
@@ -49,12 +48,7 @@ class AsyncRegistryClient(ClientBase):
     async def __aenter__(self) -> Self:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
     async def _send(self, call: calls.Call[T]) -> T:

@@ -4,42 +4,34 @@ the threaded flavour beats exactly the same way."""
 
 from __future__ import annotations
 
-import logging
-from typing import TYPE_CHECKING
-
 from vm_registry.client.aio import AsyncRegistryClient
 from vm_registry.client.errors import Conflict, NotFound
-
-if TYPE_CHECKING:
-    from vm_registry.client.heartbeater import Heartbeater
-
-log = logging.getLogger("vm_registry.client.heartbeater")
+from vm_registry.client.heartbeat_record import HeartbeatRecord
 
 
-async def fetch_registration(beater: Heartbeater, client: AsyncRegistryClient) -> None:
+async def fetch_registration(record: HeartbeatRecord, client: AsyncRegistryClient) -> None:
     """With no registration to restore, remember the entry as it is now."""
-    if beater.registration is None:
+    if record.registration is None:
         try:
-            entry = await client.get(beater.id)
-            beater.registration = entry.registration()
+            entry = await client.get(record.id)
+            record.registration = entry.registration()
         except Exception as e:
-            beater._failed(e)
+            record.failed(e)
 
 
-async def beat(beater: Heartbeater, client: AsyncRegistryClient) -> None:
+async def beat(record: HeartbeatRecord, client: AsyncRegistryClient) -> None:
     try:
-        await client.heartbeat(beater.id)
-        beater.beats += 1
-        log.debug("heartbeat %s", beater.id)
+        await client.heartbeat(record.id)
+        record.beaten()
     except NotFound:
-        registration = beater._lost()
+        registration = record.lost()
         if registration is not None:
             try:
                 await client.register_from(registration)
-                beater._restored()
+                record.restored()
             except Conflict:
                 pass  # someone registered it in between: alive again all the same
             except Exception as e:
-                beater._failed(e)
+                record.failed(e)
     except Exception as e:
-        beater._failed(e)
+        record.failed(e)

@@ -4,42 +4,34 @@ of the `Heartbeater`."""
 
 from __future__ import annotations
 
-import logging
-from typing import TYPE_CHECKING
-
 from vm_registry.client.errors import Conflict, NotFound
+from vm_registry.client.heartbeat_record import HeartbeatRecord
 from vm_registry.client.sync import RegistryClient
 
-if TYPE_CHECKING:
-    from vm_registry.client.heartbeater import Heartbeater
 
-log = logging.getLogger("vm_registry.client.heartbeater")
-
-
-def fetch_registration(beater: Heartbeater, client: RegistryClient) -> None:
+def fetch_registration(record: HeartbeatRecord, client: RegistryClient) -> None:
     """With no registration to restore, remember the entry as it is now."""
-    if beater.registration is None:
+    if record.registration is None:
         try:
-            entry = client.get(beater.id)
-            beater.registration = entry.registration()
+            entry = client.get(record.id)
+            record.registration = entry.registration()
         except Exception as e:
-            beater._failed(e)
+            record.failed(e)
 
 
-def beat(beater: Heartbeater, client: RegistryClient) -> None:
+def beat(record: HeartbeatRecord, client: RegistryClient) -> None:
     try:
-        client.heartbeat(beater.id)
-        beater.beats += 1
-        log.debug("heartbeat %s", beater.id)
+        client.heartbeat(record.id)
+        record.beaten()
     except NotFound:
-        registration = beater._lost()
+        registration = record.lost()
         if registration is not None:
             try:
                 client.register_from(registration)
-                beater._restored()
+                record.restored()
             except Conflict:
                 pass  # someone registered it in between: alive again all the same
             except Exception as e:
-                beater._failed(e)
+                record.failed(e)
     except Exception as e:
-        beater._failed(e)
+        record.failed(e)

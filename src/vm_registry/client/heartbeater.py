@@ -16,22 +16,21 @@ out instead of hitting the registry in one burst each minute.
 from __future__ import annotations
 
 import asyncio
-import logging
 import random
 import threading
-from types import TracebackType
 from typing import Self
 
 from vm_registry.client import heartbeat_aio, heartbeat_sync
 from vm_registry.client.aio import AsyncRegistryClient
-from vm_registry.client.errors import RegistryError
+from vm_registry.client.heartbeat_record import HeartbeatRecord
 from vm_registry.client.models import Registration
 from vm_registry.client.sync import RegistryClient
 
-log = logging.getLogger("vm_registry.client.heartbeater")
 
+class Heartbeater(HeartbeatRecord):
+    """Beats `id` every `interval` seconds (less a random `jitter` fraction), counting its
+    beats, failures and re-registrations (`HeartbeatRecord`)."""
 
-class Heartbeater:
     def __init__(
         self,
         client: RegistryClient | AsyncRegistryClient,
@@ -43,40 +42,16 @@ class Heartbeater:
     ) -> None:
         if interval <= 0:
             raise ValueError("interval must be positive")
+        super().__init__(id, registration or client.last_registration(id))
         self.client = client
-        self.id = id
         self.interval = interval
         self.jitter = jitter
-        self.registration = registration or client.last_registration(id)
-        self.beats = 0
-        self.reregistrations = 0
-        self.failures = 0
-        self.last_error: RegistryError | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._task: asyncio.Task[None] | None = None
 
     def _next_delay(self) -> float:
         return self.interval * random.uniform(1 - self.jitter, 1)
-
-    def _failed(self, error: Exception) -> None:
-        self.failures += 1
-        if isinstance(error, RegistryError):
-            self.last_error = error
-            log.warning("heartbeat for %s failed: %s", self.id, error)
-        else:
-            log.exception("heartbeat for %s failed unexpectedly", self.id, exc_info=error)
-
-    def _lost(self) -> Registration | None:
-        if self.registration is None:
-            log.warning("%s is not registered, and there is no registration to restore", self.id)
-        else:
-            log.warning("%s is not registered any more; registering it again", self.id)
-        return self.registration
-
-    def _restored(self) -> None:
-        self.reregistrations += 1
-        log.info("registered %s again", self.id)
 
     # The blocking flavour: a daemon thread, so it never holds up interpreter exit.
 
@@ -90,12 +65,7 @@ class Heartbeater:
         self._thread.start()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=self.client._timeout + 1)
@@ -117,12 +87,7 @@ class Heartbeater:
         self._task = asyncio.create_task(self._run_async(self.client), name=f"heartbeat-{self.id}")
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         task, self._task = self._task, None
         if task is not None:
             task.cancel()

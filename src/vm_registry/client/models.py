@@ -11,14 +11,22 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final, overload
+from typing import Any, Final, Literal, get_args, overload
 
-# The registry's own definitions, re-exported for the client's users.
-from vm_registry.domain.events import EVENT_TYPES as EVENT_TYPES
-from vm_registry.domain.model import ROLES as ROLES
-from vm_registry.domain.model import STATUSES as STATUSES
-from vm_registry.domain.model import Role as Role
-from vm_registry.domain.model import Status as Status
+# The words of the wire, spelled out here so the client imports nothing of the server and can
+# ship on its own; tests/client/test_models.py checks they are the server's.
+Role = Literal["infra", "lieutenant", "worker", "golden", "custom"]
+Status = Literal["running", "paused", "stopped"]
+ROLES: Final[tuple[str, ...]] = get_args(Role)
+STATUSES: Final[tuple[str, ...]] = get_args(Status)
+EVENT_TYPES: Final = (
+    "vm.registered",
+    "vm.updated",
+    "vm.heartbeat",
+    "vm.deregistered",
+    "vm.stale",
+    "vm.health",
+)
 
 JsonObject = dict[str, Any]
 

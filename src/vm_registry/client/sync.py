@@ -7,7 +7,6 @@ import builtins
 import time
 from collections.abc import Callable, Generator, Mapping, Sequence
 from datetime import datetime
-from types import TracebackType
 from typing import Any, Self, TypeVar
 
 import httpx
@@ -49,12 +48,7 @@ class RegistryClient(ClientBase):
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def _send(self, call: calls.Call[T]) -> T:
