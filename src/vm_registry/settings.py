@@ -19,9 +19,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal, get_type_hints
 
+# The fleet's own domain: a VM's address is `<id>.vm.vers.sh` unless it says otherwise.
+VM_DOMAIN: Final = "vm.vers.sh"
 # The fleet's own domain only: what a registry probes when nobody configured more. Not
 # loopback: any registrant could then make the registry probe its own host's ports.
-DEFAULT_ALLOW: Final = ("*.vm.vers.sh",)
+DEFAULT_ALLOW: Final = (f"*.{VM_DOMAIN}",)
+
+
+def default_address(vm_id: str) -> str:
+    return f"{vm_id}.{VM_DOMAIN}"
+
 
 # What a parsed value must be, checked before the server starts.
 Check = Literal["positive", "at least 1", "not negative"]

@@ -29,8 +29,8 @@ from vm_registry.domain.errors import Gone
 from vm_registry.domain.events import Event
 from vm_registry.domain.fold import fold
 from vm_registry.persistence.store import Store, open_store
-from vm_registry.service.history import TimeMachine
 from vm_registry.service.snapshots import load_state
+from vm_registry.service.time_machine import TimeMachine
 
 SPOILS = ("body", "digest", "chain", "revision")
 

@@ -164,7 +164,7 @@ class StoreContract:
         self, make_store: StoreFactory
     ) -> None:
         one, two = await make_store(), await make_store()
-        changes = one.log.changes()
+        changes = one.log.heads()
         try:
             assert await asyncio.wait_for(anext(changes), 10) == 0
             theirs = await append(two.log, [new("vm-theirs", actor={"by": "two"})])
@@ -400,14 +400,14 @@ class StoreContract:
 
     # -- following and leadership ----------------------------------------------------------
 
-    async def test_changes_yield_the_head_and_then_every_move_by_anyone(
+    async def test_heads_yield_the_head_and_then_every_move_by_anyone(
         self, make_store: StoreFactory
     ) -> None:
         writer = await make_store()
         follower = await make_store(read_only=True)
         try:
             await append(writer.log, MIXED[:1])
-            changes = follower.log.changes()
+            changes = follower.log.heads()
             assert await asyncio.wait_for(anext(changes), 10) == 1
             await append(writer.log, MIXED[1:3])
             assert await asyncio.wait_for(anext(changes), 10) == 3

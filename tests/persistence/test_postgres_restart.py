@@ -30,7 +30,7 @@ async def test_the_log_its_follower_and_its_lease_recover_from_a_restart(
 ) -> None:
     store = await open_store(throwaway.url)
     follower = await open_store(throwaway.url, read_only=True)
-    changes = follower.log.changes()
+    changes = follower.log.heads()
     lease = store.log.leadership()
     waiting: asyncio.Future[int] | None = None
     try:

@@ -1,4 +1,5 @@
-"""`?index=N&wait=30s` on the read routes: parsing, and holding the request (service/changes.py).
+"""`?index=N&wait=30s` on the read routes: parsing, and holding the request
+(service/blocking_queries.py).
 
 `wait` is a number with a unit (`500ms`, `30s`, `5m`) or plain seconds. It is capped at
 `MAX_WAIT`, and the hold is shortened by up to 1/16 at random (Consul's jitter, taken off rather
@@ -17,7 +18,7 @@ from litestar import Request
 
 from vm_registry.api import request_inputs as rq
 from vm_registry.domain.errors import Invalid
-from vm_registry.service.changes import Changes, Scope
+from vm_registry.service.blocking_queries import BlockingQueries, Scope
 
 MAX_WAIT: Final = 300.0  # seconds
 DEFAULT_WAIT: Final = MAX_WAIT
@@ -59,7 +60,9 @@ async def _hung_up(request: AnyRequest) -> None:
             return
 
 
-async def hold(request: AnyRequest, changes: Changes, scope_now: Callable[[], Scope]) -> None:
+async def hold(
+    request: AnyRequest, queries: BlockingQueries, scope_now: Callable[[], Scope]
+) -> None:
     """Hold the request if it asked to be held and nothing in its scope changed yet. The scope
     (with the ids of the answer as it is now) is only worked out for a blocking request."""
     asked = blocking(request)
@@ -67,6 +70,6 @@ async def hold(request: AnyRequest, changes: Changes, scope_now: Callable[[], Sc
         return
     index, seconds = asked
     scope = scope_now()
-    if not changes.must_wait(scope, index):
+    if not queries.must_wait(scope, index):
         return
-    await changes.hold(scope, index, seconds, lambda: _hung_up(request))
+    await queries.hold(scope, index, seconds, lambda: _hung_up(request))

@@ -98,7 +98,7 @@ class Telemetry:
             storage=runtime.store,
         )
         self.registry.register(self.collector)
-        self.health = HealthCollector(runtime.registry, runtime.checker, runtime.changes)
+        self.health = HealthCollector(runtime.registry, runtime.checker, runtime.blocking_queries)
         self.registry.register(self.health)
 
     def detach(self) -> None:

@@ -40,6 +40,7 @@ from vm_registry.client.errors import (
 )
 from vm_registry.client.heartbeater import Heartbeater
 from vm_registry.client.models import ROLES, Registration, Service, format_time
+from vm_registry.settings import default_address
 
 log = logging.getLogger("vm_registry.agent")
 
@@ -202,7 +203,7 @@ def run(args: argparse.Namespace) -> int:
         id=vm_id,
         name=args.name or vm_id,
         role=config.role(args.role),
-        address=args.address or f"{vm_id}.vm.vers.sh",
+        address=args.address or default_address(vm_id),
         registered_by=args.registered_by,
         services=args.service,
         metadata={"pid": os.getpid(), "startedAt": format_time(datetime.now(UTC))},
@@ -236,7 +237,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--id", help="the VM id (VERS_VM_ID)")
     parser.add_argument("--role", choices=ROLES, help="the role (VERS_AGENT_ROLE, else worker)")
     parser.add_argument("--name", help="the entry's name (default: the id)")
-    parser.add_argument("--address", help="the address (default: <id>.vm.vers.sh)")
+    parser.add_argument("--address", help=f"the address (default: {default_address('<id>')})")
     parser.add_argument(
         "--registered-by", default="agent", help="who registers it (default: agent)"
     )

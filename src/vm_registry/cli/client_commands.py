@@ -32,6 +32,7 @@ from vm_registry.client.errors import (
 )
 from vm_registry.client.models import ROLES, STATUSES, Event, Service, Snapshot
 from vm_registry.client.sync import RegistryClient
+from vm_registry.settings import default_address
 
 Output = tuple[Any, str | Tabular]  # (the JSON body, the text or table for people)
 Command = Callable[[RegistryClient, argparse.Namespace], Output]
@@ -100,7 +101,7 @@ def _register(client: RegistryClient, args: argparse.Namespace) -> Output:
         vm_id,
         args.name or vm_id,
         config.role(args.role),
-        args.address or f"{vm_id}.vm.vers.sh",
+        args.address or default_address(vm_id),
         args.registered_by,
         status=args.status,
         services=args.service,
@@ -228,7 +229,7 @@ def _add_id(parser: argparse.ArgumentParser) -> None:
 
 def _add_entry_fields(parser: argparse.ArgumentParser, defaults: bool) -> None:
     name, address, status = (
-        (" (default: the id)", " (default: <id>.vm.vers.sh)", " (default: running)")
+        (" (default: the id)", f" (default: {default_address('<id>')})", " (default: running)")
         if defaults
         else ("", "", "")
     )

@@ -4,8 +4,8 @@ Writing goes through one global lock (`locked()`): under it, the writer sees the
 head, reads what others committed since its own position (`newer`), decides its batch, and
 appends events whose seqs it chose itself. The transaction checks that those seqs continue the
 head, chains the hashes, and commits when the block exits cleanly; so seq order is commit order
-on every backend. Reading needs no lock. Following the log (`changes`) yields the head whenever
-it may have moved. `leadership()` is a lease that at most one process holds at a time.
+on every backend. Reading needs no lock. Following the log (`heads()`) yields the head whenever
+it may have moved. `leadership()` is a `Lease` that at most one process holds at a time.
 """
 
 from __future__ import annotations
@@ -68,8 +68,9 @@ class LogTransaction(Protocol):
         They become durable, and visible to others, when the `locked()` block exits cleanly."""
 
 
-class Leadership(Protocol):
-    """A lease at most one process holds at a time (work only a leader may do)."""
+class Lease(Protocol):
+    """A lease at most one process holds at a time: the leadership of work only a leader may
+    do (`service/leadership.py` campaigns for it)."""
 
     @property
     def held(self) -> bool:
@@ -93,7 +94,7 @@ class EventLog(Protocol):
     @property
     def head(self) -> int:
         """The highest seq this handle has seen committed (at open, by its own appends, by
-        `locked()` and by `changes()`); 0 for an empty log."""
+        `locked()` and by `heads()`); 0 for an empty log."""
 
     @property
     def first_seq(self) -> int:
@@ -140,12 +141,12 @@ class EventLog(Protocol):
         """(cut, time of the event at the cut) of the last compaction, if it recorded both:
         `asOf` between the cut and the first event kept is answered from the snapshot."""
 
-    def changes(self) -> AsyncIterator[int]:
+    def heads(self) -> AsyncIterator[int]:
         """The log's head, first at once and then whenever it may have moved (also after
         appends by other processes). Never ends by itself; unavailability between polls is
         retried, not raised."""
 
-    def leadership(self) -> Leadership:
+    def leadership(self) -> Lease:
         """A new lease object on this log (not yet acquired)."""
 
 

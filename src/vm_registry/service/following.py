@@ -1,6 +1,6 @@
 """Following the log: every replica folds every event, whoever committed it, in seq order.
 
-The log says when its head may have moved (`changes()`: PostgreSQL LISTEN plus a periodic poll,
+The log says when its head may have moved (`heads()`: PostgreSQL LISTEN plus a periodic poll,
 so a lost notification or a dropped connection never leaves a gap; SQLite: a cheap poll). The
 follower only passes the head on to the writer: the writer task is the one place that folds,
 so events from other replicas and this replica's own commits reach the projection, the feed and
@@ -40,11 +40,11 @@ class Follower:
         failures = 0
         while True:
             try:
-                async for head in self.events.changes():
+                async for head in self.events.heads():
                     failures = 0
                     self.writer.follow(head)
             except StoreError as error:
-                # `changes()` retries by itself; this is only a backstop for one that gives up.
+                # `heads()` retries by itself; this is only a backstop for one that gives up.
                 delay = RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)]
                 failures += 1
                 log.warning("following the log failed (%s); retrying in %.2f s", error, delay)

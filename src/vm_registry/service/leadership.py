@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Protocol
 
 from vm_registry.persistence.errors import StoreError
+from vm_registry.persistence.log import Lease
 
 log = logging.getLogger("vm_registry.leadership")
 
@@ -26,32 +26,9 @@ log = logging.getLogger("vm_registry.leadership")
 LEADER_WORK = "marking silent VMs stale, snapshots, health checks"
 
 
-class Lease(Protocol):
-    @property
-    def held(self) -> bool: ...
-
-    @property
-    def where(self) -> str: ...
-
-    async def try_acquire(self) -> bool: ...
-
-    async def release(self) -> None: ...
-
-
-class SoleLease:
-    """For a process that is alone on its log by construction (tests, read-only tools)."""
-
-    held = True
-    where = "no lease (alone on its log by construction)"
-
-    async def try_acquire(self) -> bool:
-        return True
-
-    async def release(self) -> None:
-        return None
-
-
 class Leadership:
+    """The campaign for the log's `Lease`, and the answer to "am I the leader now"."""
+
     def __init__(self, lease: Lease, interval: float) -> None:
         self.lease = lease
         self.interval = interval

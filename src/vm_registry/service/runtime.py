@@ -7,7 +7,7 @@ metrics) only what they need:
 
 - commands: `execute(command, actor)`, the writer's door (`Registry.execute`);
 - queries: `registry` (the projection, staleness, read-your-writes, the log for auditors),
-  `history` (the state as of any seq), `changes` (blocking queries);
+  `history` (the state as of any seq), `blocking_queries`;
 - subscriptions: `feed`, the change feed's broker;
 - health: `health()`, what `/health` reports.
 
@@ -45,18 +45,18 @@ from vm_registry.domain.commands import Command
 from vm_registry.domain.outcome import Outcome
 from vm_registry.feed.broker import Broker
 from vm_registry.persistence.store import Store, open_store
-from vm_registry.service.changes import Changes
+from vm_registry.service.blocking_queries import BlockingQueries
 from vm_registry.service.following import Follower
 from vm_registry.service.health_checks import CheckPolicy, HealthChecker
-from vm_registry.service.history import TimeMachine
 from vm_registry.service.leadership import Leadership
 from vm_registry.service.probe_process import ProbeProcess
 from vm_registry.service.reaper import GuardPolicy, Reaper
 from vm_registry.service.registry import Registry, wall_clock_ms
 from vm_registry.service.self_registration import Identity, SelfRegistration
 from vm_registry.service.snapshots import Snapshotter, load_state
+from vm_registry.service.time_machine import TimeMachine
 from vm_registry.service.writer import Writer, WriterObserver
-from vm_registry.settings import Settings
+from vm_registry.settings import Settings, default_address
 
 log = logging.getLogger("vm_registry")
 
@@ -84,12 +84,12 @@ class Health:
 class Runtime:
     """Built before the server's loop runs; `start()` (or `async with`) brings it up on it.
 
-    The attributes the edges use (`registry`, `history`, `changes`, `feed`, `execute`) exist
-    from `start()` on."""
+    The attributes the edges use (`registry`, `history`, `blocking_queries`, `feed`,
+    `execute`) exist from `start()` on."""
 
     registry: Registry
     history: TimeMachine
-    changes: Changes
+    blocking_queries: BlockingQueries
     feed: Broker
     leadership: Leadership
     checker: HealthChecker | None
@@ -165,8 +165,8 @@ class Runtime:
         self._snapshotter = Snapshotter(
             store, state, settings.snapshot_every, state.revision, self._is_leader
         )
-        self.changes = Changes(state, settings.max_held_queries)
-        subscribers = [self.feed.publish, self.changes.observe, self._snapshotter.observe]
+        self.blocking_queries = BlockingQueries(state, settings.max_held_queries)
+        subscribers = [self.feed.publish, self.blocking_queries.observe, self._snapshotter.observe]
         self._writer = Writer(store.log, state, self._clock, subscribers, observer=self._observer)
         self.registry = Registry(
             store.log,
@@ -192,7 +192,7 @@ class Runtime:
         """The server was asked to stop: answer held blocking queries now, rather than have
         them cut at the grace timeout."""
         if self._started:
-            self.changes.release_all()
+            self.blocking_queries.release_all()
 
     async def stop(self) -> None:
         if not self._started:
@@ -240,7 +240,7 @@ class Runtime:
             head=registry.log_head,
             lag=registry.lag,
             leader=leadership.is_leader,
-            held_queries=self.changes.held,
+            held_queries=self.blocking_queries.held,
             log_file_problem=registry.log_file_problem(),
             log_unreachable=registry.log_error or leadership.log_error,
             checks_problem=checker.problem if checker is not None else None,
@@ -275,7 +275,7 @@ class Runtime:
         identity = Identity(
             vm_id=settings.self_id,
             name=settings.self_name,
-            address=settings.self_address or f"{settings.self_id}.vm.vers.sh",
+            address=settings.self_address or default_address(settings.self_id),
             port=settings.port,
         )
         # Heartbeat well inside the stale window, and at least as often as agents are told to.

@@ -13,17 +13,19 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from vm_registry.domain.model import HEALTH_STATUSES
-from vm_registry.service.changes import Changes
+from vm_registry.service.blocking_queries import BlockingQueries
 from vm_registry.service.health_checks import HealthChecker
 from vm_registry.service.probe import RESULTS
 from vm_registry.service.registry import Registry
 
 
 class HealthCollector(Collector):
-    def __init__(self, registry: Registry, checker: HealthChecker | None, changes: Changes) -> None:
+    def __init__(
+        self, registry: Registry, checker: HealthChecker | None, queries: BlockingQueries
+    ) -> None:
         self.registry = registry
         self.checker = checker
-        self.changes = changes
+        self.queries = queries
 
     def describe(self) -> list[Metric]:
         return []  # unchecked, like the registry collector
@@ -33,7 +35,7 @@ class HealthCollector(Collector):
             "vm_registry_blocking_queries_held",
             "Blocking queries (?index=&wait=) held right now",
         )
-        held.add_metric([], self.changes.held)
+        held.add_metric([], self.queries.held)
         yield held
         checker = self.checker
         if checker is None:  # health checks are off: no series that would read as zero probes

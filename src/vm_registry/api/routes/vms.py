@@ -33,9 +33,9 @@ from vm_registry.domain import validation
 from vm_registry.domain.errors import Invalid, NotFound
 from vm_registry.domain.model import ROLES, STATUSES, Entry
 from vm_registry.domain.timestamps import parse_iso
-from vm_registry.service.changes import Scope
-from vm_registry.service.history import TimeMachine
+from vm_registry.service.blocking_queries import Scope
 from vm_registry.service.registry import Registry
+from vm_registry.service.time_machine import TimeMachine
 from vm_registry.wire import bodies
 
 AnyRequest = Request[Any, Any, Any]
@@ -96,7 +96,7 @@ async def register(request: AnyRequest) -> Response[bytes]:
 async def list_vms(request: AnyRequest) -> Response[bytes]:
     found = resources.of(request)
     runtime, renderer = found.runtime, found.renderer
-    registry, history, changes = runtime.registry, runtime.history, runtime.changes
+    registry, history, queries = runtime.registry, runtime.history, runtime.blocking_queries
     await registry.caught_up(rq.min_revision(request))
     role = rq.query_choice(request, "role", ROLES)
     status = rq.query_choice(request, "status", STATUSES)
@@ -105,7 +105,7 @@ async def list_vms(request: AnyRequest) -> Response[bytes]:
         shown = frozenset(e.id for e in registry.entries(role=role, status=status))
         return Scope(role=role, status=status, shown=shown)
 
-    await blocking.hold(request, changes, scope)
+    await blocking.hold(request, queries, scope)
     past = await _past_point(request, registry, history)
     if past is None:
         return responses.answer(hot.listing(registry, renderer, registry.entries(role, status)))
@@ -126,9 +126,9 @@ async def list_vms(request: AnyRequest) -> Response[bytes]:
 async def get_vm(vm_id: VmId, request: AnyRequest) -> Response[bytes]:
     found = resources.of(request)
     runtime, renderer = found.runtime, found.renderer
-    registry, history, changes = runtime.registry, runtime.history, runtime.changes
+    registry, history, queries = runtime.registry, runtime.history, runtime.blocking_queries
     await registry.caught_up(rq.min_revision(request))
-    await blocking.hold(request, changes, lambda: Scope(vm_id=vm_id))
+    await blocking.hold(request, queries, lambda: Scope(vm_id=vm_id))
     past = await _past_point(request, registry, history)
     if past is not None:
         entry = (await history.state_at(past)).entries.get(vm_id)
@@ -202,7 +202,8 @@ async def heartbeat(vm_id: VmId, request: AnyRequest) -> Response[bytes]:
 )
 async def discover(role: RoleName, request: AnyRequest) -> Response[bytes]:
     found = resources.of(request)
-    registry, renderer, changes = found.runtime.registry, found.renderer, found.runtime.changes
+    registry, renderer = found.runtime.registry, found.renderer
+    queries = found.runtime.blocking_queries
     validation.role(role, where="role in the path")
     healthy = rq.query_flag(request, "healthy")
     await registry.caught_up(rq.min_revision(request))
@@ -211,7 +212,7 @@ async def discover(role: RoleName, request: AnyRequest) -> Response[bytes]:
         shown = frozenset(e.id for e in registry.discover(role, healthy=healthy))
         return Scope(role=role, discover=True, healthy=healthy, shown=shown)
 
-    await blocking.hold(request, changes, scope)
+    await blocking.hold(request, queries, scope)
     return responses.answer(hot.discover(registry, renderer, role, healthy))
 
 

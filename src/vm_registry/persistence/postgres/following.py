@@ -4,7 +4,7 @@ A notification only says "look now": every wake-up (notified, timed out, reconne
 head row, so a notification lost with a dropped connection costs at most one poll interval and
 never leaves a gap. While the listening connection is down, the head is polled more often and
 the connection is re-made with exponential backoff; while PostgreSQL itself is unreachable, the
-poll backs off the same way, and `changes()` simply yields nothing until it returns.
+poll backs off the same way, and `heads()` simply yields nothing until it returns.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
   and chain value come back in the same statement. At the end of a transaction that appended,
   one statement moves `log_head` and NOTIFYs the new head (PostgreSQL delivers it at commit,
   and never for a transaction that rolled back).
-- Following: `changes()` LISTENs on its own connection and also polls the head, so a lost
+- Following: `heads()` LISTENs on its own connection and also polls the head, so a lost
   notification or a dropped connection never leaves a gap; see `following.py`.
 - Leadership: an advisory lock on a connection of its own; see `leadership.py`.
 
@@ -261,7 +261,7 @@ class PostgresEventLog(SqlEventLog):
 
     # -- following -------------------------------------------------------------------------
 
-    def changes(self) -> AsyncIterator[int]:
+    def heads(self) -> AsyncIterator[int]:
         return follow(self, Listener(self.connect, CHANNEL, self.name))
 
     def leadership(self) -> AdvisoryLease:

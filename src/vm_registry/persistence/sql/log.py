@@ -29,7 +29,7 @@ class SqlEventLog(SqlReads):
         self.name = name
         self._head = 0
         # The head as of the last time the intern caches were known complete (at open, and
-        # after our own commits). `head` itself may move on without them (`changes()`).
+        # after our own commits). `head` itself may move on without them (`heads()`).
         self._interned_at = 0
         self._first_seq = 1
         self._last_hash = GENESIS_HASH

@@ -12,7 +12,7 @@ search over the primary key instead of another index.
 
 Writing: `locked()` opens `BEGIN IMMEDIATE`, SQLite's write lock, which is global to the file,
 also across processes; under it the true head is read back from the file, so a second process
-on the same database numbers on from the first one's events. Following: `changes()` polls the
+on the same database numbers on from the first one's events. Following: `heads()` polls the
 head, which is cheap (the last row of the primary key).
 
 Durability: with the default `synchronous=NORMAL` in WAL mode a commit is in the operating
@@ -44,7 +44,7 @@ from vm_registry.persistence.sqlite.replay_reader import read_in_chunks
 from vm_registry.persistence.sqlite.schema import SCHEMA_VERSION, upgrade_script
 
 SYNCHRONOUS_MODES: Final = ("NORMAL", "FULL")
-# How often `changes()` looks at the head: the lag of a second process's writes in the feed.
+# How often `heads()` looks at the head: the lag of a second process's writes in the feed.
 POLL_SECONDS: Final = 0.05
 LAST_ROW: Final = "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1"
 
@@ -240,7 +240,7 @@ class SqliteEventLog(SqlEventLog):
 
     # -- following -------------------------------------------------------------------------
 
-    async def changes(self) -> AsyncIterator[int]:
+    async def heads(self) -> AsyncIterator[int]:
         seen = -1
         while True:
             try:

@@ -73,7 +73,7 @@ class _Held:
     future: asyncio.Future[None]
 
 
-class Changes:
+class BlockingQueries:
     def __init__(self, state: State, max_held: int = 1000) -> None:
         self.state = state
         self.max_held = max_held

@@ -8,7 +8,7 @@ from tests.domain.strategies import T0
 from tests.service.harness import Service
 from vm_registry.domain import commands as cmd
 from vm_registry.domain.errors import Invalid
-from vm_registry.service.history import TimeMachine
+from vm_registry.service.time_machine import TimeMachine
 
 DATA = {
     "name": "n",

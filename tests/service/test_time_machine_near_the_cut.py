@@ -22,7 +22,7 @@ from vm_registry.domain import commands as cmd
 from vm_registry.domain import snapshot
 from vm_registry.domain.errors import Gone
 from vm_registry.service import history
-from vm_registry.service.history import TimeMachine
+from vm_registry.service.time_machine import TimeMachine
 
 DATA = {
     "name": "w",

@@ -1,4 +1,5 @@
-"""Which committed changes wake which held queries (service/changes.py), on a real fold."""
+"""Which committed changes wake which held queries (service/blocking_queries.py), on a real
+fold."""
 
 from __future__ import annotations
 
@@ -12,13 +13,13 @@ from vm_registry.domain.errors import Unavailable
 from vm_registry.domain.events import Event
 from vm_registry.domain.fold import State, apply
 from vm_registry.domain.outcome import Outcome
-from vm_registry.service.changes import Changes, Scope
+from vm_registry.service.blocking_queries import BlockingQueries, Scope
 
 
 class Log:
     def __init__(self) -> None:
         self.state = State()
-        self.changes = Changes(self.state, max_held=2)
+        self.queries = BlockingQueries(self.state, max_held=2)
 
     def append(self, kind: str, vm_id: str, **data: object) -> int:
         seq = self.state.revision + 1
@@ -27,7 +28,7 @@ class Log:
         apply(self.state, event)
         after = self.state.entries.get(vm_id)
         role = (after or before).role  # type: ignore[union-attr]
-        self.changes.observe([Outcome(event, after, role)])
+        self.queries.observe([Outcome(event, after, role)])
         return seq
 
     def register(self, vm_id: str, role: str = "worker", status: str = "running") -> int:
@@ -42,7 +43,7 @@ async def never() -> None:
 
 
 async def held(log: Log, scope: Scope, index: int) -> asyncio.Task[None]:
-    task = asyncio.create_task(log.changes.hold(scope, index, 30, never))
+    task = asyncio.create_task(log.queries.hold(scope, index, 30, never))
     await asyncio.sleep(0)
     return task
 
@@ -54,7 +55,7 @@ async def test_heartbeats_wake_nobody_unless_they_end_a_stale_episode() -> None:
     log.append(ev.HEARTBEAT, "vm-1")
     await asyncio.sleep(0)
     assert not task.done()
-    assert log.changes.index(Scope(vm_id="vm-1")) == index
+    assert log.queries.index(Scope(vm_id="vm-1")) == index
     log.append(ev.STALE, "vm-1")
     await asyncio.wait_for(task, 5)
     stale_index = log.state.revision
@@ -92,19 +93,19 @@ async def test_the_bound_refuses_and_release_all_answers_everyone() -> None:
     first = await held(log, Scope(), index)
     second = await held(log, Scope(vm_id="vm-2"), index)
     with pytest.raises(Unavailable, match="limit of 2 blocking queries"):
-        await log.changes.hold(Scope(), index, 30, never)
-    log.changes.release_all()
+        await log.queries.hold(Scope(), index, 30, never)
+    log.queries.release_all()
     await asyncio.wait_for(asyncio.gather(first, second), 5)
-    assert log.changes.held == 0
-    assert not log.changes.must_wait(Scope(), index)  # shutting down: nothing is held
+    assert log.queries.held == 0
+    assert not log.queries.must_wait(Scope(), index)  # shutting down: nothing is held
 
 
 async def test_answers_at_once_when_the_scope_moved_or_the_index_is_ahead() -> None:
     log = Log()
     log.register("vm-1")
     index = log.register("vm-2", role="infra")
-    assert not log.changes.must_wait(Scope(vm_id="vm-2"), index - 1)
-    assert log.changes.must_wait(Scope(vm_id="vm-1"), index - 1)  # vm-1 did not change since
-    assert not log.changes.must_wait(Scope(role="infra"), index - 1)
-    assert log.changes.must_wait(Scope(role="worker"), index - 1)
-    assert not log.changes.must_wait(Scope(), index + 1)  # ahead of the log
+    assert not log.queries.must_wait(Scope(vm_id="vm-2"), index - 1)
+    assert log.queries.must_wait(Scope(vm_id="vm-1"), index - 1)  # vm-1 did not change since
+    assert not log.queries.must_wait(Scope(role="infra"), index - 1)
+    assert log.queries.must_wait(Scope(role="worker"), index - 1)
+    assert not log.queries.must_wait(Scope(), index + 1)  # ahead of the log
