@@ -21,7 +21,7 @@ from vm_registry.audit.compact import compact
 from vm_registry.domain import commands as cmd
 from vm_registry.domain import snapshot
 from vm_registry.domain.errors import Gone
-from vm_registry.service import history
+from vm_registry.service import time_machine
 from vm_registry.service.time_machine import TimeMachine
 
 DATA = {
@@ -74,7 +74,7 @@ async def test_a_corrupt_snapshot_is_judged_once(
         junk = "decode('00ff', 'hex')" if backend.ON_POSTGRES else "x'00ff'"
         backend.execute(service.db, f"UPDATE snapshots SET body = {junk} WHERE seq = 20")
         expected = {seq: (await machine.state_at(seq)).entries for seq in (21, 22, 23)}
-        monkeypatch.setattr(history, "NEARBY", 0)  # every request looks for a snapshot
+        monkeypatch.setattr(time_machine, "NEARBY", 0)  # every request looks for a snapshot
         fresh = TimeMachine(service.store, service.state)
         with caplog.at_level(logging.WARNING, logger="vm_registry.snapshots"):
             for seq in (22, 21, 23, 22, 23):
