@@ -2,34 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 
 from tests.api.conftest import new_id
 from tests.conftest import vm
 from tests.support.answers import error_of
+from tests.support.fixtures import http_fixture, server_fixture
 from tests.support.server import ServerProcess
 
 TOKEN = "s3cret"
 GOOD = {"Authorization": f"Bearer {TOKEN}"}
 
 
-@pytest.fixture(scope="module")
-def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    db = tmp_path_factory.mktemp("auth") / "registry.db"
-    proc = ServerProcess(db, env={"VERS_AUTH_TOKEN": TOKEN}).start()
-    try:
-        yield proc
-    finally:
-        proc.kill()
+guarded = server_fixture("auth", env={"VERS_AUTH_TOKEN": TOKEN})
 
 
-@pytest.fixture(scope="module")
-def anonymous(guarded: ServerProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=guarded.url, timeout=10) as client:
-        yield client
+anonymous = http_fixture("guarded")
 
 
 ROUTES = [

@@ -16,15 +16,14 @@ with the entry limit raised to the body limit, where the tail's byte bound is wh
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.conftest import vm
 from tests.support.answers import error_of
+from tests.support.fixtures import http_fixture, server_fixture
 from tests.support.memory import MiB, rss
 from tests.support.server import ServerProcess
 
@@ -39,19 +38,10 @@ def patch_loop(server: ServerProcess, times: int = 150) -> list[int]:
         return [http.patch("/registry/vms/big", content=body).status_code for _ in range(times)]
 
 
-@pytest.fixture(scope="module")
-def default(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    server = ServerProcess(tmp_path_factory.mktemp("bounds") / "registry.db").start()
-    try:
-        yield server
-    finally:
-        server.kill()
+default = server_fixture("bounds")
 
 
-@pytest.fixture(scope="module")
-def http(default: ServerProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=default.url, timeout=30) as client:
-        yield client
+http = http_fixture("default", timeout=30)
 
 
 def test_the_issues_patch_loop_is_refused_at_the_default_entry_limit(

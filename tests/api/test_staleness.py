@@ -5,14 +5,14 @@ nothing asserts how long anything took."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.api.conftest import new_id, revision
 from tests.conftest import vm
+from tests.support.fixtures import http_fixture, server_fixture
 from tests.support.polling import eventually
 from tests.support.server import ServerProcess
 from vm_registry.domain.timestamps import parse_iso
@@ -42,15 +42,8 @@ def revived_by(client: httpx.Client, touch: Callable[[], httpx.Response], vm_id:
     return False
 
 
-@pytest.fixture(scope="module")
-def quick(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
-    db = tmp_path_factory.mktemp("stale") / "registry.db"
-    proc = ServerProcess(db, args=["--stale-after", "1"]).start()
-    try:
-        with httpx.Client(base_url=proc.url, timeout=10) as client:
-            yield client
-    finally:
-        proc.kill()
+stale_server = server_fixture("stale", "--stale-after", "1")
+quick = http_fixture("stale_server")
 
 
 def test_a_silent_running_vm_goes_stale_and_a_heartbeat_revives_it(quick: httpx.Client) -> None:

@@ -25,6 +25,7 @@ from tests.audit.logs import cell
 from tests.cli.conftest import run_cli
 from tests.conftest import vm
 from tests.support import backend, postgres, requires
+from tests.support.fixtures import server_fixture
 from tests.support.server import ServerProcess
 
 # `vm-registry restore` refuses a postgresql:// target (test_postgresql_backup_... below).
@@ -73,13 +74,7 @@ def register(url: str, count: int, prefix: str = "vm") -> list[str]:
     return ids
 
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    proc = ServerProcess(tmp_path_factory.mktemp("backup") / "registry.db").start()
-    try:
-        yield proc
-    finally:
-        proc.kill()
+live = server_fixture("backup")
 
 
 @pytest.fixture(scope="module")

@@ -8,31 +8,23 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import httpx
 import pytest
 
 from tests.conftest import vm
 from tests.faults import audit
+from tests.support.fixtures import http_fixture, server_fixture
 from tests.support.server import ServerProcess
 
 CLIENTS = 24
 
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    server = ServerProcess(tmp_path_factory.mktemp("races") / "registry.db").start()
-    try:
-        yield server
-    finally:
-        server.kill()
+live = server_fixture("races")
 
 
-@pytest.fixture
-def http(live: ServerProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=live.url, timeout=30) as client:
-        yield client
+http = http_fixture("live", timeout=30, scope="function")
 
 
 def at_once(url: str, request: Callable[[httpx.Client], httpx.Response]) -> list[httpx.Response]:

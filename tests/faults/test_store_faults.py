@@ -23,11 +23,11 @@ from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
-import pytest
 
 from tests.conftest import vm
 from tests.faults import audit
 from tests.support import backend
+from tests.support.fixtures import http_fixture, server_fixture
 from tests.support.server import ServerProcess
 
 # Writes wait at most the store's lock bound per batch (2 s on SQLite, 5 s on PostgreSQL); three
@@ -52,19 +52,10 @@ else:
     REMOVE = "DROP TRIGGER inject"
 
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    server = ServerProcess(tmp_path_factory.mktemp("store-faults") / "registry.db").start()
-    try:
-        yield server
-    finally:
-        server.kill()
+live = server_fixture("store-faults")
 
 
-@pytest.fixture
-def http(live: ServerProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=live.url, timeout=30) as client:
-        yield client
+http = http_fixture("live", timeout=30, scope="function")
 
 
 @contextlib.contextmanager

@@ -9,28 +9,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import httpx
-import pytest
 
 from tests.feed.conftest import StartServer, async_client
 from tests.feed.sse import Watch, beat, head, register
+from tests.support.fixtures import server_fixture
 from tests.support.polling import eventually_async as eventually
 from tests.support.server import ServerProcess
 
 STALE = ["--stale-after", "1"]
 
 
-@pytest.fixture(scope="module")
-def stale_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """For the tests whose fleets stay below the guard's minimum of 10 VMs, together."""
-    db = tmp_path_factory.mktemp("stale") / "registry.db"
-    proc = ServerProcess(db, args=STALE).start()
-    try:
-        yield proc
-    finally:
-        proc.kill()
+# For the tests whose fleets stay below the guard's minimum of 10 VMs, together.
+stale_server = server_fixture("stale", *STALE)
 
 
 def stale_events(watch: Watch) -> list[str]:

@@ -6,7 +6,6 @@ import asyncio
 import itertools
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -16,6 +15,7 @@ from tests.conftest import vm
 from tests.feed.conftest import StartServer, async_client
 from tests.feed.sse import STREAM, Watch, beat, head, refusal, register, subscribers
 from tests.support import backend
+from tests.support.fixtures import server_fixture
 from tests.support.polling import eventually_async as eventually
 from tests.support.server import ServerProcess
 
@@ -436,16 +436,8 @@ TOKEN = "s3cret-token"
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
 
 
-@pytest.fixture(scope="module")
-def guarded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """A server with a bearer token and room for two streams."""
-    db = tmp_path_factory.mktemp("guarded") / "registry.db"
-    proc = ServerProcess(db, args=["--max-subscribers", "2"], env={"VERS_AUTH_TOKEN": TOKEN})
-    proc.start()
-    try:
-        yield proc
-    finally:
-        proc.kill()
+# A server with a bearer token and room for two streams.
+guarded_server = server_fixture("guarded", "--max-subscribers", "2", env={"VERS_AUTH_TOKEN": TOKEN})
 
 
 async def test_the_stream_needs_the_bearer_token_when_one_is_set(

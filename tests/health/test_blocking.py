@@ -17,26 +17,17 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.fixtures import http_fixture, server_fixture
 from tests.support.polling import eventually
 from tests.support.server import ServerProcess
 
 LONG = "5m"  # asked for when the answer must come at once: holding it would time the test out
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    db = tmp_path_factory.mktemp("blocking") / "registry.db"
-    proc = ServerProcess(db, args=["--max-held-queries", "3"]).start()
-    try:
-        yield proc
-    finally:
-        proc.kill()
+server = server_fixture("blocking", "--max-held-queries", "3")
 
 
-@pytest.fixture(scope="module")
-def http(server: ServerProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=10) as client:
-        yield client
+http = http_fixture()
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ import pytest
 
 from tests.health.services import Services, running_services
 from tests.support import backend, polling
+from tests.support.fixtures import http_fixture, server_fixture
 from tests.support.server import ServerProcess
 from vm_registry.client import RegistryClient
 
@@ -37,26 +38,17 @@ def outsider() -> Iterator[Services]:
         yield running
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    args = [
-        "--health-checks",
-        "--health-check-allow", "127.0.0.1",
-        "--check-interval", "0.2",
-        "--check-timeout", "0.5",
-        "--check-failures", "2",
-    ]  # fmt: skip
-    proc = ServerProcess(tmp_path_factory.mktemp("health") / "registry.db", args=args).start()
-    try:
-        yield proc
-    finally:
-        proc.kill()
+server = server_fixture(
+    "health",
+    "--health-checks",
+    "--health-check-allow", "127.0.0.1",
+    "--check-interval", "0.2",
+    "--check-timeout", "0.5",
+    "--check-failures", "2",
+)  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def registry(server: ServerProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=10) as client:
-        yield client
+registry = http_fixture()
 
 
 def register(

@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 import yaml
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from tests.api.conftest import new_id
 from tests.conftest import vm
 from tests.support.backend import ON_POSTGRES
+from tests.support.fixtures import http_fixture, server_fixture
 from tests.support.server import ServerProcess
 from tests.telemetry.scrape import names, scrape, value, wait_for
 
@@ -23,21 +22,10 @@ TOKEN = "metrics-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
-@pytest.fixture(scope="module")
-def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    db = tmp_path_factory.mktemp("metrics") / "registry.db"
-    proc = ServerProcess(db, env={"VERS_AUTH_TOKEN": TOKEN}, args=["--snapshot-every", "5"])
-    proc.start()
-    try:
-        yield proc
-    finally:
-        proc.kill()
+guarded = server_fixture("metrics", "--snapshot-every", "5", env={"VERS_AUTH_TOKEN": TOKEN})
 
 
-@pytest.fixture(scope="module")
-def http(guarded: ServerProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=guarded.url, timeout=10, headers=AUTH) as client:
-        yield client
+http = http_fixture("guarded", token=TOKEN)
 
 
 def test_with_auth_on_metrics_need_a_token(guarded: ServerProcess) -> None:
@@ -186,16 +174,12 @@ def test_snapshots_report_their_seq_and_age(http: httpx.Client) -> None:
     assert value(samples, "vm_registry_snapshot_behind_events") >= 0
 
 
-@pytest.fixture(scope="module")
-def public(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    db: Path = tmp_path_factory.mktemp("metrics-public") / "registry.db"
-    args = ["--metrics-public", "--max-subscribers", "1", "--stale-after", "1",
-            "--reap-interval", "0.2", "--feed-tail", "5"]  # fmt: skip
-    proc = ServerProcess(db, env={"VERS_AUTH_TOKEN": TOKEN}, args=args).start()
-    try:
-        yield proc
-    finally:
-        proc.kill()
+public = server_fixture(
+    "metrics-public",
+    "--metrics-public", "--max-subscribers", "1", "--stale-after", "1",
+    "--reap-interval", "0.2", "--feed-tail", "5",
+    env={"VERS_AUTH_TOKEN": TOKEN},
+)  # fmt: skip
 
 
 def test_metrics_public_serves_metrics_without_a_token_and_nothing_else(

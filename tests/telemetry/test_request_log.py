@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ import pytest
 
 from tests.api.conftest import new_id
 from tests.conftest import vm
+from tests.support.fixtures import http_fixture, server_fixture
 from tests.support.server import ServerProcess, free_port
 from tests.telemetry.scrape import wait_for
 
@@ -27,25 +27,19 @@ BODY_MARKER = "body-marker-8d1f"
 GENERATED_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    env = {
+# No --log-format: the log goes to a file, so JSON is the default.
+server = server_fixture(
+    "logs",
+    "--log-level",
+    "debug",
+    env={
         "VERS_AUTH_TOKEN": ADMIN,
         "VM_REGISTRY_TOKENS": f"fleet:agent:{SCOPED['fleet']};dash:read:{SCOPED['dash']}",
-    }
-    db = tmp_path_factory.mktemp("logs") / "registry.db"
-    # No --log-format: the log goes to a file, so JSON is the default.
-    proc = ServerProcess(db, env=env, args=["--log-level", "debug"]).start()
-    try:
-        yield proc
-    finally:
-        proc.kill()
+    },
+)
 
 
-@pytest.fixture(scope="module")
-def http(server: ServerProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=10) as client:
-        yield client
+http = http_fixture()
 
 
 def bearer(secret: str) -> dict[str, str]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import fnmatch
 import re
 import tomllib
-from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.fixtures import http_fixture, server_fixture
 from tests.support.server import ServerProcess
 from tests.ui.conftest import new_id, register
 
@@ -22,22 +22,12 @@ TOKEN = "dashboard-secret-0123456789"
 READER = "reader-secret-0123456789"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    db = tmp_path_factory.mktemp("ui-auth") / "registry.db"
-    env = {"VERS_AUTH_TOKEN": TOKEN, "VM_REGISTRY_TOKENS": f"dashboard:read:{READER}"}
-    proc = ServerProcess(db, env=env).start()
-    try:
-        yield proc
-    finally:
-        proc.kill()
+server = server_fixture(
+    "ui-auth", env={"VERS_AUTH_TOKEN": TOKEN, "VM_REGISTRY_TOKENS": f"dashboard:read:{READER}"}
+)
 
 
-@pytest.fixture(scope="module")
-def http(server: ServerProcess) -> Iterator[httpx.Client]:
-    headers = {"Authorization": f"Bearer {TOKEN}"}
-    with httpx.Client(base_url=server.url, timeout=10, headers=headers) as client:
-        yield client
+http = http_fixture(token=TOKEN)
 
 
 def test_the_page_files_are_served_without_a_token(server: ServerProcess) -> None:

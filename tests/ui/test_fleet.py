@@ -4,33 +4,24 @@ VM ids of its own (and a search on them where it counts rows)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.health.services import running_services
+from tests.support.fixtures import http_fixture, server_fixture
 from tests.support.server import ServerProcess
 from tests.ui.conftest import new_id, register
 
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    # Health checks probe only services with a healthPath: the other tests' VMs have none.
-    args = ["--health-checks", "--health-check-allow", "127.0.0.1", "--check-interval", "0.2"]
-    args += ["--check-timeout", "0.5", "--check-failures", "1"]
-    proc = ServerProcess(tmp_path_factory.mktemp("ui") / "registry.db", args=args).start()
-    try:
-        yield proc
-    finally:
-        proc.kill()
+# Health checks probe only services with a healthPath: the other tests' VMs have none.
+server = server_fixture(
+    "ui",
+    "--health-checks", "--health-check-allow", "127.0.0.1", "--check-interval", "0.2",
+    "--check-timeout", "0.5", "--check-failures", "1",
+)  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def http(server: ServerProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=10) as client:
-        yield client
+http = http_fixture()
 
 
 def test_it_shows_the_registered_vms(

@@ -3,24 +3,15 @@ VM within moments."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 
+from tests.support.fixtures import server_fixture
 from tests.support.server import ServerProcess
 from tests.ui.conftest import new_id, register
 
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    db = tmp_path_factory.mktemp("ui-stale") / "registry.db"
-    proc = ServerProcess(db, args=["--stale-after", "1", "--reap-interval", "0.1"]).start()
-    try:
-        yield proc
-    finally:
-        proc.kill()
+server = server_fixture("ui-stale", "--stale-after", "1", "--reap-interval", "0.1")
 
 
 def test_a_silent_vm_is_marked_stale_until_it_checks_in(
