@@ -36,11 +36,6 @@ def test_retry_is_a_bare_field_in_milliseconds() -> None:
     assert frames.retry(2000) == b"retry: 2000\n\n"
 
 
-def test_a_comment_is_one_line_even_if_the_text_has_newlines() -> None:
-    assert frames.comment("keepalive") == b": keepalive\n\n"
-    assert frames.comment("a\nb") == b": a b\n\n"
-
-
 def test_a_bookmark_carries_the_head_as_its_id_and_revision() -> None:
     assert frames.bookmark(42) == b'id: 42\nevent: bookmark\ndata: {"revision":42}\n\n'
 

@@ -25,7 +25,6 @@ from vm_registry.client.models import Entry, Listing
 T = TypeVar("T")
 
 MAX_HOLD: Final = 60.0  # seconds a single request asks to be held
-READ_MARGIN: Final = 10.0  # the read timeout beyond the hold
 RETRY_PAUSE: Final = 1.0
 
 

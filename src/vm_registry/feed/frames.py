@@ -20,10 +20,6 @@ def retry(milliseconds: int) -> bytes:
     return b"retry: %d\n\n" % milliseconds
 
 
-def comment(text: str) -> bytes:
-    return b": " + text.replace("\n", " ").encode() + b"\n\n"
-
-
 def bookmark(seq: int) -> bytes:
     """Moves a filtered watcher's resume point (EventSource's lastEventId) forward."""
     return message("bookmark", {"revision": seq}, seq)

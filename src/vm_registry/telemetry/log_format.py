@@ -29,7 +29,6 @@ import orjson
 from vm_registry.telemetry.context import current_request_ids
 
 LogFormat = Literal["json", "text"]
-FORMATS: tuple[LogFormat, ...] = ("json", "text")
 QUIET = ("aiosqlite", "asyncpg", "psycopg", "sqlite3", "sse_starlette")
 
 
