@@ -103,7 +103,7 @@ def test_times_render_as_javascript_does() -> None:
 
 def test_the_clients_words_are_the_servers() -> None:
     # The client spells them out so that it imports nothing of the server (test_layers.py).
-    from vm_registry.client import models
+    from vm_registry.client import vocabulary as models
     from vm_registry.domain import events, model
 
     assert (models.ROLES, models.STATUSES) == (model.ROLES, model.STATUSES)

@@ -26,34 +26,30 @@ def _tool(name: str) -> str:
     return found
 
 
+def _run(tool: str, *args: str, partial: Path, failure: str) -> str:
+    """`tool args`'s output; on failure the partial dump is removed and `failure` raised with
+    what the tool said."""
+    done = subprocess.run([_tool(tool), *args], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        partial.unlink(missing_ok=True)
+        raise BackupError(f"{failure}: {done.stderr.strip() or 'no reason given'}")
+    return done.stdout
+
+
 def dump(url: str, target: Path) -> int:
     """`pg_dump` the database at `url` to `partial_path(target)` and read it all back; returns
     the number of entries in the archive's table of contents. The caller publishes it."""
     partial = partial_path(target)
     partial.unlink(missing_ok=True)
-    done = subprocess.run(
-        [_tool("pg_dump"), "--format=custom", "--no-owner", f"--file={partial}", url],
-        capture_output=True,
-        text=True,
-        check=False,
+    dumping = ("--format=custom", "--no-owner", f"--file={partial}", url)
+    _run("pg_dump", *dumping, partial=partial, failure="pg_dump failed")
+    reading = ("--file=/dev/null", str(partial))
+    _run("pg_restore", *reading, partial=partial, failure="the dump does not read back")
+    listed = _run(
+        "pg_restore", "--list", str(partial), partial=partial, failure="the dump lists nothing"
     )
-    if done.returncode != 0:
+    entries = [line for line in listed.splitlines() if line and not line.startswith(";")]
+    if not entries:
         partial.unlink(missing_ok=True)
-        raise BackupError(f"pg_dump failed: {done.stderr.strip()}")
-    read_back = subprocess.run(
-        [_tool("pg_restore"), "--file=/dev/null", str(partial)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if read_back.returncode != 0:
-        partial.unlink(missing_ok=True)
-        raise BackupError(f"the dump does not read back: {read_back.stderr.strip()}")
-    listed = subprocess.run(
-        [_tool("pg_restore"), "--list", str(partial)], capture_output=True, text=True, check=False
-    )
-    entries = [line for line in listed.stdout.splitlines() if line and not line.startswith(";")]
-    if listed.returncode != 0 or not entries:
-        partial.unlink(missing_ok=True)
-        raise BackupError(f"the dump lists nothing: {listed.stderr.strip() or 'empty'}")
+        raise BackupError("the dump lists nothing: empty")
     return len(entries)

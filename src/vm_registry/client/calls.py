@@ -25,9 +25,9 @@ from vm_registry.client.models import (
     Listing,
     Registration,
     ServiceLike,
-    format_time,
-    services_to_wire,
+    update_body,
 )
+from vm_registry.client.vocabulary import format_time, present
 
 T = TypeVar("T")
 
@@ -142,11 +142,7 @@ def register(registration: Registration) -> Call[Entry]:
 
 
 def list_vms(role: str | None = None, status: str | None = None) -> Call[Listing]:
-    params: Params = {}
-    if role is not None:
-        params["role"] = role
-    if status is not None:
-        params["status"] = status
+    params: Params = present(role=role, status=status)
     return Call("GET", "/registry/vms", _listing, params=params, reads_writes=True)
 
 
@@ -164,17 +160,9 @@ def update(
     metadata: Mapping[str, Any] | None = None,
     if_revision: int | None = None,
 ) -> Call[Entry]:
-    body: JsonObject = {}
-    if name is not None:
-        body["name"] = name
-    if status is not None:
-        body["status"] = status
-    if address is not None:
-        body["address"] = address
-    if services is not None:
-        body["services"] = services_to_wire(services)
-    if metadata is not None:
-        body["metadata"] = dict(metadata)
+    body = update_body(
+        name=name, status=status, address=address, services=services, metadata=metadata
+    )
     path = f"/registry/vms/{segment(vm_id)}"
     return Call("PATCH", path, _entry, body=body, headers=_if_match(if_revision))
 
@@ -211,19 +199,14 @@ def events(
     since: datetime | str | None = None,
     until: datetime | str | None = None,
 ) -> Call[list[Event]]:
-    params: Params = {}
-    if after is not None:
-        params["after"] = after
-    if limit is not None:
-        params["limit"] = limit
-    if vm is not None:
-        params["vm"] = vm
-    if type is not None:
-        params["type"] = type
-    if since is not None:
-        params["since"] = _time(since)
-    if until is not None:
-        params["until"] = _time(until)
+    params: Params = present(
+        after=after,
+        limit=limit,
+        vm=vm,
+        type=type,
+        since=None if since is None else _time(since),
+        until=None if until is None else _time(until),
+    )
     return Call("GET", "/registry/events", _events, params=params, reads_writes=True)
 
 

@@ -10,37 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Final, Literal, get_args, overload
+from datetime import datetime
+from typing import Any, Final, overload
 
-# The words of the wire, spelled out here so the client imports nothing of the server and can
-# ship on its own; tests/client/test_models.py checks they are the server's.
-Role = Literal["infra", "lieutenant", "worker", "golden", "custom"]
-Status = Literal["running", "paused", "stopped"]
-ROLES: Final[tuple[str, ...]] = get_args(Role)
-STATUSES: Final[tuple[str, ...]] = get_args(Status)
-EVENT_TYPES: Final = (
-    "vm.registered",
-    "vm.updated",
-    "vm.heartbeat",
-    "vm.deregistered",
-    "vm.stale",
-    "vm.health",
-)
-
-JsonObject = dict[str, Any]
-
-
-def parse_time(text: str) -> datetime:
-    value = text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
-    parsed = datetime.fromisoformat(value)
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
-
-
-def format_time(moment: datetime) -> str:
-    """As JavaScript's `toISOString()` writes it, which is what the registry sends."""
-    utc = moment.astimezone(UTC)
-    return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"
+from vm_registry.client.vocabulary import EVENT_TYPES as EVENT_TYPES
+from vm_registry.client.vocabulary import ROLES as ROLES
+from vm_registry.client.vocabulary import STATUSES as STATUSES
+from vm_registry.client.vocabulary import JsonObject as JsonObject
+from vm_registry.client.vocabulary import Role as Role
+from vm_registry.client.vocabulary import Status as Status
+from vm_registry.client.vocabulary import format_time as format_time
+from vm_registry.client.vocabulary import parse_time as parse_time
+from vm_registry.client.vocabulary import present
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +55,33 @@ ServiceLike = Service | Mapping[str, Any]
 
 def services_to_wire(services: Sequence[ServiceLike]) -> list[JsonObject]:
     return [s.to_wire() if isinstance(s, Service) else dict(s) for s in services]
+
+
+def _changes(
+    status: str | None,
+    services: Sequence[ServiceLike] | None,
+    metadata: Mapping[str, Any] | None,
+    **more: Any,
+) -> JsonObject:
+    """The optional fields of a registration or an update, as the wire has them."""
+    return present(
+        status=status,
+        services=None if services is None else services_to_wire(services),
+        metadata=None if metadata is None else dict(metadata),
+        **more,
+    )
+
+
+def update_body(
+    *,
+    name: str | None = None,
+    status: str | None = None,
+    address: str | None = None,
+    services: Sequence[ServiceLike] | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> JsonObject:
+    """The body of a PATCH: only the fields to change."""
+    return _changes(status, services, metadata, name=name, address=address)
 
 
 _ENTRY_FIELDS: Final = frozenset(
@@ -189,20 +197,14 @@ class Registration:
     metadata: Mapping[str, Any] | None = None
 
     def to_wire(self) -> JsonObject:
-        body: JsonObject = {
+        return {
             "id": self.id,
             "name": self.name,
             "role": self.role,
             "address": self.address,
             "registeredBy": self.registered_by,
+            **_changes(self.status, self.services, self.metadata),
         }
-        if self.status is not None:
-            body["status"] = self.status
-        if self.services is not None:
-            body["services"] = services_to_wire(self.services)
-        if self.metadata is not None:
-            body["metadata"] = dict(self.metadata)
-        return body
 
 
 @dataclass(frozen=True, slots=True)
