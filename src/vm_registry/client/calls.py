@@ -7,7 +7,7 @@ it and differ only in how they move bytes. Reading an error response always yiel
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -24,8 +24,6 @@ from vm_registry.client.models import (
     JsonObject,
     Listing,
     Registration,
-    ServiceLike,
-    update_body,
 )
 from vm_registry.client.vocabulary import format_time, present
 
@@ -150,21 +148,10 @@ def get(vm_id: str) -> Call[Entry]:
     return Call("GET", f"/registry/vms/{segment(vm_id)}", _entry, reads_writes=True)
 
 
-def update(
-    vm_id: str,
-    *,
-    name: str | None = None,
-    status: str | None = None,
-    address: str | None = None,
-    services: Sequence[ServiceLike] | None = None,
-    metadata: Mapping[str, Any] | None = None,
-    if_revision: int | None = None,
-) -> Call[Entry]:
-    body = update_body(
-        name=name, status=status, address=address, services=services, metadata=metadata
-    )
+def update(vm_id: str, changes: JsonObject, if_revision: int | None = None) -> Call[Entry]:
+    """A PATCH of `changes` (`models.optional_fields`)."""
     path = f"/registry/vms/{segment(vm_id)}"
-    return Call("PATCH", path, _entry, body=body, headers=_if_match(if_revision))
+    return Call("PATCH", path, _entry, body=changes, headers=_if_match(if_revision))
 
 
 def deregister(vm_id: str, if_revision: int | None = None) -> Call[None]:

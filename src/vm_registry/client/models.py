@@ -57,31 +57,20 @@ def services_to_wire(services: Sequence[ServiceLike]) -> list[JsonObject]:
     return [s.to_wire() if isinstance(s, Service) else dict(s) for s in services]
 
 
-def _changes(
+def optional_fields(
     status: str | None,
     services: Sequence[ServiceLike] | None,
     metadata: Mapping[str, Any] | None,
     **more: Any,
 ) -> JsonObject:
-    """The optional fields of a registration or an update, as the wire has them."""
+    """The optional fields of a registration or an update (a PATCH body is nothing else), as
+    the wire has them: only those given."""
     return present(
         status=status,
         services=None if services is None else services_to_wire(services),
         metadata=None if metadata is None else dict(metadata),
         **more,
     )
-
-
-def update_body(
-    *,
-    name: str | None = None,
-    status: str | None = None,
-    address: str | None = None,
-    services: Sequence[ServiceLike] | None = None,
-    metadata: Mapping[str, Any] | None = None,
-) -> JsonObject:
-    """The body of a PATCH: only the fields to change."""
-    return _changes(status, services, metadata, name=name, address=address)
 
 
 _ENTRY_FIELDS: Final = frozenset(
@@ -203,7 +192,7 @@ class Registration:
             "role": self.role,
             "address": self.address,
             "registeredBy": self.registered_by,
-            **_changes(self.status, self.services, self.metadata),
+            **optional_fields(self.status, self.services, self.metadata),
         }
 
 

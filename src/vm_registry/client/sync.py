@@ -23,6 +23,7 @@ from vm_registry.client.models import (
     Registration,
     ServiceLike,
     WatchItem,
+    optional_fields,
 )
 from vm_registry.client.watch import MAX_DELAY, READ_TIMEOUT, Cursor, WatchQuery
 from vm_registry.client.watch_sync import watch_sync
@@ -109,16 +110,8 @@ class RegistryClient(ClientBase):
         metadata: Mapping[str, Any] | None = None,
         if_revision: int | None = None,
     ) -> Entry:
-        call = calls.update(
-            id,
-            name=name,
-            status=status,
-            address=address,
-            services=services,
-            metadata=metadata,
-            if_revision=if_revision,
-        )
-        return self._send(call)
+        changes = optional_fields(status, services, metadata, name=name, address=address)
+        return self._send(calls.update(id, changes, if_revision))
 
     def deregister(self, id: str, *, if_revision: int | None = None) -> None:
         self._send(calls.deregister(id, if_revision))

@@ -93,6 +93,14 @@ def _check_revision(entry: Entry, expected: int | None) -> None:
         )
 
 
+def _conditional(entry: Entry | None, command: Update | Deregister) -> Entry:
+    """The entry a conditional write changes: there, the caller's own, at the revision asked."""
+    current = _existing(entry, command.vm_id)
+    _check_owner(current, command.agent)
+    _check_revision(current, command.if_match)
+    return current
+
+
 def _check_room(command: Register, registered: int) -> None:
     if command.max_vms is not None and registered >= command.max_vms:
         raise Full(
@@ -122,15 +130,10 @@ def decide(entry: Entry | None, command: Command, registered: int = 0) -> Decisi
         _check_room(command, registered)
         return Decision(ev.REGISTERED, command.data)
     if isinstance(command, Update):
-        current = _existing(entry, command.vm_id)
-        _check_owner(current, command.agent)
-        _check_revision(current, command.if_match)
-        _check_updated_size(current, command)
+        _check_updated_size(_conditional(entry, command), command)
         return Decision(ev.UPDATED, command.data)
     if isinstance(command, Deregister):
-        current = _existing(entry, command.vm_id)
-        _check_owner(current, command.agent)
-        _check_revision(current, command.if_match)
+        _conditional(entry, command)
         return Decision(ev.DEREGISTERED)
     if isinstance(command, MarkStale):
         current = _existing(entry, command.vm_id)

@@ -33,34 +33,36 @@ def _has_control(text: str) -> bool:
     return any(ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 for ch in text)
 
 
-def vm_id(value: Any, where: str = "id") -> str:
+def _trimmed(value: Any, where: str, most: int) -> str:
+    """A string, trimmed, of 1 to `most` characters."""
     if not isinstance(value, str):
         raise Invalid(f"{where} must be a string")
     text = value.strip()
     if not text:
         raise Invalid(f"{where} must not be empty")
-    if len(text) > MAX_ID_LENGTH:
-        raise Invalid(f"{where} must be at most {MAX_ID_LENGTH} characters")
-    if "/" in text:
-        raise Invalid(f"{where} must not contain '/'")
+    if len(text) > most:
+        raise Invalid(f"{where} must be at most {most} characters")
+    return text
+
+
+def _no_control(text: str, where: str) -> str:
     if _has_control(text):
         raise Invalid(f"{where} must not contain control characters")
+    return text
+
+
+def vm_id(value: Any, where: str = "id") -> str:
+    text = _trimmed(value, where, MAX_ID_LENGTH)
+    if "/" in text:
+        raise Invalid(f"{where} must not contain '/'")
+    _no_control(text, where)
     if text in (".", ".."):
         raise Invalid(f"{where} must not be '.' or '..'")
     return text
 
 
 def text_field(value: Any, where: str) -> str:
-    if not isinstance(value, str):
-        raise Invalid(f"{where} must be a string")
-    text = value.strip()
-    if not text:
-        raise Invalid(f"{where} must not be empty")
-    if len(text) > MAX_STRING_LENGTH:
-        raise Invalid(f"{where} must be at most {MAX_STRING_LENGTH} characters")
-    if _has_control(text):
-        raise Invalid(f"{where} must not contain control characters")
-    return text
+    return _no_control(_trimmed(value, where, MAX_STRING_LENGTH), where)
 
 
 def role(value: Any, where: str = "role") -> str:

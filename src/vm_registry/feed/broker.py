@@ -136,11 +136,9 @@ class Subscription:
                             tail.head - self.cursor,
                             self.cursor,
                         )
-                    async for chunk in self._catch_up(tail.first_seq - 1):
+                    async for chunk in self._catch_up_to_tail():
                         last_sent = time.monotonic()
                         yield chunk
-                        if self._stopping:
-                            return
                     continue
                 live = True
                 items = tail.after(self.cursor)
@@ -171,11 +169,9 @@ class Subscription:
         try:
             while not self._stopping:
                 if not tail.covers_vm(vm_id, self.cursor):
-                    async for chunk in self._catch_up(tail.first_seq - 1):
+                    async for chunk in self._catch_up_to_tail():
                         last_sent = time.monotonic()
                         yield chunk
-                        if self._stopping:
-                            return
                     continue
                 head = tail.head
                 items = tail.after_vm(vm_id, self.cursor)
@@ -222,6 +218,13 @@ class Subscription:
         if out:
             self.broker.frames_sent += len(out)
             yield b"".join(out)
+
+    async def _catch_up_to_tail(self) -> AsyncIterator[bytes]:
+        """Replay from the log up to where the tail starts, unless the broker stops first."""
+        async for chunk in self._catch_up(self.broker.tail.first_seq - 1):
+            yield chunk
+            if self._stopping:
+                return
 
     async def _catch_up(self, upto: int) -> AsyncIterator[bytes]:
         """Replay from the log up to `upto`, folding to know each VM after each event."""
