@@ -6,6 +6,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.fixtures import server_fixture
 from tests.support.server import ServerProcess
 
 # One server for the stream and fan-out tests that need no special setup; each test uses its own
@@ -16,13 +17,7 @@ FEED_ARGS = ["--bookmark-after", "0.3", "--feed-tail", "50", "--keepalive", "0.5
 StartServer = Callable[..., ServerProcess]
 
 
-@pytest.fixture(scope="session")
-def feed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    proc = ServerProcess(tmp_path_factory.mktemp("feed") / "registry.db", args=FEED_ARGS).start()
-    try:
-        yield proc
-    finally:
-        proc.kill()
+feed_server = server_fixture("feed", *FEED_ARGS, scope="session")
 
 
 @pytest.fixture
