@@ -224,7 +224,7 @@ class Settings:
         None,
         "the address to register",
         group=SELF,
-        shown="<id>.vm.vers.sh",
+        shown=default_address("<id>"),
         metavar="ADDRESS",
     )
 
