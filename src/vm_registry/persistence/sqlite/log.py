@@ -159,7 +159,8 @@ class SqliteEventLog(SqlEventLog):
 
     async def fetch(self, sql: str, params: Sequence[Any] = (), conn: Any = None) -> list[Any]:
         with translated(f"reading {self.path}", self.path):
-            return list(await (conn or self._conn()).execute_fetchall(sql, params))
+            source = conn if conn is not None else self._conn()
+            return list(await source.execute_fetchall(sql, params))
 
     def replay_rows(self, sql: str, params: Sequence[Any]) -> AsyncIterator[Sequence[Any]]:
         """On a connection of its own, one long query read in chunks (`replay_reader.py`)."""
