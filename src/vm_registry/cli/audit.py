@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import re
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +101,28 @@ async def _open(target: Path | str, read_only: bool) -> Store:
     return await open_store(target, read_only=read_only)
 
 
+class _Refused(Exception):
+    """Why a command gives up before it has an answer (exit status 2)."""
+
+
+@contextlib.asynccontextmanager
+async def _opened(args: argparse.Namespace, *, read_only: bool, doing: str) -> AsyncIterator[Store]:
+    """The store at `--db` for the block, closed after it; a store or registry error leaves as
+    `_Refused`, saying what was being done to which database."""
+    try:
+        store = await _open(args.db, read_only=read_only)
+    except StoreError as error:
+        raise _Refused(str(error)) from error
+    try:
+        yield store
+    except RegistryError as error:
+        raise _Refused(error.message) from error
+    except StoreError as error:
+        raise _Refused(f"cannot {doing} {describe(args.db)}: {error}") from error
+    finally:
+        await store.close()
+
+
 def _expected_head(text: str) -> ExpectedHead:
     try:
         return ExpectedHead.parse(text)
@@ -108,18 +132,13 @@ def _expected_head(text: str) -> ExpectedHead:
 
 async def _verify(args: argparse.Namespace) -> int:
     try:
-        store = await _open(args.db, read_only=True)
-    except StoreError as error:
-        return _fail(str(error), 2)
-    try:
-        bar = ProgressBar(store.log.head, "verifying")
-        report = await verify(store, bar, args.expect_head)
-        bar.close()
-        snapshots = {info.seq: info for info in await store.snapshots.infos()}
-    except StoreError as error:
-        return _fail(f"cannot read {describe(args.db)}: {error}", 2)
-    finally:
-        await store.close()
+        async with _opened(args, read_only=True, doing="read") as store:
+            bar = ProgressBar(store.log.head, "verifying")
+            report = await verify(store, bar, args.expect_head)
+            bar.close()
+            snapshots = {info.seq: info for info in await store.snapshots.infos()}
+    except _Refused as refused:
+        return _fail(str(refused), 2)
     if not report.ok:
         return _fail(f"FAILED at seq {report.first_bad_seq}: {report.problem}")
     checked: dict[str, archive.ArchiveCheck] = {}
@@ -143,27 +162,20 @@ async def _verify(args: argparse.Namespace) -> int:
 async def _replay(args: argparse.Namespace) -> int:
     fmt = args.format or ("table" if sys.stdout.isatty() else "json")
     try:
-        store = await _open(args.db, read_only=True)
-    except StoreError as error:
-        return _fail(str(error), 2)
-    try:
-        as_of = parse_iso(args.as_of) if args.as_of is not None else None
-        seq = await point_for(store.log, args.until, as_of)
-        if args.vm is not None:
-            events = await vm_history(store.log, args.vm, seq)
-            _print_history([render.event(e) for e in events], fmt)
-            return 0
-        bar = ProgressBar(seq, "replaying")
-        state = await state_at(store, seq, bar)
-        bar.close()
+        async with _opened(args, read_only=True, doing="read") as store:
+            as_of = parse_iso(args.as_of) if args.as_of is not None else None
+            seq = await point_for(store.log, args.until, as_of)
+            if args.vm is not None:
+                events = await vm_history(store.log, args.vm, seq)
+                _print_history([render.event(e) for e in events], fmt)
+                return 0
+            bar = ProgressBar(seq, "replaying")
+            state = await state_at(store, seq, bar)
+            bar.close()
     except ValueError:
         return _fail(f"--as-of {args.as_of!r} is not an ISO 8601 time", 2)
-    except RegistryError as error:
-        return _fail(error.message, 2)
-    except StoreError as error:
-        return _fail(f"cannot read {describe(args.db)}: {error}", 2)
-    finally:
-        await store.close()
+    except _Refused as refused:
+        return _fail(str(refused), 2)
     vms = [render.entry(e, e.stale) for e in reversed(state.entries.values())]
     if fmt == "json":
         sys.stdout.buffer.write(orjson.dumps({"revision": seq, "vms": vms}) + b"\n")
@@ -207,23 +219,16 @@ async def _compact(args: argparse.Namespace) -> int:
     except ValueError as error:
         return _fail(str(error), 2)
     try:
-        store = await _open(args.db, read_only=False)
-    except StoreError as error:
-        return _fail(str(error), 2)
-    try:
-        if cut_time is not None:
-            cut = await store.log.seq_at_time(cut_time)
-            print(f"events before {to_iso(cut_time)} end at seq {cut}")
-        else:
-            cut = args.before - 1
-        with ProgressBar(None, f"compacting through seq {cut}", min_total=0):
-            result = await compact(store, cut, args.archive)
-    except RegistryError as error:
-        return _fail(error.message, 2)
-    except StoreError as error:
-        return _fail(f"cannot compact {describe(args.db)}: {error}", 2)
-    finally:
-        await store.close()
+        async with _opened(args, read_only=False, doing="compact") as store:
+            if cut_time is not None:
+                cut = await store.log.seq_at_time(cut_time)
+                print(f"events before {to_iso(cut_time)} end at seq {cut}")
+            else:
+                cut = args.before - 1
+            with ProgressBar(None, f"compacting through seq {cut}", min_total=0):
+                result = await compact(store, cut, args.archive)
+    except _Refused as refused:
+        return _fail(str(refused), 2)
     if result.dropped == 0:  # nothing before the cut, so no archive either (docs/audit.md)
         unwritten = f"; {args.archive} not written" if args.archive else ""
         print(f"nothing to compact: the log holds no events before seq {cut + 1}{unwritten}")
