@@ -17,6 +17,12 @@ What is logged: time, request id, method, route, path (never the query string), 
 duration, actor (the token's *name*), bytes sent. Never a header or a body: the token cannot
 reach the log through here.
 
+A client that hangs up before its request body is complete (or is cut off in the middle of one
+by the server's own 431 or 408) is recorded as 499, "client closed request", as nginx does, with
+no latency and no bytes: litestar answers the disconnect with a 500 nobody receives, and
+counting that as a 500 would let any client raise the server's error rate at will. A 500 after
+a complete body stays a 500.
+
 The latency histogram measures arrival to the response's start. For ordinary routes that is the
 whole work (the body follows in the same breath); for the change feed it is the time to open
 the stream, while the log line's duration is the stream's whole life.
@@ -31,7 +37,7 @@ import time
 from typing import Any
 
 from litestar.enums import ScopeType
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
 
 from vm_registry.api.headers import secure
 from vm_registry.api.metrics import UNMATCHED, HttpMetrics
@@ -41,6 +47,8 @@ log = logging.getLogger("vm_registry.request")
 
 HEADER = b"x-request-id"
 SANE_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
+# nginx's status for a request its client abandoned; no answer carries it on the wire.
+CLIENT_CLOSED = 499
 
 
 def request_id(headers: Any) -> str:
@@ -66,6 +74,17 @@ def observed(app: ASGIApp, metrics: HttpMetrics) -> ASGIApp:
         status = 0
         first: float | None = None
         sent = 0
+        body_done = False  # the body's last message has been received
+        body_cut = False  # the client left before it
+
+        async def observed_receive() -> ReceiveMessage:
+            nonlocal body_done, body_cut
+            message = await receive()
+            if message["type"] == "http.request":
+                body_done = body_done or not message.get("more_body", False)
+            elif message["type"] == "http.disconnect" and not body_done:
+                body_cut = True
+            return message
 
         async def observed_send(message: Message) -> None:
             nonlocal status, first, sent
@@ -80,29 +99,36 @@ def observed(app: ASGIApp, metrics: HttpMetrics) -> ASGIApp:
             await send(message)
 
         try:
-            await app(scope, receive, observed_send)
+            await app(scope, observed_receive, observed_send)
         finally:
             route = scope.get("path_template") or UNMATCHED
             method: str = scope["method"]
             code = status or 500  # no response started: the server will answer 500
+            if body_cut and code == 500:
+                code, first, sent = CLIENT_CLOSED, None, 0
             metrics.observe(route, method, code, first)
             if log.isEnabledFor(logging.INFO):
-                principal = scope.get("state", {}).get("principal")
-                fields = {
-                    "method": method,
-                    "route": route,
-                    "path": scope["path"],
-                    "status": code,
-                    "durationMs": round((time.perf_counter() - started) * 1000, 3),
-                    "actor": principal.name if principal is not None else None,
-                    "bytes": sent,
-                }
-                # makeRecord + handle, not log.info: skips the caller lookup (a stack walk).
-                record = log.makeRecord(
-                    log.name, logging.INFO, __file__, 0, "%s %s %d", (method, route, code), None
-                )
-                record.http = fields
-                log.handle(record)
+                _log_line(scope, route, code, time.perf_counter() - started, sent)
             REQUEST_ID.reset(token)
 
     return observe
+
+
+def _log_line(scope: Any, route: str, code: int, seconds: float, sent: int) -> None:
+    method: str = scope["method"]
+    principal = scope.get("state", {}).get("principal")
+    fields = {
+        "method": method,
+        "route": route,
+        "path": scope["path"],
+        "status": code,
+        "durationMs": round(seconds * 1000, 3),
+        "actor": principal.name if principal is not None else None,
+        "bytes": sent,
+    }
+    # makeRecord + handle, not log.info: skips the caller lookup (a stack walk).
+    record = log.makeRecord(
+        log.name, logging.INFO, __file__, 0, "%s %s %d", (method, route, code), None
+    )
+    record.http = fields
+    log.handle(record)
