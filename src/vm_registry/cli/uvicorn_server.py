@@ -18,6 +18,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from vm_registry.api import resources
 from vm_registry.api.headers import SECURITY_HEADERS
+from vm_registry.cli.coalescing import CoalescingTransport
 
 # Request line and headers together. Agents send a few hundred bytes; anything near this is an
 # attack or a bug.
@@ -87,7 +88,9 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._deferred: bytes | None = None  # a refusal waiting for earlier answers
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        # An answer's head and body in one system call, not two (cli/coalescing.py).
+        coalescing: Any = CoalescingTransport(transport, self.loop)
+        super().connection_made(coalescing)
         self._arm_head_timer()
 
     def connection_lost(self, exc: Exception | None) -> None:
