@@ -1,5 +1,5 @@
 """A client that hangs up in the middle of its request body, or is cut off there by the server's
-own 408 or 431, was counted as a 500 in `/metrics` and the request log: litestar answers the
+own 408, 431 or 413, was counted as a 500 in `/metrics` and the request log: litestar answers the
 disconnect with a 500 that nobody receives. So any client could raise the server's error rate,
 and page its operators, at will. Such a request is now recorded as 499 ("client closed
 request"), with no 5xx anywhere; a request whose body was complete keeps its real status.
@@ -16,6 +16,7 @@ import orjson
 
 from tests.conftest import vm
 from tests.hostile.raw_http import exchange, json_error, send_until_answered
+from tests.hostile.test_chunk_extensions import one_endless_extension
 from tests.hostile.test_chunked_trailers import many_trailer_lines
 from tests.support.fixtures import http_fixture, server_fixture
 from tests.support.server import ServerProcess
@@ -93,6 +94,13 @@ def test_a_body_cut_off_by_the_trailers_431_is_499(
     before = statuses(http).get("499", 0)
     answer, _ = send_until_answered(live, many_trailer_lines(vm_id))
     json_error(answer, 431)
+    recorded_499(http, live, before, 1)
+
+
+def test_a_body_cut_off_by_the_framing_413_is_499(live: ServerProcess, http: httpx.Client) -> None:
+    before = statuses(http).get("499", 0)
+    answer, _ = send_until_answered(live, one_endless_extension())
+    json_error(answer, 413)
     recorded_499(http, live, before, 1)
 
 

@@ -30,7 +30,12 @@ HEADER_TIMEOUT = 10.0
 # body that takes this long is a client that stopped, or one holding a handler on purpose.
 BODY_TIMEOUT = 30.0
 
-_REASONS = {400: b"Bad Request", 408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
+_REASONS = {
+    400: b"Bad Request",
+    408: b"Request Timeout",
+    413: b"Content Too Large",
+    431: b"Request Header Fields Too Large",
+}
 
 
 class _HeadTooLarge(Exception):
@@ -53,6 +58,13 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
       then 431. They are read and dropped, never added to the request's headers (RFC 9112
       7.1.2 lets a recipient discard them): the app has read its headers long before, and a
       client could otherwise grow that list without end;
+    - the framing of a chunked body (each chunk's size line with its extensions, the line end
+      after its data) is held to the same bound in total, then 413. httptools reads chunk
+      extensions without keeping them, so they cost no memory, but nothing else stopped a
+      client sending one for the whole body timeout (gigabytes parsed for an empty body). It
+      is the bytes of each read that began and ended inside the body, less the body bytes
+      parsed from it, so it is exact but for the reads where the head ends or the message
+      does (one read each), and reads of trailers alone, which have their bound;
     - a refusal that concerns a request behind one still being answered (a pipelined head over
       the bound, say) waits for the answers before it, then closes: the client gets every
       answer it is owed, in order;
@@ -85,6 +97,9 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._trailing = False
         self._raw_trailer = 0  # bytes of reads that began while trailing
         self._parsed_trailer = 0
+        self._framing = 0  # a chunked body's bytes that are not its data, so far
+        self._body_read = 0  # body bytes parsed from the current read
+        self._ended_in_read = False  # a message ended inside the current read
         self._deferred: bytes | None = None  # a refusal waiting for earlier answers
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -103,10 +118,13 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             return  # refused: nothing more of this connection is read
         self._unset_keepalive_if_required()
         self._received = True
-        if self._in_head:
+        began_in_head, began_trailing = self._in_head, self._trailing
+        if began_in_head:
             self._raw_head += len(data)
-        elif self._trailing:
+        elif began_trailing:
             self._raw_trailer += len(data)
+        self._body_read = 0
+        self._ended_in_read = False
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -128,15 +146,33 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             self._refuse(431, f"request headers are larger than {self.max_head // 1024} KiB")
         elif self._trailing and self._raw_trailer > self.max_head:
             self._refuse(431, f"request trailers are larger than {self.max_head // 1024} KiB")
+        elif not (began_in_head or self._ended_in_read) and self._framed_past(
+            len(data), began_trailing
+        ):
+            self._refuse(
+                413,
+                "request body's chunk framing (sizes and extensions) is larger than "
+                f"{self.max_head // 1024} KiB",
+            )
         elif self._body_pending:
             # Armed here rather than when the head completes: a request without a body (every
             # GET, the stream's included) completes within the same read and costs no timer.
             self._arm_body_timer()
 
+    def _framed_past(self, read: int, began_trailing: bool) -> bool:
+        """After a read that began and ended inside the body: what of it was not data counts
+        (nothing, for a Content-Length body). A read of trailers alone (it began after a size
+        line and held no data, so that line was the last chunk's) is left to their own bound."""
+        if began_trailing and not self._body_read:
+            return False
+        self._framing += read - self._body_read
+        return self._framing > self.max_head
+
     def on_message_begin(self) -> None:
         self._in_head = True
         self._parsed_head = 0
         self._parsed_trailer = 0
+        self._framing = 0
         self._arm_head_timer()
         super().on_message_begin()
 
@@ -168,12 +204,14 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_body(self, body: bytes) -> None:
         self._trailing = False
+        self._body_read += len(body)
         super().on_body(body)
 
     def on_chunk_complete(self) -> None:
         self._trailing = False
 
     def on_message_complete(self) -> None:
+        self._ended_in_read = True
         self._in_head = True  # whatever follows on this connection is the next request's head
         self._trailing = False
         self._body_pending = False
