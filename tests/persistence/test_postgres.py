@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from tests.persistence.contract import RawSql, StoreContract, StoreFactory
+from tests.persistence.contract_interns import InternCacheContract
 from tests.support import postgres
 from vm_registry.persistence.store import Store, open_store
 
@@ -15,7 +16,7 @@ def database() -> Iterator[str]:
         yield url
 
 
-class TestPostgresStore(StoreContract):
+class TestPostgresStore(StoreContract, InternCacheContract):
     @pytest.fixture
     async def make_store(self, database: str) -> AsyncIterator[StoreFactory]:
         await postgres.reset(database)

@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 
 from tests.persistence.contract import RawSql, StoreContract, StoreFactory
+from tests.persistence.contract_interns import InternCacheContract
 from vm_registry.persistence.store import Store, open_store
 
 
-class TestSqliteStore(StoreContract):
+class TestSqliteStore(StoreContract, InternCacheContract):
     @pytest.fixture
     def make_store(self, tmp_path: Path) -> StoreFactory:
         async def make(*, read_only: bool = False) -> Store:

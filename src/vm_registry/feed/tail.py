@@ -26,6 +26,7 @@ came before the tail was made (the log at startup) counts as lost by every VM.
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections import deque
 from collections.abc import Iterable, Sequence
 from itertools import islice
@@ -38,9 +39,12 @@ from vm_registry.wire import render
 
 COALESCE_PER_SUBSCRIBER = 60e-6  # seconds of window per subscriber
 MAX_COALESCE = 0.06
-# Forgetting which seq each VM last lost keeps that map bounded; a VM forgotten counts as
-# having lost everything up to the newest seq forgotten, which is never wrong, only cautious.
-MAX_DROPPED_VMS = 100_000
+# Forgetting which seq each VM last lost keeps that map bounded in bytes (each VM charged its
+# id and `DROPPED_OVERHEAD`: about 100,000 VMs with short ids, 14,000 with the longest); a VM
+# forgotten counts as having lost everything up to the newest seq forgotten, which is never
+# wrong, only cautious.
+MAX_DROPPED_BYTES = 16 * 1024 * 1024
+DROPPED_OVERHEAD = 100
 
 
 # What a tail item costs besides its frame: the tuple and its small strings (the VM id and the
@@ -106,6 +110,7 @@ class Tail:
         self._by_vm: dict[str, FeedItem | deque[FeedItem]] = {}
         self._vm_waiters: dict[str, set[asyncio.Future[None]]] = {}
         self._dropped: dict[str, int] = {}
+        self._dropped_bytes = 0  # charged for `_dropped`
         # Newest seq of a VM forgotten from `_dropped`, and to begin with the head: the tail
         # starts empty, so every event up to it (before a restart, or before this replica
         # joined) is one it never held, for every VM.
@@ -166,9 +171,13 @@ class Tail:
         self._note_dropped(vm_id, oldest[SEQ])
 
     def _note_dropped(self, vm_id: str, seq: int) -> None:
-        if len(self._dropped) >= MAX_DROPPED_VMS and vm_id not in self._dropped:
-            self._dropped_floor = max(self._dropped.values())
-            self._dropped.clear()
+        if vm_id not in self._dropped:
+            cost = sys.getsizeof(vm_id) + DROPPED_OVERHEAD
+            if self._dropped_bytes + cost > MAX_DROPPED_BYTES and self._dropped:
+                self._dropped_floor = max(self._dropped.values())
+                self._dropped.clear()
+                self._dropped_bytes = 0
+            self._dropped_bytes += cost
         self._dropped[vm_id] = seq
 
     def _vm_items(self, vm_id: str) -> Sequence[FeedItem]:

@@ -52,10 +52,20 @@ class EntryRenderer:
     Entries are immutable, so a cached encoding is valid for as long as the projection still
     holds that very object. Only the fresh (not stale) rendering is cached: staleness can change
     with the clock alone, and stale entries are few.
+
+    Bounded in bytes: when what it holds passes twice what it held after the last pruning plus
+    `PRUNE_SLACK`, renderings of VMs no longer in `live` (the projection's entries) are let go.
+    So the renderings of deregistered VMs never take more than those of the live fleet plus
+    `PRUNE_SLACK` (registration churn with fresh ids once grew it until someone listed).
     """
 
-    def __init__(self) -> None:
+    PRUNE_SLACK = 1024 * 1024
+
+    def __init__(self, live: Mapping[str, Entry] | None = None) -> None:
         self._cache: dict[str, tuple[Entry, bytes]] = {}
+        self._live = live
+        self.bytes = 0  # of the renderings held
+        self._prune_at = self.PRUNE_SLACK
 
     def encode(self, item: Entry, stale: bool) -> bytes:
         if stale:
@@ -67,11 +77,19 @@ class EntryRenderer:
         # copy brings a cached entry from 4 KiB to its real size (about 300 bytes).
         raw = bytes(memoryview(orjson.dumps(entry(item, False))))
         self._cache[item.id] = (item, raw)
+        self.bytes += len(raw) - (0 if hit is None else len(hit[1]))
+        if self.bytes > self._prune_at and self._live is not None:
+            self._prune(self._live)
         return raw
+
+    def _prune(self, live: Mapping[str, Entry]) -> None:
+        self._cache = {k: v for k, v in self._cache.items() if k in live}
+        self.bytes = sum(len(raw) for _, raw in self._cache.values())
+        self._prune_at = 2 * self.bytes + self.PRUNE_SLACK
 
     def list_body(self, items: list[Entry], stale: list[bool], live: Mapping[str, Entry]) -> bytes:
         if len(self._cache) > 2 * len(live) + 1024:  # forget deregistered ids now and then
-            self._cache = {k: v for k, v in self._cache.items() if k in live}
+            self._prune(live)
         parts = [self.encode(item, flag) for item, flag in zip(items, stale, strict=True)]
         head, tail = b'{"vms":[', b'],"count":%d}' % len(parts)
         if not parts:

@@ -78,6 +78,7 @@ class PostgresEventLog(SqlEventLog):
     # Not SQLite's 1,000: each chunk is a query and a round trip here (sqlite/log.py has why
     # chunks are small at all).
     REPLAY_CHUNK = 5_000
+    NAMES_AS_BYTES = True
 
     def __init__(
         self, url: str, *, read_only: bool = False, pool_size: int = DEFAULT_POOL_SIZE

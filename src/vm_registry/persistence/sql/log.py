@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any
+from typing import Any, ClassVar
 
 from vm_registry.domain.events import Event
 from vm_registry.persistence.interns import Interns, Row
@@ -25,6 +25,9 @@ from vm_registry.persistence.sql.reading import SELECT, SqlReads
 
 
 class SqlEventLog(SqlReads):
+    # How the backend's `vms.name` column takes a VM id: PostgreSQL's is BYTEA (TEXT refuses NUL).
+    NAMES_AS_BYTES: ClassVar[bool] = False
+
     def __init__(self, name: str) -> None:
         self.name = name
         self._head = 0
@@ -33,7 +36,7 @@ class SqlEventLog(SqlReads):
         self._interned_at = 0
         self._first_seq = 1
         self._last_hash = GENESIS_HASH
-        self._interns = Interns()
+        self._interns = Interns(names_as_bytes=self.NAMES_AS_BYTES)
 
     # -- the driver's part ---------------------------------------------------------------
 
@@ -165,6 +168,11 @@ class SqlTransaction:
             return
         check_continues(events, self._head)
         hashes = chain_hashes(events, self._last_hash)
-        vms, actors, rows = self._log._interns.rows_for(events, hashes)
+        interns = self._log._interns
+        # A cache that has let ids go may lack a name the tables hold: look those up first.
+        found = None
+        if not interns.complete:
+            found = await interns.look_up(self._log.fetcher(self._conn), events=events)
+        vms, actors, rows = interns.rows_for(events, hashes, found)
         await self._log.insert(self._conn, vms, actors, rows)
         self._head, self._last_hash = events[-1].seq, hashes[-1]

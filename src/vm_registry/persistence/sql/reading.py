@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Final
 from vm_registry.domain.events import HEARTBEAT, Event
 from vm_registry.persistence.codes import TYPE_CODES
 from vm_registry.persistence.errors import StoreCorrupt
-from vm_registry.persistence.interns import ACTORS_AFTER, VMS_AFTER, Interns
+from vm_registry.persistence.interns import Fetch, Found, Interns
 from vm_registry.persistence.log import EventQuery, ReplayChunk
 
 COLUMNS: Final = "seq, type, vm, at, actor, data"
@@ -55,24 +55,40 @@ class SqlReads:
 
     # -- the intern caches ---------------------------------------------------------------
 
-    async def refresh_interns(self, conn: Any = None) -> None:
-        interns = self._interns
-        vms = await self.fetch(VMS_AFTER.format("?"), (interns.last_vm,), conn)
-        actors = await self.fetch(ACTORS_AFTER.format("?"), (interns.last_actor,), conn)
-        interns.learn(vms, actors)
+    def fetcher(self, conn: Any = None) -> Fetch:
+        """`fetch` on `conn`, for the intern caches."""
+
+        async def fetch(sql: str, params: Sequence[Any]) -> list[Any]:
+            return await self.fetch(sql, params, conn)
+
+        return fetch
+
+    async def refresh_interns(
+        self, conn: Any = None, rows: Sequence[Any] = (), names: Sequence[str] = ()
+    ) -> Found:
+        """Learn the ids others added; with caches that have let ids go, also look up those
+        `rows` and `names` name (persistence/interns.py)."""
+        return await self._interns.refresh(self.fetcher(conn), rows=rows, names=names)
 
     async def decode_rows(self, rows: Sequence[Any], conn: Any = None) -> list[Event]:
         try:
             return [self._interns.decode(row) for row in rows]
         except KeyError:
-            # A row committed (by this or another process) after our caches were filled.
-            await self.refresh_interns(conn)
-        return self._interns.decode_all(rows)
+            # A row committed (by this or another process) after our caches were filled, or
+            # naming an id the caches have let go.
+            found = await self.refresh_interns(conn, rows=rows)
+        return self._interns.decode_all(rows, found)
+
+    async def vm_key(self, vm_id: str) -> int | None:
+        """The intern id of VM `vm_id`, None if the log never named it."""
+        key = self._interns.vm_id(vm_id)
+        if key is None:
+            found = await self.refresh_interns(names=(vm_id,))
+            key = self._interns.vm_id(vm_id, found)
+        return key
 
     async def vm_known(self, vm_id: str) -> bool:
-        if vm_id not in self._interns.vm_ids:
-            await self.refresh_interns()
-        return vm_id in self._interns.vm_ids
+        return await self.vm_key(vm_id) is not None
 
     # -- queries -------------------------------------------------------------------------
 
@@ -83,10 +99,7 @@ class SqlReads:
             clauses.append("seq <= ?")
             params.append(int64(query.upto))
         if query.vm_id is not None:
-            vm = self._interns.vm_ids.get(query.vm_id)
-            if vm is None:
-                await self.refresh_interns()
-                vm = self._interns.vm_ids.get(query.vm_id)
+            vm = await self.vm_key(query.vm_id)
             if vm is None:
                 return []
             clauses.append("vm = ?")
@@ -178,8 +191,11 @@ class SqlReads:
         known = self._interned_at
         sql = f"{SELECT} WHERE seq > ? AND seq <= ? ORDER BY seq"
         async for rows in self.replay_rows(sql, (int64(after), INT64_MAX)):
-            if rows[-1][0] > known:
-                await self.refresh_interns()
-                known = rows[-1][0]
-            yield ReplayChunk(rows, HEARTBEAT_CODE, interns.vm_names, interns.decode)
-            del rows  # one chunk alive at a time, when the caller lets go of it too
+            found = Found()
+            if rows[-1][0] > known or not interns.complete:
+                found = await self.refresh_interns(rows=rows)
+                known = max(known, rows[-1][0])
+            names, decode = interns.replay_view(rows, found)
+            yield ReplayChunk(rows, HEARTBEAT_CODE, names, decode)
+            # One chunk alive at a time, when the caller lets go of it too.
+            del rows, names, found
