@@ -6,7 +6,10 @@ from __future__ import annotations
 import asyncio
 import gc
 
+import pytest
+
 from vm_registry.domain.events import HEARTBEAT, Event
+from vm_registry.feed import tail as tail_module
 from vm_registry.feed.tail import MAX_COALESCE, SEQ, FeedItem, Tail, feed_item
 
 
@@ -121,3 +124,19 @@ async def test_a_vm_with_one_item_in_the_tail_costs_the_collector_nothing() -> N
     gc.collect()
     tracked = [vm_id for vm_id, held in tail._by_vm.items() if gc.is_tracked(held)]
     assert tracked == ["vm-1"]  # only the VM with two items has a container of its own
+
+
+async def test_the_note_of_what_each_vm_lost_is_bounded_in_bytes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(tail_module, "MAX_DROPPED_BYTES", 64 * 1024)
+    tail = Tail(capacity=1, head=0)
+    ids = [f"{n:04d}" + "\U0001f600" * 250 for n in range(200)]  # 1.1 KB each as a str
+    for seq, vm_id in enumerate(ids, start=1):
+        tail.append([vm_item(seq, vm_id)])
+    # About 55 of the longest ids fit in 64 KiB, so the note was forgotten, more than once...
+    assert len(tail._dropped) < 64 * 1024 // 1_000
+    # ...and a VM forgotten counts as having lost everything up to the newest seq forgotten:
+    # cautious (its watcher reads the log), never wrong.
+    assert not tail.covers_vm(ids[0], 1)
+    assert tail.covers_vm(ids[0], 199)

@@ -87,3 +87,14 @@ def test_a_list_body_joins_the_cached_encodings() -> None:
     assert [vm["id"] for vm in body["vms"]] == ["vm-1", "vm-2"]
     assert [vm["stale"] for vm in body["vms"]] == [False, True]
     assert orjson.loads(renderer.list_body([], [], {})) == {"vms": [], "count": 0}
+
+
+def test_the_cache_lets_go_of_deregistered_vms_by_bytes_without_a_list() -> None:
+    live: dict[str, Entry] = {}
+    renderer = EntryRenderer(live)
+    keep = live["kept"] = an_entry(id="kept", metadata={"pad": "k" * 1000})
+    renderer.encode(keep, False)
+    for n in range(2_000):  # registered, answered, deregistered: 4 MB of renderings
+        renderer.encode(an_entry(id=f"gone-{n}", metadata={"pad": "x" * 2000}), False)
+        assert renderer.bytes <= 2 * 1100 + EntryRenderer.PRUNE_SLACK + 2100
+    assert renderer.encode(keep, False) is renderer.encode(keep, False)  # still cached
