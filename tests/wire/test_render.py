@@ -91,7 +91,7 @@ def test_a_list_body_joins_the_cached_encodings() -> None:
 
 def test_the_cache_lets_go_of_deregistered_vms_by_bytes_without_a_list() -> None:
     live: dict[str, Entry] = {}
-    renderer = EntryRenderer(live)
+    renderer = EntryRenderer(lambda: live)
     keep = live["kept"] = an_entry(id="kept", metadata={"pad": "k" * 1000})
     renderer.encode(keep, False)
     for n in range(2_000):  # registered, answered, deregistered: 4 MB of renderings

@@ -56,7 +56,9 @@ def create_app(runtime: Runtime, *, lean_routes: bool = True) -> Litestar:
         debug=False,
         logging_config=None,  # `vm-registry serve` configures logging (telemetry/log_format.py)
     )
-    app.state[resources.KEY] = resources.Resources(runtime, EntryRenderer(), telemetry)
+    app.state[resources.KEY] = resources.Resources(
+        runtime, EntryRenderer(lambda: runtime.registry.vms), telemetry
+    )
     # Outside routing: HEAD on every GET route, and JSON for the answers made below our handlers.
     app.asgi_handler = edge.wrap(app.asgi_handler)
     # The hot routes' plain requests skip the two layers above (api/lean.py).

@@ -3,7 +3,7 @@ and the feed share. Domain objects never go out as they are: they are rendered h
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
@@ -54,14 +54,14 @@ class EntryRenderer:
     with the clock alone, and stale entries are few.
 
     Bounded in bytes: when what it holds passes twice what it held after the last pruning plus
-    `PRUNE_SLACK`, renderings of VMs no longer in `live` (the projection's entries) are let go.
+    `PRUNE_SLACK`, renderings of VMs no longer in `live()` (the projection's entries) are let go.
     So the renderings of deregistered VMs never take more than those of the live fleet plus
     `PRUNE_SLACK` (registration churn with fresh ids once grew it until someone listed).
     """
 
     PRUNE_SLACK = 1024 * 1024
 
-    def __init__(self, live: Mapping[str, Entry] | None = None) -> None:
+    def __init__(self, live: Callable[[], Mapping[str, Entry]] | None = None) -> None:
         self._cache: dict[str, tuple[Entry, bytes]] = {}
         self._live = live
         self.bytes = 0  # of the renderings held
@@ -79,7 +79,7 @@ class EntryRenderer:
         self._cache[item.id] = (item, raw)
         self.bytes += len(raw) - (0 if hit is None else len(hit[1]))
         if self.bytes > self._prune_at and self._live is not None:
-            self._prune(self._live)
+            self._prune(self._live())
         return raw
 
     def _prune(self, live: Mapping[str, Entry]) -> None:
