@@ -39,7 +39,26 @@ GUARD: Final = "staleness and the mass-expiry guard (docs/architecture.md)"
 CHECKS: Final = "health checks (docs/health.md)"
 REPLICAS: Final = "replicas and workers (docs/scale-out.md)"
 SELF: Final = "self-registration"
+RETENTION: Final = "retention (docs/audit.md)"
 AUTH: Final = "authentication (docs/security.md)"
+
+
+UNIT_SECONDS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class Duration(float):
+    """Seconds, written as a number with a unit (90s, 45m, 12h, 30d) or as plain seconds."""
+
+    def __new__(cls, text: str | float) -> Duration:
+        if isinstance(text, str):
+            raw = text.strip().lower()
+            unit = UNIT_SECONDS.get(raw[-1:], 0)
+            number = raw[:-1] if unit else raw
+            seconds = float(number) * (unit or 1)  # ValueError: argparse says it is invalid
+            if not seconds > 0:
+                raise ValueError(f"{text!r} is not a positive duration")
+            return super().__new__(cls, seconds)
+        return super().__new__(cls, text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +246,33 @@ class Settings:
         shown=default_address("<id>"),
         metavar="ADDRESS",
     )
+    # Retention (docs/audit.md): off unless asked for; only the leader applies it.
+    retain: Duration | None = setting(
+        None, "drop events older than this, as 30d, 12h, 45m or 90s", group=RETENTION,
+        metavar="AGE", shown="off",
+    )  # fmt: skip
+    retain_events: int | None = setting(
+        None, "keep at most this many of the newest events", group=RETENTION, metavar="N",
+        shown="off", check="positive",
+    )  # fmt: skip
+    archive_dir: Path | None = setting(
+        None, "before dropping events, write them here as gzip JSON lines; without it dropped "
+        "history is gone", group=RETENTION, metavar="DIR", shown="not archived",
+    )  # fmt: skip
+    retain_interval: float = setting(
+        60.0, "time between two retention runs", group=RETENTION, metavar="SECONDS",
+        check="positive",
+    )  # fmt: skip
+    retain_step: int = setting(
+        5000, "events one retention step drops (one transaction) at most", group=RETENTION,
+        metavar="EVENTS", check="at least 1",
+    )  # fmt: skip
+    # Pause between two steps of one run: live writes get the log's lock in between.
+    retain_pause: float = 0.05
+
+    @property
+    def retention_on(self) -> bool:
+        return self.retain is not None or self.retain_events is not None
 
     @property
     def effective_reap_interval(self) -> float:

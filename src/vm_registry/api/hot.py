@@ -27,6 +27,7 @@ from vm_registry.domain import validation
 from vm_registry.domain.model import Entry
 from vm_registry.domain.timestamps import to_iso
 from vm_registry.service.registry import Registry
+from vm_registry.service.retention import RetentionFigures
 from vm_registry.service.runtime import Runtime
 from vm_registry.wire.render import EntryRenderer
 
@@ -100,6 +101,18 @@ async def heartbeat(
     return Answer(200, orjson.dumps(body), [(REVISION, b"%d" % runtime.registry.revision)])
 
 
+def _retained(figures: RetentionFigures, archived: bool) -> schemas.Retained:
+    window: schemas.Retained = {
+        "oldestSeq": figures.oldest_seq,
+        "oldestAt": to_iso(figures.oldest_at) if figures.oldest_at is not None else None,
+        "archived": archived,
+        "droppedEvents": figures.dropped,
+    }
+    if figures.problem is not None:
+        window["problem"] = figures.problem
+    return window
+
+
 def health(runtime: Runtime) -> Answer:
     found = runtime.health()
     if found.log_file_problem is not None:  # the registry cannot keep what it is told
@@ -126,6 +139,8 @@ def health(runtime: Runtime) -> Answer:
             "failingRounds": found.checks_failing_rounds,
             "problem": found.checks_problem,
         }
+    if found.retention is not None:
+        body["retention"] = _retained(found.retention, found.retention_archived)
     if found.staleness_suspended:
         body["warning"] = "mass expiry suspected: staleness is suspended until heartbeats resume"
     return Answer(200, orjson.dumps(body), [])

@@ -30,6 +30,7 @@ from prometheus_client import (
 from vm_registry.service.runtime import Runtime
 from vm_registry.telemetry.health_collector import HealthCollector
 from vm_registry.telemetry.registry_collector import RegistryCollector
+from vm_registry.telemetry.retention_collector import RetentionCollector
 from vm_registry.telemetry.writer_metrics import WriterMetrics
 
 # Agents' calls answer in about a millisecond; the change feed's latency is its time to open.
@@ -86,6 +87,7 @@ class Telemetry:
         self.writer = WriterMetrics(self.registry)
         self.collector: RegistryCollector | None = None
         self.health: HealthCollector | None = None
+        self.retention: RetentionCollector | None = None
 
     def attach(self, runtime: Runtime) -> None:
         """Once the runtime has started: the collectors read off its parts."""
@@ -100,6 +102,9 @@ class Telemetry:
         self.registry.register(self.collector)
         self.health = HealthCollector(runtime.registry, runtime.checker, runtime.blocking_queries)
         self.registry.register(self.health)
+        if runtime.retention is not None:
+            self.retention = RetentionCollector(runtime.retention)
+            self.registry.register(self.retention)
 
     def detach(self) -> None:
         if self.collector is not None:
@@ -108,6 +113,9 @@ class Telemetry:
         if self.health is not None:
             self.registry.unregister(self.health)
             self.health = None
+        if self.retention is not None:
+            self.registry.unregister(self.retention)
+            self.retention = None
 
     async def render(self) -> bytes:
         if self.collector is not None:

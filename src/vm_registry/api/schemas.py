@@ -152,6 +152,14 @@ class HealthChecks(TypedDict):
     problem: str  # why the latest could not
 
 
+class Retained(TypedDict):
+    oldestSeq: Count  # the oldest event the live log holds
+    oldestAt: str | None  # its time; null on an empty log
+    archived: bool  # whether dropped history is archived (serve --archive-dir)
+    droppedEvents: Count  # events this process's retention dropped
+    problem: NotRequired[str]  # why the last retention run failed
+
+
 class Health(TypedDict):
     # "degraded": the registry serves, but something it promises is not working (healthChecks)
     status: Literal["ok", "degraded"]
@@ -165,6 +173,7 @@ class Health(TypedDict):
     heldQueries: Count  # blocking queries held right now (docs/health.md)
     logUnreachable: NotRequired[str]  # why the log could not be reached, while it cannot
     healthChecks: NotRequired[HealthChecks]  # present while the prober cannot work
+    retention: NotRequired[Retained]  # the retained window, when retention is on
     warning: NotRequired[str]
 
 

@@ -1,59 +1,19 @@
-"""Compaction archives: the dropped events as gzip-compressed JSON lines, with their hashes.
-
-The first line is a header recording the range and the chain value just before it, so the
-archive can be checked on its own and against the snapshot the compaction left at its end.
-"""
+"""Checking archives (the format: persistence/archive.py), alone and against a log's chain."""
 
 from __future__ import annotations
 
 import gzip
 import hashlib
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import orjson
 
 from vm_registry.domain.events import Event, canonical_bytes
+from vm_registry.persistence.archive import FORMAT, ArchiveWriter
 from vm_registry.persistence.log import GENESIS_HASH
 
-FORMAT = 1
-
-
-class ArchiveWriter:
-    """Streams events into `<path>.partial`, renamed to `path` only when complete, so a crash
-    mid-export never leaves a truncated archive that looks whole."""
-
-    def __init__(self, path: Path, prev_hash: bytes) -> None:
-        self.path = path
-        self._tmp = path.with_name(path.name + ".partial")
-        self._out = gzip.open(self._tmp, "wb")  # noqa: SIM115 -- closed by finish/abandon
-        self._out.write(orjson.dumps({"archive": FORMAT, "prevHash": prev_hash.hex()}) + b"\n")
-        self.count = 0
-
-    def write(self, rows: Iterable[tuple[Event, bytes]]) -> None:
-        for event, digest in rows:
-            line: dict[str, Any] = {
-                "seq": event.seq,
-                "type": event.type,
-                "vmId": event.vm_id,
-                "at": event.at,
-                "actor": event.actor,
-                "data": event.data,
-                "hash": digest.hex(),
-            }
-            self._out.write(orjson.dumps(line) + b"\n")
-            self.count += 1
-
-    def finish(self) -> int:
-        self._out.close()
-        self._tmp.replace(self.path)
-        return self.count
-
-    def abandon(self) -> None:
-        self._out.close()
-        self._tmp.unlink(missing_ok=True)
+__all__ = ["ArchiveCheck", "ArchiveWriter", "check", "vouch"]
 
 
 @dataclass(slots=True)

@@ -19,13 +19,21 @@ from typing import Any
 import orjson
 
 from vm_registry.audit import archive
+from vm_registry.audit.archive_chain import (
+    archived_history,
+    archived_point,
+    archived_state,
+    archives_in,
+    check_directory,
+)
 from vm_registry.audit.compact import compact
 from vm_registry.audit.replay import point_for, state_at, vm_history
 from vm_registry.audit.verify import ExpectedHead, verify
 from vm_registry.cli.progress import ProgressBar
-from vm_registry.domain.errors import RegistryError
+from vm_registry.domain.errors import Gone, RegistryError
 from vm_registry.domain.timestamps import parse_iso, to_iso
 from vm_registry.persistence.errors import StoreError
+from vm_registry.persistence.log import GENESIS_HASH
 from vm_registry.persistence.store import Store, open_store
 from vm_registry.persistence.targets import describe, is_postgres_url
 from vm_registry.wire import render
@@ -54,6 +62,9 @@ def register(subparsers: Any) -> None:
     _db(check)
     check.add_argument("--archive", type=Path, action="append", default=[],
                        help="also check a compaction archive against the chain")  # fmt: skip
+    check.add_argument("--archive-dir", type=Path, metavar="DIR",
+                       help="also check retention's archives in DIR and the live log as one "
+                       "chain (serve --archive-dir)")  # fmt: skip
     check.add_argument("--expect-head", metavar="SEQ:HASH", type=_expected_head,
                        help="a head recorded earlier (as verify prints it): the log must still "
                        "reach it, with that hash, or it was truncated or rewritten")  # fmt: skip
@@ -70,6 +81,9 @@ def register(subparsers: Any) -> None:
     point.add_argument("--until", type=int, metavar="SEQ", help="the state after this seq")
     point.add_argument("--as-of", metavar="TIME", help="the state at this ISO 8601 time")
     show.add_argument("--vm", metavar="ID", help="print this VM's history instead")
+    show.add_argument("--archive-dir", type=Path, metavar="DIR",
+                      help="retention's archives (serve --archive-dir): answer for points only "
+                      "they still hold")  # fmt: skip
     show.add_argument("--format", choices=("table", "json"), default=None,
                       help="default: table on a terminal, json when piped")  # fmt: skip
     show.set_defaults(func=lambda args: asyncio.run(_replay(args)))
@@ -136,6 +150,7 @@ async def _verify(args: argparse.Namespace) -> int:
             bar = ProgressBar(store.log.head, "verifying")
             report = await verify(store, bar, args.expect_head)
             bar.close()
+            live_first = await store.log.refresh_first_seq()
             snapshots = {info.seq: info for info in await store.snapshots.infos()}
     except _Refused as refused:
         return _fail(str(refused), 2)
@@ -152,6 +167,12 @@ async def _verify(args: argparse.Namespace) -> int:
         return _fail(f"FAILED: {problem}")
     for name, found in checked.items():
         print(f"archive {name}: events {found.first}..{found.last} verified against the chain")
+    if args.archive_dir is not None:
+        cut = snapshots.get(live_first - 1)
+        cut_chain = GENESIS_HASH if live_first == 1 else cut.chain if cut else None
+        problem = _verify_directory(args.archive_dir, live_first, cut_chain)
+        if problem is not None:
+            return _fail(f"FAILED: {problem}")
     print(f"ok: {report.events} events and {report.snapshots} snapshots verified "
           f"through seq {report.head}")  # fmt: skip
     # Worth recording elsewhere: `--expect-head` later proves the log was not cut short.
@@ -159,19 +180,52 @@ async def _verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _verify_directory(directory: Path, live_first: int, cut_chain: bytes | None) -> str | None:
+    if not directory.is_dir():
+        return f"{directory} is not a directory"
+    chain = check_directory(directory, live_first, cut_chain)
+    if chain.problem is not None:
+        return chain.problem
+    for path in chain.uncommitted:
+        print(f"archive {path}: left out, its cut never committed (the live log holds it)")
+    if chain.checked:
+        start, end = chain.checked[0][1].first, chain.checked[-1][1].last
+        print(f"archives in {directory}: {len(chain.checked)} files, events {start}..{end} "
+              f"verified, chained to the live log at seq {live_first}")  # fmt: skip
+        if start != 1:
+            print(f"the chain starts at seq {start}: older archives are not in {directory}")
+    else:
+        print(f"archives in {directory}: none before the live log")
+    return None
+
+
 async def _replay(args: argparse.Namespace) -> int:
     fmt = args.format or ("table" if sys.stdout.isatty() else "json")
     try:
         async with _opened(args, read_only=True, doing="read") as store:
             as_of = parse_iso(args.as_of) if args.as_of is not None else None
-            seq = await point_for(store.log, args.until, as_of)
+            archived: list[Path] = []
+            try:
+                seq = await point_for(store.log, args.until, as_of)
+            except Gone:
+                if args.archive_dir is None:
+                    raise
+                archived, _ = archives_in(args.archive_dir, store.log.first_seq)
+                seq = archived_point(archived, as_of, args.until)
             if args.vm is not None:
-                events = await vm_history(store.log, args.vm, seq)
+                first = store.log.first_seq
+                before = archives_in(args.archive_dir, first)[0] if args.archive_dir else []
+                events = archived_history(before, args.vm, seq)
+                if seq >= first or not events:
+                    events += await vm_history(store.log, args.vm, seq)
                 _print_history([render.event(e) for e in events], fmt)
                 return 0
-            bar = ProgressBar(seq, "replaying")
-            state = await state_at(store, seq, bar)
-            bar.close()
+            if archived:
+                state = archived_state(archived, seq)
+            else:
+                bar = ProgressBar(seq, "replaying")
+                state = await state_at(store, seq, bar)
+                bar.close()
     except ValueError:
         return _fail(f"--as-of {args.as_of!r} is not an ISO 8601 time", 2)
     except _Refused as refused:

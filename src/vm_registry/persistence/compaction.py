@@ -17,3 +17,10 @@ class Compaction(Protocol):
         the log, or `cut_at` where the log does not hold that event (a copy starting at the
         cut). On an empty log, the log then starts at the cut: its head is `cut`, its chain
         value `chain`."""
+
+    async def enable_reclaim(self, max_bytes: int) -> str | None:
+        """Make `reclaim` able to give space back, converting the database if it is at most
+        `max_bytes`; otherwise why it cannot (None when it can)."""
+
+    async def reclaim(self, pause: float) -> int:
+        """Give freed space back to the file system in short steps; the pages given back."""

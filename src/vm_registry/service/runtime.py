@@ -24,10 +24,12 @@ Start, in order (each step needs the ones before it):
    snapshots (which only count); read-your-writes waiters then learn the revision, and only
    then are the callers answered;
 5. the writer's task, then the follower (other processes' commits reach the writer), the
-   reaper and the health checker (leader-only work, each asks `is_leader` as it goes), and
+   reaper, retention and the health checker (leader-only work, each asks `is_leader` as it
+   goes; retention's preparation, which may rewrite an old SQLite file once, runs before the
+   writer starts), and
    self-registration (a command like any other: the writer must be running).
 
-Stop is the reverse: what writes on its own initiative stops first (checker, reaper,
+Stop is the reverse: what writes on its own initiative stops first (checker, retention, reaper,
 self-registration marks itself stopped), then the follower, the writer (which drains what it
 has), a final snapshot, leadership, and the store last.
 """
@@ -52,6 +54,7 @@ from vm_registry.service.leadership import Leadership
 from vm_registry.service.probe_process import ProbeProcess
 from vm_registry.service.reaper import GuardPolicy, Reaper
 from vm_registry.service.registry import Registry, wall_clock_ms
+from vm_registry.service.retention import Retention, RetentionFigures, RetentionPolicy
 from vm_registry.service.self_registration import Identity, SelfRegistration
 from vm_registry.service.snapshots import Snapshotter, load_state
 from vm_registry.service.time_machine import TimeMachine
@@ -79,6 +82,8 @@ class Health:
     log_unreachable: str | None  # the last step on the log failed (the writer's or a campaign)
     checks_problem: str | None  # why the health checker's latest round could not finish
     checks_failing_rounds: int  # ... and how many in a row could not
+    retention: RetentionFigures | None  # the retained window, when retention is on
+    retention_archived: bool  # whether what retention drops is archived
 
 
 class Runtime:
@@ -93,6 +98,7 @@ class Runtime:
     feed: Broker
     leadership: Leadership
     checker: HealthChecker | None
+    retention: Retention | None
     store: Store
     execute: Callable[[Command, dict[str, Any]], Awaitable[Outcome]]
 
@@ -133,6 +139,8 @@ class Runtime:
         self._follower = Follower(store.log, self._writer)
         self._follower.start()
         self._reaper.start()
+        if self.retention is not None:
+            self.retention.start()
         if self.checker is not None:
             self.checker.start()
         self._me = self._self_registration()
@@ -187,6 +195,11 @@ class Runtime:
             self._is_leader,
         )
         self.checker = self._health_checker()
+        self.retention = self._retention(store)
+        if self.retention is not None:
+            # Before the writer runs: converting an old SQLite file to incremental
+            # auto-vacuum holds the log's lock while it rewrites the file.
+            await self.retention.prepare()
 
     def begin_shutdown(self) -> None:
         """The server was asked to stop: answer held blocking queries now, rather than have
@@ -201,6 +214,8 @@ class Runtime:
         try:
             if self.checker is not None:
                 await self.checker.stop()
+            if self.retention is not None:
+                await self.retention.stop()
             await self._reaper.stop()
             if self._me is not None:
                 await self._me.stop()
@@ -245,6 +260,8 @@ class Runtime:
             log_unreachable=registry.log_error or leadership.log_error,
             checks_problem=checker.problem if checker is not None else None,
             checks_failing_rounds=checker.failing_rounds if checker is not None else 0,
+            retention=self.retention.figures if self.retention is not None else None,
+            retention_archived=self.retention is not None and self.retention.archived,
         )
 
     # -- the parts settings decide ---------------------------------------------------------
@@ -267,6 +284,20 @@ class Runtime:
             failures=settings.check_failures,
         )
         return HealthChecker(self.registry, prober, policy, self._is_leader)
+
+    def _retention(self, store: Store) -> Retention | None:
+        settings = self.settings
+        if not settings.retention_on:
+            return None
+        policy = RetentionPolicy(
+            age_ms=int(settings.retain * 1000) if settings.retain is not None else None,
+            events=settings.retain_events,
+            interval=settings.retain_interval,
+            step=settings.retain_step,
+            pause=settings.retain_pause,
+            archive_dir=settings.archive_dir,
+        )
+        return Retention(store, self.history, policy, self._clock, self._is_leader)
 
     def _self_registration(self) -> SelfRegistration | None:
         settings = self.settings

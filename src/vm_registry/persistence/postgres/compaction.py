@@ -52,3 +52,9 @@ class PostgresCompaction:
                 return int(status.split()[-1])
 
             return await delete_through(cut, one_chunk)
+
+    async def enable_reclaim(self, max_bytes: int) -> str | None:
+        return None  # autovacuum makes deleted rows' space reusable (docs/audit.md)
+
+    async def reclaim(self, pause: float) -> int:
+        return 0

@@ -1,13 +1,33 @@
 """Compaction of the SQLite log: record the cut first, then delete in short transactions, each
-on the writer connection between the writer's own transactions."""
+on the writer connection between the writer's own transactions.
+
+Space: new logs are created with `auto_vacuum = INCREMENTAL` (log.py), so the pages a cut
+frees can be handed back to the file system a few at a time (`reclaim`), each step a short
+transaction under the log's lock. A log created before that needs one full VACUUM to switch,
+which rewrites the file and holds the lock throughout: `enable_reclaim` does it at startup
+(before the server serves) when the file is small enough to take seconds, and otherwise says
+how to do it offline. Without it freed pages are still reused, so the file stops growing; it
+only does not shrink.
+"""
 
 from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Final
 
 from vm_registry.persistence.snapshots import packed
 from vm_registry.persistence.sql.compaction import delete_through
 from vm_registry.persistence.sqlite.errors import translated
 from vm_registry.persistence.sqlite.leftovers import delete_chunk, record_cut_time
 from vm_registry.persistence.sqlite.log import SqliteEventLog
+
+
+logger = logging.getLogger("vm_registry.store")
+
+# Pages `reclaim` hands back to the file system per transaction (4 KiB each: 2 MiB).
+RECLAIM_PAGES: Final = 512
+INCREMENTAL: Final = 2  # PRAGMA auto_vacuum's value for INCREMENTAL
 
 
 class SqliteCompaction:
@@ -59,3 +79,44 @@ class SqliteCompaction:
                         raise
 
             return await delete_through(cut, one_chunk)
+
+    async def enable_reclaim(self, max_bytes: int) -> str | None:
+        event_log = self.log
+        conn = event_log.writable()
+        with translated(f"vacuuming {event_log.path}", event_log.path):
+            rows = list(await conn.execute_fetchall("PRAGMA auto_vacuum"))
+            if rows and int(rows[0][0]) == INCREMENTAL:
+                return None
+            try:
+                size = event_log.path.stat().st_size
+            except OSError as error:
+                return f"cannot read the size of {event_log.path}: {error}"
+            if size > max_bytes:
+                return (
+                    f"{event_log.path} was created without incremental auto-vacuum and is too "
+                    f"large ({size >> 20} MiB) to convert while starting: freed space is reused "
+                    "but the file does not shrink; convert it once with the server stopped: "
+                    f"sqlite3 {event_log.path} 'PRAGMA auto_vacuum = INCREMENTAL; VACUUM'"
+                )
+            async with event_log.tx_lock:
+                await conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+                await conn.execute("VACUUM")
+        logger.info("converted %s to incremental auto-vacuum (%d MiB)", event_log.path, size >> 20)
+        return None
+
+    async def reclaim(self, pause: float) -> int:
+        """Hand the free pages back to the file system, RECLAIM_PAGES per transaction with
+        `pause` seconds between them. Returns the pages handed back."""
+        event_log = self.log
+        conn = event_log.writable()
+        returned = 0
+        with translated(f"reclaiming space in {event_log.path}", event_log.path):
+            while True:
+                async with event_log.tx_lock:
+                    rows = list(await conn.execute_fetchall("PRAGMA freelist_count"))
+                    free = int(rows[0][0]) if rows else 0
+                    if free == 0:
+                        return returned
+                    await conn.execute_fetchall(f"PRAGMA incremental_vacuum({RECLAIM_PAGES})")
+                returned += min(free, RECLAIM_PAGES)
+                await asyncio.sleep(pause)

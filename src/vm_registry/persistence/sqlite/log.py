@@ -123,6 +123,9 @@ class SqliteEventLog(SqlEventLog):
 
     async def _configure(self, conn: aiosqlite.Connection) -> None:
         await conn.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
+        # Takes on a new file only, and only before WAL mode writes its header: lets retention
+        # hand freed pages back (compaction.py). An older file keeps its mode until a VACUUM.
+        await conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
         await conn.execute("PRAGMA journal_mode = WAL")
         await conn.execute(f"PRAGMA synchronous = {self.synchronous}")
 
