@@ -28,7 +28,7 @@ from vm_registry.persistence.archive import PARTIAL, archive_name, archive_range
 from vm_registry.persistence.log import EventQuery
 from vm_registry.persistence.store import Store
 from vm_registry.service.cutting import cut_log
-from vm_registry.service.history import TimeMachine
+from vm_registry.service.time_machine import TimeMachine
 
 log = logging.getLogger("vm_registry.retention")
 

@@ -22,7 +22,6 @@ from vm_registry.persistence.sqlite.errors import translated
 from vm_registry.persistence.sqlite.leftovers import delete_chunk, record_cut_time
 from vm_registry.persistence.sqlite.log import SqliteEventLog
 
-
 logger = logging.getLogger("vm_registry.store")
 
 # Pages `reclaim` hands back to the file system per transaction (4 KiB each: 2 MiB).
