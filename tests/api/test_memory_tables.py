@@ -32,47 +32,35 @@ ONE_VM = 416 * KiB
 SHARED_VALUES_WORST = int(6.5 * 4 * MiB)
 
 
-def start(tmp_path: Path, *args: str) -> ServerProcess:
-    return ServerProcess(tmp_path / "registry.db", args=[*TAIL_ARGS, *args]).start()
+Send = Callable[[httpx.Client, int], None]
 
 
-@pytest.mark.timeout(300)  # thousands of requests, on a busy machine
-def test_distinct_metadata_patched_onto_one_vm_is_bounded(tmp_path: Path) -> None:
-    """The issue's case: one VM PATCHed with 30 KB of fresh metadata each time. The shared
-    values table kept every one (10,000 by count, about 93 KB each with its key): 1,500
-    PATCHes grew the server by about 140 MiB."""
-    server = start(tmp_path)
-    try:
+def hammer(server: ServerProcess, first: int, last: int, send: Send) -> None:
+    """`send(http, n)` for n in range(first, last), on four connections at once."""
+
+    def part(offset: int) -> None:
         with httpx.Client(base_url=server.url, timeout=30) as http:
-            assert http.post("/registry/vms", json=vm("big")).status_code == 201
-
-            def patch(n: int) -> None:
-                metadata = {"pad": f"{n:08d}" + "x" * 30_000}
-                answer = http.patch("/registry/vms/big", json={"metadata": metadata})
-                assert answer.status_code == 200, answer.text
-
-            for n in range(100):  # the allocator's first arenas, and the tail's fill
-                patch(n)
-            before = rss(server)
-            for n in range(100, 1_600):
-                patch(n)
-            grown = rss(server) - before
-        bound = SHARED_VALUES_WORST + TAIL + ONE_VM + SLACK
-        assert grown < bound, within(grown, bound)
-    finally:
-        server.kill()
-
-
-def hammer(server: ServerProcess, requests: int, send: Callable[[httpx.Client, int], None]) -> None:
-    """`send(http, n)` for n in range(requests), on four connections at once."""
-
-    def part(first: int) -> None:
-        with httpx.Client(base_url=server.url, timeout=30) as http:
-            for n in range(first, requests, 4):
+            for n in range(first + offset, last, 4):
                 send(http, n)
 
     with ThreadPoolExecutor(4) as pool:
         list(pool.map(part, range(4)))
+
+
+def growth(tmp_path: Path, warm: int, measured: int, send: Send, vm_id: str | None = None) -> int:
+    """How much a new server's RSS grows over `measured` calls of `send`, after `warm` calls
+    (the allocator's first arenas, the tail's fill); with VM `vm_id` registered first."""
+    server = ServerProcess(tmp_path / "registry.db", args=TAIL_ARGS).start()
+    try:
+        if vm_id is not None:
+            with httpx.Client(base_url=server.url, timeout=30) as http:
+                assert http.post("/registry/vms", json=vm(vm_id)).status_code == 201
+        hammer(server, 0, warm, send)
+        before = rss(server)
+        hammer(server, warm, warm + measured, send)
+        return rss(server) - before
+    finally:
+        server.kill()
 
 
 # The intern caches (persistence/interns.py) charge at least what they hold.
@@ -86,65 +74,66 @@ DROPPED_NOTES_WORST = 16 * MiB
 # Renderings of VMs no longer registered: at most those of the live fleet plus 1 MiB
 # (wire/render.py); the live fleet here is empty.
 DEAD_RENDERINGS_WORST = 1 * MiB + 128 * KiB
+LONG = pytest.mark.timeout(300)  # thousands of requests, on a busy machine
 
 
-@pytest.mark.timeout(300)  # thousands of requests, on a busy machine
+@LONG
+def test_distinct_metadata_patched_onto_one_vm_is_bounded(tmp_path: Path) -> None:
+    """The issue's case: one VM PATCHed with 30 KB of fresh metadata each time. The shared
+    values table kept every one (10,000 by count, about 93 KB each with its key): 1,500
+    PATCHes grew the server by about 140 MiB."""
+
+    def patch(http: httpx.Client, n: int) -> None:
+        metadata = {"pad": f"{n:08d}" + "x" * 30_000}
+        answer = http.patch("/registry/vms/big", json={"metadata": metadata})
+        assert answer.status_code == 200, answer.text
+
+    grown = growth(tmp_path, 100, 1_500, patch, vm_id="big")
+    bound = SHARED_VALUES_WORST + TAIL + ONE_VM + SLACK
+    assert grown < bound, within(grown, bound)
+
+
+@LONG
 def test_heartbeats_with_distinct_user_agents_are_bounded(tmp_path: Path) -> None:
     """Issue #25, 4: every distinct actor (address, User-Agent, token) stayed in the actor
     cache for good, about 5 KB each (its key kept orjson's 4 KiB buffer): 36,000 heartbeats
-    grew a server by 170 MB. 7,000 grew it by about 26 MiB; now by about 5."""
-    server = start(tmp_path)
-    try:
-        with httpx.Client(base_url=server.url, timeout=30) as http:
-            assert http.post("/registry/vms", json=vm("beating")).status_code == 201
+    grew a server by 170 MB. 7,000 grew it by about 30 MiB; now by about 9."""
 
-        def beat(http: httpx.Client, n: int) -> None:
-            # The longest kept: 200 characters, each two bytes in UTF-8.
-            agent = (f"agent/{n:08d} " + "\u00ff" * 190).encode("latin-1")
-            answer = http.post("/registry/vms/beating/heartbeat", headers={"User-Agent": agent})
-            assert answer.status_code == 200, answer.text
+    def beat(http: httpx.Client, n: int) -> None:
+        # The longest kept: 200 characters, each two bytes in UTF-8.
+        agent = (f"agent/{n:08d} " + "\u00ff" * 190).encode("latin-1")
+        answer = http.post("/registry/vms/beating/heartbeat", headers={"User-Agent": agent})
+        assert answer.status_code == 200, answer.text
 
-        hammer(server, 1_000, beat)  # the allocator warm
-        before = rss(server)
-        hammer(server, 7_000, beat)
-        grown = rss(server) - before
-        bound = ACTOR_CACHE_WORST + TAIL + SLACK
-        assert grown < bound, within(grown, bound)
-    finally:
-        server.kill()
+    grown = growth(tmp_path, 1_000, 7_000, beat, vm_id="beating")
+    bound = ACTOR_CACHE_WORST + TAIL + SLACK
+    assert grown < bound, within(grown, bound)
 
 
-@pytest.mark.timeout(300)  # thousands of requests, on a busy machine
+@LONG
 def test_registration_churn_with_fresh_ids_is_bounded(tmp_path: Path) -> None:
     """Issue #25, 4: every VM id ever registered stayed in the id caches, and in the
     renderer's cache until someone listed the fleet, deregistered or not: 4,000 VMs with
     the longest ids, registered and deregistered, grew a server by about 54 MiB. The id
     caches' budget is not reached here (it holds a 100,000-VM fleet's ids); what this shows
     is that the sum of the worst cases of every table a deregistered id stays in holds."""
-    server = start(tmp_path)
 
     def churn(http: httpx.Client, n: int) -> None:
         vm_id = f"{n:06d}" + "\U0001f600" * 250  # 256 characters, 4 bytes each in UTF-8
         assert http.post("/registry/vms", json=vm(vm_id)).status_code == 201
         assert http.delete(f"/registry/vms/{vm_id}").status_code == 200
 
-    try:
-        hammer(server, 200, churn)
-        before = rss(server)
-        hammer(server, 1_800, churn)
-        grown = rss(server) - before
-        bound = VM_CACHE_WORST + HELD_INDEX_WORST + DROPPED_NOTES_WORST + TAIL + SLACK
-        assert grown < bound + DEAD_RENDERINGS_WORST, within(grown, bound)
-    finally:
-        server.kill()
+    grown = growth(tmp_path, 200, 1_800, churn)
+    bound = VM_CACHE_WORST + HELD_INDEX_WORST + DROPPED_NOTES_WORST + DEAD_RENDERINGS_WORST
+    bound += TAIL + SLACK
+    assert grown < bound, within(grown, bound)
 
 
-@pytest.mark.timeout(300)  # thousands of requests, on a busy machine
+@LONG
 def test_renderings_of_deregistered_vms_are_let_go(tmp_path: Path) -> None:
     """The renderer's cache (wire/render.py) kept the JSON of every VM it had answered for
     until a list pruned it: 1,000 VMs of 60 KB registered and deregistered grew a server by
-    about 60 MiB. It now prunes itself by bytes."""
-    server = start(tmp_path)
+    47 MiB. It now prunes itself by bytes."""
     metadata = {"notes": "n" * 60_000}  # the same for all: the shared values hold it once
 
     def churn(http: httpx.Client, n: int) -> None:
@@ -152,12 +141,6 @@ def test_renderings_of_deregistered_vms_are_let_go(tmp_path: Path) -> None:
         assert http.post("/registry/vms", json=vm(vm_id, metadata=metadata)).status_code == 201
         assert http.delete(f"/registry/vms/{vm_id}").status_code == 200
 
-    try:
-        hammer(server, 200, churn)
-        before = rss(server)
-        hammer(server, 1_000, churn)
-        grown = rss(server) - before
-        bound = DEAD_RENDERINGS_WORST + 2 * ONE_VM + TAIL + SLACK
-        assert grown < bound, within(grown, bound)
-    finally:
-        server.kill()
+    grown = growth(tmp_path, 200, 1_000, churn)
+    bound = DEAD_RENDERINGS_WORST + 2 * ONE_VM + TAIL + SLACK
+    assert grown < bound, within(grown, bound)

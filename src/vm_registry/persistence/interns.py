@@ -204,24 +204,16 @@ class Interns:
         rows: Sequence[Any] = (),
         events: Sequence[Event] = (),
         names: Iterable[str] = (),
+        newer: bool = True,
     ) -> Found:
-        """Learn the ids others added after ours, then, if the caches have let anything go,
-        look up what `rows` (by id), `events` and `names` (by name and body) name that they
-        do not hold."""
-        self.learn(
-            await fetch(VMS_AFTER.format("?"), (self.last_vm,)),
-            await fetch(ACTORS_AFTER.format("?"), (self.last_actor,)),
-        )
-        return await self.look_up(fetch, rows, events, names)
-
-    async def look_up(
-        self,
-        fetch: Fetch,
-        rows: Sequence[Any] = (),
-        events: Sequence[Event] = (),
-        names: Iterable[str] = (),
-    ) -> Found:
-        """`refresh` without learning the newer ids (the write path has, under the lock)."""
+        """Learn the ids others added after ours (unless `newer` is false: the write path has,
+        under the lock), then, if the caches have let anything go, look up what `rows` (by
+        id), `events` and `names` (by name and body) name that they do not hold."""
+        if newer:
+            self.learn(
+                await fetch(VMS_AFTER.format("?"), (self.last_vm,)),
+                await fetch(ACTORS_AFTER.format("?"), (self.last_actor,)),
+            )
         found = Found()
         if self.complete:
             return found

@@ -172,7 +172,8 @@ class SqlTransaction:
         # A cache that has let ids go may lack a name the tables hold: look those up first.
         found = None
         if not interns.complete:
-            found = await interns.look_up(self._log.fetcher(self._conn), events=events)
+            fetch = self._log.fetcher(self._conn)
+            found = await interns.refresh(fetch, events=events, newer=False)
         vms, actors, rows = interns.rows_for(events, hashes, found)
         await self._log.insert(self._conn, vms, actors, rows)
         self._head, self._last_hash = events[-1].seq, hashes[-1]
