@@ -4,6 +4,9 @@ environment, and a malformed environment value is reported like a malformed flag
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -74,14 +77,76 @@ def test_repeatable_flags_add_to_the_environment(monkeypatch: pytest.MonkeyPatch
     assert settings.cors_origins == ("https://a.example", "https://c.example")
 
 
-def test_a_malformed_environment_value_is_a_usage_error(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+REFUSED_TWINS = [
+    ("PORT", "eighty", "PORT='eighty' is not an integer"),
+    ("VM_REGISTRY_STALE_AFTER", "nan", "VM_REGISTRY_STALE_AFTER: 'nan' is not a finite number"),
+    ("VM_REGISTRY_HEADER_TIMEOUT", "inf", "'inf' is not a finite number"),
+    # Choices were not checked at all: a traceback at startup, or (format) ignored.
+    ("VM_REGISTRY_LOG_LEVEL", "loud", "VM_REGISTRY_LOG_LEVEL='loud' is not one of debug, info"),
+    (
+        "VM_REGISTRY_SYNCHRONOUS",
+        "fast",
+        "VM_REGISTRY_SYNCHRONOUS='fast' is not one of normal, full",
+    ),
+    ("VM_REGISTRY_LOG_FORMAT", "xml", "VM_REGISTRY_LOG_FORMAT='xml' is not one of json, text"),
+    # A switch's unknown word was taken silently as on (guard) or off (the others).
+    ("VM_REGISTRY_EXPIRY_GUARD", "disabled", "VM_REGISTRY_EXPIRY_GUARD='disabled' is neither on"),
+    ("VM_REGISTRY_HEALTH_CHECKS", "enabled", "VM_REGISTRY_HEALTH_CHECKS='enabled' is neither on"),
+    (
+        "VM_REGISTRY_CHECK_CONCURRENCY",
+        "0",
+        "VM_REGISTRY_CHECK_CONCURRENCY (the environment twin of --check-concurrency) must be",
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "value", "message"), REFUSED_TWINS)
+def test_a_malformed_environment_value_is_one_line_naming_it_and_exit_2(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    name: str,
+    value: str,
+    message: str,
 ) -> None:
-    monkeypatch.setenv("PORT", "eighty")
+    monkeypatch.setenv(name, value)
+    args = parse()  # judged by serve alone, not by the parser every subcommand builds
     with pytest.raises(SystemExit) as exit_:
-        parse()
+        settings_from(args)
     assert exit_.value.code == 2
-    assert "invalid int value: 'eighty'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("vm-registry serve: "), err
+    assert message in err
+
+
+@pytest.mark.parametrize("word", ["on", "1", "true", "yes", "ON", " True "])
+def test_a_switch_twin_takes_the_usual_words_for_on(
+    monkeypatch: pytest.MonkeyPatch, word: str
+) -> None:
+    monkeypatch.setenv("VM_REGISTRY_METRICS_PUBLIC", word)
+    monkeypatch.setenv("VM_REGISTRY_EXPIRY_GUARD", word)
+    settings = settings_from(parse())
+    assert settings.metrics_public is True
+    assert settings.guard_enabled is True
+
+
+@pytest.mark.parametrize("word", ["off", "0", "false", "no", "OFF", "False"])
+def test_a_switch_twin_takes_the_usual_words_for_off(
+    monkeypatch: pytest.MonkeyPatch, word: str
+) -> None:
+    monkeypatch.setenv("VM_REGISTRY_METRICS_PUBLIC", word)
+    monkeypatch.setenv("VM_REGISTRY_EXPIRY_GUARD", word)  # "false" left the guard on
+    settings = settings_from(parse())
+    assert settings.metrics_public is False
+    assert settings.guard_enabled is False
+
+
+def test_a_flag_that_is_not_a_finite_number_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        parse("--stale-after", "nan")
+    assert exit_.value.code == 2
+    assert "'nan' is not a finite number" in capsys.readouterr().err
 
 
 def serve_help(capsys: pytest.CaptureFixture[str]) -> str:
@@ -136,6 +201,31 @@ def test_every_flag_has_an_environment_twin_now(monkeypatch: pytest.MonkeyPatch)
         (["--db-pool-size", "0"], "--db-pool-size must be positive"),
     ],
 )
-def test_a_value_the_declaration_refuses_stops_serve(argv: list[str], message: str) -> None:
-    with pytest.raises(SystemExit, match=f"vm-registry serve: {message}"):
+def test_a_value_the_declaration_refuses_stops_serve(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
         settings_from(parse(*argv))
+    assert exit_.value.code == 2  # a usage error, as argparse's own (it was 1)
+    assert capsys.readouterr().err == f"vm-registry serve: {message}\n"
+
+
+def test_serve_with_a_bad_twin_prints_one_line_and_exits_2(tmp_path: Path) -> None:
+    """As a subprocess: `VM_REGISTRY_LOG_LEVEL=loud` was a traceback from the logging setup."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VM_REGISTRY_")}
+    env["VM_REGISTRY_LOG_LEVEL"] = "loud"
+    command = [
+        sys.executable,
+        "-m",
+        "vm_registry.cli.main",
+        "serve",
+        "--db",
+        str(tmp_path / "r.db"),
+    ]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr == (
+        "vm-registry serve: VM_REGISTRY_LOG_LEVEL='loud' is not one of "
+        "debug, info, warning, error, critical\n"
+    )
+    assert not (tmp_path / "r.db").exists()

@@ -10,7 +10,7 @@ import socket
 import sys
 from typing import Any
 
-from vm_registry.cli.serve_flags import add_flags, environment_only, settings_from_flags
+from vm_registry.cli.serve_flags import add_flags, environment_only, refuse, settings_from_flags
 from vm_registry.persistence.targets import describe
 from vm_registry.settings import Settings
 
@@ -44,7 +44,7 @@ def _allow_list(entries: tuple[str, ...]) -> tuple[str, ...]:
     try:
         AllowList.parse(entries)
     except AllowListError as error:
-        raise SystemExit(f"vm-registry serve: --health-check-allow: {error}") from None
+        refuse(f"--health-check-allow: {error}")
     return entries
 
 

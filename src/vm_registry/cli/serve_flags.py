@@ -3,23 +3,31 @@ typed `Settings` built back from what argparse parsed. Nothing here names a sett
 is a field in `settings.py`, and appears in `serve --help` and the README (ops/settings_table.py).
 
 The flag wins over the environment, and the environment over the default. An environment value
-is handed to argparse as a string default, which argparse converts with the flag's `type` only
-when the flag is absent, so a malformed `PORT=x` is reported as argparse reports a malformed
-`--port x`, and only by `serve` (every subcommand's parser is built at startup).
+is handed to argparse as its default wrapped in `FromEnvironment`, so argparse leaves it alone,
+and `settings_from_flags` judges it: only `serve` refuses a malformed one (every subcommand's
+parser is built at startup), in one line that names the variable, with exit status 2, as
+argparse does a malformed flag. argparse would have named the flag, printed its whole usage,
+and checked neither a choice (`VM_REGISTRY_LOG_LEVEL=loud` was a traceback) nor a switch's word
+(`VM_REGISTRY_EXPIRY_GUARD=false` left the guard on).
 
 How a declaration becomes an argument: a `bool` is a switch (`--flag` turns on a setting that is
 off by default; a setting on by default is turned off by its flag, and by its environment twin
-set to `off` or `0`); a `tuple[str, ...]` is repeatable, its environment twin comma-separated,
-and given flags add to it; anything else takes one value of the field's type (`X | None`: of X).
+set to `off`, `0`, `false` or `no`; `on`, `1`, `true` and `yes` turn one on, any other word is
+refused); a `float` must be a finite number (`nan` passed every check); a `tuple[str, ...]` is
+repeatable, its environment twin comma-separated, and given flags add to it; anything else
+takes one value of the field's type (`X | None`: of X).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
+import sys
 import types
 from collections.abc import Callable
-from typing import Any, Literal, Union, get_args, get_origin
+from dataclasses import dataclass
+from typing import Any, Literal, NoReturn, Union, get_args, get_origin
 
 from vm_registry.settings import Declared, Settings, declared
 
@@ -35,12 +43,31 @@ def kind_of(row: Declared) -> Kind:
     return "value"
 
 
+ON = ("on", "1", "true", "yes")
+OFF = ("off", "0", "false", "no")
+
+
+@dataclass(frozen=True, slots=True)
+class FromEnvironment:
+    """An environment twin's text, as argparse's default: judged by `settings_from_flags`."""
+
+    name: str
+    text: str
+
+
 def _lower(text: str) -> str:
     return text.lower()
 
 
 def _optional_text(text: str) -> str | None:
     return text or None
+
+
+def _number(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
 
 
 def value_type(row: Declared) -> Callable[[str], Any]:
@@ -54,6 +81,8 @@ def value_type(row: Declared) -> Callable[[str], Any]:
             return _optional_text
     if get_origin(base) is tuple:
         return str
+    if base is float:
+        return _number
     converter: Callable[[str], Any] = base
     return converter
 
@@ -90,15 +119,11 @@ def _default_note(row: Declared) -> str | None:
 
 def _env_default(row: Declared, kind: Kind) -> Any:
     raw = os.environ.get(row.env) if row.env else None
-    if raw is None or raw == "":
+    if raw is None or raw == "" or row.env is None:
         return [] if kind == "list" else row.default
     if kind == "list":
         return [part for part in raw.split(",") if part]
-    if kind == "off":
-        return raw.lower() not in ("off", "0")
-    if kind == "on":
-        return raw.lower() in ("on", "1", "true")
-    return raw  # a string default: argparse converts it with `type` when the flag is absent
+    return FromEnvironment(row.env, raw)
 
 
 def add_flags(parser: argparse.ArgumentParser, rows: tuple[Declared, ...] = ROWS) -> None:
@@ -154,11 +179,39 @@ def settings_from_flags(args: argparse.Namespace, rows: tuple[Declared, ...] = R
             values[row.name] = (os.environ.get(row.env) if row.env else None) or row.default
             continue
         value = getattr(args, row.name)
+        source = str(row.flag)
+        if isinstance(value, FromEnvironment):
+            source = f"{value.name} (the environment twin of {row.flag})"
+            value = _from_environment(row, value)
         if kind_of(row) == "list":
             value = tuple(part.strip() for part in value if part.strip()) or row.default
         if row.spec.check is not None and value is not None:
             allowed, message = _CHECKS[row.spec.check]
             if not allowed(value):
-                raise SystemExit(f"vm-registry serve: {row.flag} {message}")
+                refuse(f"{source} {message}")
         values[row.name] = value
     return Settings(**values)
+
+
+def _from_environment(row: Declared, given: FromEnvironment) -> Any:
+    where = f"{given.name}={given.text!r}"
+    if kind_of(row) in ("on", "off"):
+        word = given.text.strip().lower()
+        if word not in ON + OFF:
+            refuse(f"{where} is neither on ({', '.join(ON)}) nor off ({', '.join(OFF)})")
+        return word in ON
+    try:
+        value = value_type(row)(given.text)
+    except argparse.ArgumentTypeError as error:
+        refuse(f"{given.name}: {error}")
+    except ValueError:
+        refuse(f"{where} is not {'an integer' if row.type is int else 'valid'}")
+    if row.spec.choices is not None and value not in row.spec.choices:
+        refuse(f"{where} is not one of {', '.join(row.spec.choices)}")
+    return value
+
+
+def refuse(message: str) -> NoReturn:
+    """A setting `serve` cannot start with: one line, and exit status 2, as argparse's own."""
+    print(f"vm-registry serve: {message}", file=sys.stderr, flush=True)
+    raise SystemExit(2)
