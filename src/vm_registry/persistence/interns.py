@@ -270,9 +270,12 @@ class Interns:
         new_actors: list[tuple[int, bytes]] = []
         rows: list[Row] = []
         last_vm, last_actor = vms.last, actors.last
+        vm_ids, actor_ids = vms.ids, actors.ids  # not let go before the loop ends
         for event, chain in zip(events, hashes, strict=True):
             name = event.vm_id
-            vm = vms.id_of(name)
+            vm = vm_ids.get(name)  # the young generation: nearly every hit, and the hot path
+            if vm is None:
+                vm = vms.id_of(name)
             if vm is None:
                 vm = batch_vms.get(name) or found.vm_ids.get(name)
                 if vm is None:
@@ -280,7 +283,9 @@ class Interns:
                     new_vms.append((vm, name))
                 batch_vms[name] = vm
             body = encode_actor(event.actor)
-            actor = actors.id_of(body)
+            actor = actor_ids.get(body)
+            if actor is None:
+                actor = actors.id_of(body)
             if actor is None:
                 actor = batch_actors.get(body) or found.actor_ids.get(body)
                 if actor is None:
