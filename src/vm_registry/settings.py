@@ -31,7 +31,7 @@ def default_address(vm_id: str) -> str:
 
 
 # What a parsed value must be, checked before the server starts.
-Check = Literal["positive", "at least 1", "not negative"]
+Check = Literal["positive", "at least 1", "not negative", "a port", "a share"]
 
 BOUNDS: Final = "bounds (docs/reliability.md)"
 FEED: Final = "change feed (docs/feed.md)"
@@ -89,7 +89,7 @@ class Settings:
         metavar="FILE|URL",
     )
     host: str = setting("127.0.0.1", "address to listen on")
-    port: int = setting(3000, "port to listen on", env="PORT")
+    port: int = setting(3000, "port to listen on", env="PORT", check="a port")
     stale_after: float = setting(
         300.0, "a running VM not touched for this long is stale", metavar="SECONDS",
         check="positive",
@@ -100,8 +100,9 @@ class Settings:
         choices=("normal", "full"),
     )
     snapshot_every: int = setting(
-        10_000, "snapshot the projection every N events; 0 disables", metavar="EVENTS"
-    )
+        10_000, "snapshot the projection every N events; 0 disables", metavar="EVENTS",
+        check="not negative",
+    )  # fmt: skip
     log_level: str = setting(
         "info",
         "request lines are info; warning leaves them out",
@@ -145,11 +146,11 @@ class Settings:
     )  # fmt: skip
     header_timeout: float = setting(
         10.0, "time for a request's head to arrive, then 408; 0 disables", group=BOUNDS,
-        metavar="SECONDS",
+        metavar="SECONDS", check="not negative",
     )  # fmt: skip
     body_timeout: float = setting(
         30.0, "time for a request's body to arrive after its head, then 408; 0 disables",
-        group=BOUNDS, metavar="SECONDS",
+        group=BOUNDS, metavar="SECONDS", check="not negative",
     )  # fmt: skip
     max_held_queries: int = setting(
         1000, "blocking queries (?index=&wait=) held at once before 503 (docs/health.md)",
@@ -157,25 +158,29 @@ class Settings:
     )  # fmt: skip
     # Change feed.
     keepalive_seconds: float = setting(
-        15.0, "comment line on idle streams", flag="--keepalive", group=FEED, metavar="SECONDS"
-    )
+        15.0, "comment line on idle streams", flag="--keepalive", group=FEED, metavar="SECONDS",
+        check="positive",
+    )  # fmt: skip
     retry_ms: int = 2000
-    max_subscribers: int = setting(1000, "concurrent streams before 503", group=FEED)
-    feed_tail: int = setting(
-        20_000, "recent events kept in memory; older resumes read the log", group=FEED
+    max_subscribers: int = setting(
+        1000, "concurrent streams before 503", group=FEED, check="not negative"
     )
+    feed_tail: int = setting(
+        20_000, "recent events kept in memory; older resumes read the log", group=FEED,
+        check="not negative",
+    )  # fmt: skip
     feed_tail_bytes: int = setting(
         64 * 1024 * 1024, "encoded size of the events kept in memory", group=FEED,
         metavar="BYTES", check="at least 1",
     )  # fmt: skip
     bookmark_after_seconds: float = setting(
         5.0, "quiet time before a filtered stream gets a bookmark", flag="--bookmark-after",
-        group=FEED, metavar="SECONDS",
+        group=FEED, metavar="SECONDS", check="positive",
     )  # fmt: skip
     # Staleness reaper and its mass-expiry guard.
     reap_interval: float | None = setting(
         None, "how often to look for stale VMs", group=GUARD, metavar="SECONDS",
-        shown="stale-after / 10, at most 5 s",
+        shown="stale-after / 10, at most 5 s", check="positive",
     )  # fmt: skip
     guard_enabled: bool = setting(
         True, "let any number of VMs go stale at once (the environment twin takes off)",
@@ -187,11 +192,14 @@ class Settings:
         "share of the running fleet going silent that trips the guard",
         group=GUARD,
         metavar="SHARE",
+        check="a share",
     )
-    guard_min_fleet: int = setting(10, "smallest running fleet the guard protects", group=GUARD)
+    guard_min_fleet: int = setting(
+        10, "smallest running fleet the guard protects", group=GUARD, check="not negative"
+    )
     guard_max_seconds: float | None = setting(
         None, "longest the guard holds", flag="--guard-max-hold", group=GUARD,
-        metavar="SECONDS", shown="three stale windows",
+        metavar="SECONDS", shown="three stale windows", check="positive",
     )  # fmt: skip
     # Active health checks (docs/health.md): off unless asked for, see docs/security.md.
     health_checks: bool = setting(

@@ -199,6 +199,21 @@ def test_every_flag_has_an_environment_twin_now(monkeypatch: pytest.MonkeyPatch)
         (["--min-revision-wait", "-1"], "--min-revision-wait must not be negative"),
         (["--feed-tail-bytes", "0"], "--feed-tail-bytes must be at least 1"),
         (["--db-pool-size", "0"], "--db-pool-size must be positive"),
+        # These had no check: a reap interval of 0 kept an idle server busy (a quarter of a
+        # core), a share of 2 never trips the guard, port 99999 failed inside uvicorn.
+        (["--reap-interval", "0"], "--reap-interval must be positive"),
+        (["--keepalive", "-1"], "--keepalive must be positive"),
+        (["--bookmark-after", "0"], "--bookmark-after must be positive"),
+        (["--guard-max-hold", "0"], "--guard-max-hold must be positive"),
+        (["--guard-share", "2"], "--guard-share must be a share, above 0 and at most 1"),
+        (["--guard-share", "0"], "--guard-share must be a share, above 0 and at most 1"),
+        (["--port", "99999"], "--port must be a port, 0 to 65535"),
+        (["--snapshot-every", "-1"], "--snapshot-every must not be negative"),
+        (["--header-timeout", "-1"], "--header-timeout must not be negative"),
+        (["--body-timeout", "-1"], "--body-timeout must not be negative"),
+        (["--feed-tail", "-1"], "--feed-tail must not be negative"),
+        (["--max-subscribers", "-1"], "--max-subscribers must not be negative"),
+        (["--guard-min-fleet", "-1"], "--guard-min-fleet must not be negative"),
     ],
 )
 def test_a_value_the_declaration_refuses_stops_serve(

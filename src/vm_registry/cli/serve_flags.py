@@ -167,6 +167,8 @@ _CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "positive": (lambda value: value > 0, "must be positive"),
     "at least 1": (lambda value: value >= 1, "must be at least 1"),
     "not negative": (lambda value: value >= 0, "must not be negative"),
+    "a port": (lambda value: 0 <= value <= 65535, "must be a port, 0 to 65535"),
+    "a share": (lambda value: 0 < value <= 1, "must be a share, above 0 and at most 1"),
 }
 
 
