@@ -63,7 +63,7 @@ def growth(tmp_path: Path, warm: int, measured: int, send: Send, vm_id: str | No
         server.kill()
 
 
-# The intern caches (persistence/interns.py) charge at least what they hold.
+# The intern caches (persistence/id_tables.py) charge at least what they hold.
 ACTOR_CACHE_WORST = 4 * MiB
 VM_CACHE_WORST = 16 * MiB
 # Blocking queries' index keeps up to 10,000 deregistered ids (service/changes.py): the

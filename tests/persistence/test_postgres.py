@@ -5,7 +5,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from tests.persistence.contract import RawSql, StoreContract, StoreFactory
-from tests.persistence.contract_interns import InternCacheContract
+from tests.persistence.contract_id_tables import IdTablesContract
 from tests.support import postgres
 from vm_registry.persistence.store import Store, open_store
 
@@ -16,7 +16,7 @@ def database() -> Iterator[str]:
         yield url
 
 
-class TestPostgresStore(StoreContract, InternCacheContract):
+class TestPostgresStore(StoreContract, IdTablesContract):
     @pytest.fixture
     async def make_store(self, database: str) -> AsyncIterator[StoreFactory]:
         await postgres.reset(database)

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 from tests.persistence.contract import RawSql, StoreContract, StoreFactory
-from tests.persistence.contract_interns import InternCacheContract
+from tests.persistence.contract_id_tables import IdTablesContract
 from vm_registry.persistence.store import Store, open_store
 
 
-class TestSqliteStore(StoreContract, InternCacheContract):
+class TestSqliteStore(StoreContract, IdTablesContract):
     @pytest.fixture
     def make_store(self, tmp_path: Path) -> StoreFactory:
         async def make(*, read_only: bool = False) -> Store:

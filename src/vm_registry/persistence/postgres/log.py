@@ -28,7 +28,7 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from vm_registry.persistence.errors import StoreError, StoreUnavailable
-from vm_registry.persistence.interns import Row
+from vm_registry.persistence.id_tables import Row
 from vm_registry.persistence.postgres.errors import DRIVER_ERRORS, Conn, translate, translated
 from vm_registry.persistence.postgres.following import Listener, follow
 from vm_registry.persistence.postgres.leadership import AdvisoryLease

@@ -19,7 +19,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, ClassVar
 
 from vm_registry.domain.events import Event
-from vm_registry.persistence.interns import Interns, Row
+from vm_registry.persistence.id_tables import IdTables, Row
 from vm_registry.persistence.log import GENESIS_HASH, chain_hashes, check_continues
 from vm_registry.persistence.sql.reading import SELECT, SqlReads
 
@@ -36,7 +36,7 @@ class SqlEventLog(SqlReads):
         self._interned_at = 0
         self._first_seq = 1
         self._last_hash = GENESIS_HASH
-        self._interns = Interns(names_as_bytes=self.NAMES_AS_BYTES)
+        self._id_tables = IdTables(names_as_bytes=self.NAMES_AS_BYTES)
 
     # -- the driver's part ---------------------------------------------------------------
 
@@ -92,7 +92,7 @@ class SqlEventLog(SqlReads):
         """At open: (head, chain at head, first seq) as stored, and the caches to match."""
         self._head, self._last_hash, self._first_seq = position
         self._interned_at = self._head
-        await self.refresh_interns(conn)
+        await self.refresh_id_tables(conn)
 
     async def compacted_through(self, conn: Any = None) -> int:
         rows = await self.fetch("SELECT value FROM meta WHERE key = 'compacted_through'", (), conn)
@@ -117,20 +117,20 @@ class SqlEventLog(SqlReads):
     @contextlib.asynccontextmanager
     async def locked(self) -> AsyncIterator[SqlTransaction]:
         async with self.write_session() as conn:
-            interns = self._interns
-            known = interns.last_vm, interns.last_actor
+            tables = self._id_tables
+            known = tables.last_vm, tables.last_actor
             try:
                 head, chain = await self.begin(conn)
                 if head != self._interned_at:
                     # Others appended: their new VMs and actors took the next ids.
-                    await self.refresh_interns(conn)
-                    known = interns.last_vm, interns.last_actor
+                    await self.refresh_id_tables(conn)
+                    known = tables.last_vm, tables.last_actor
                 tx = SqlTransaction(self, conn, head, chain)
                 yield tx
                 await self.commit(conn)
             except BaseException:
                 await self.rollback_on(conn)
-                interns.forget_after(*known)
+                tables.forget_after(*known)
                 raise
             self.committed()
             # Only now, with the batch durable, does the in-memory position move.
@@ -168,12 +168,12 @@ class SqlTransaction:
             return
         check_continues(events, self._head)
         hashes = chain_hashes(events, self._last_hash)
-        interns = self._log._interns
+        tables = self._log._id_tables
         # A cache that has let ids go may lack a name the tables hold: look those up first.
         found = None
-        if not interns.complete:
+        if not tables.complete:
             fetch = self._log.fetcher(self._conn)
-            found = await interns.refresh(fetch, events=events, newer=False)
-        vms, actors, rows = interns.rows_for(events, hashes, found)
+            found = await tables.refresh(fetch, events=events, newer=False)
+        vms, actors, rows = tables.rows_for(events, hashes, found)
         await self._log.insert(self._conn, vms, actors, rows)
         self._head, self._last_hash = events[-1].seq, hashes[-1]

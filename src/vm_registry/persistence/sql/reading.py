@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Final
 from vm_registry.domain.events import HEARTBEAT, Event
 from vm_registry.persistence.codes import TYPE_CODES
 from vm_registry.persistence.errors import StoreCorrupt
-from vm_registry.persistence.interns import Fetch, Found, Interns
+from vm_registry.persistence.id_tables import Fetch, Found, IdTables
 from vm_registry.persistence.log import EventQuery, ReplayChunk
 
 COLUMNS: Final = "seq, type, vm, at, actor, data"
@@ -40,7 +40,7 @@ def row_count(number: int) -> int:
 class SqlReads:
     name: str  # the database in messages, without secrets
     REPLAY_CHUNK: ClassVar[int]  # rows per chunk of startup replay (see each backend)
-    _interns: Interns
+    _id_tables: IdTables
     _interned_at: int
     _first_seq: int
 
@@ -63,28 +63,28 @@ class SqlReads:
 
         return fetch
 
-    async def refresh_interns(
+    async def refresh_id_tables(
         self, conn: Any = None, rows: Sequence[Any] = (), names: Sequence[str] = ()
     ) -> Found:
         """Learn the ids others added; with caches that have let ids go, also look up those
-        `rows` and `names` name (persistence/interns.py)."""
-        return await self._interns.refresh(self.fetcher(conn), rows=rows, names=names)
+        `rows` and `names` name (persistence/id_tables.py)."""
+        return await self._id_tables.refresh(self.fetcher(conn), rows=rows, names=names)
 
     async def decode_rows(self, rows: Sequence[Any], conn: Any = None) -> list[Event]:
         try:
-            return [self._interns.decode(row) for row in rows]
+            return [self._id_tables.decode(row) for row in rows]
         except KeyError:
             # A row committed (by this or another process) after our caches were filled, or
             # naming an id the caches have let go.
-            found = await self.refresh_interns(conn, rows=rows)
-        return self._interns.decode_all(rows, found)
+            found = await self.refresh_id_tables(conn, rows=rows)
+        return self._id_tables.decode_all(rows, found)
 
     async def vm_key(self, vm_id: str) -> int | None:
         """The intern id of VM `vm_id`, None if the log never named it."""
-        key = self._interns.vm_id(vm_id)
+        key = self._id_tables.vm_id(vm_id)
         if key is None:
-            found = await self.refresh_interns(names=(vm_id,))
-            key = self._interns.vm_id(vm_id, found)
+            found = await self.refresh_id_tables(names=(vm_id,))
+            key = self._id_tables.vm_id(vm_id, found)
         return key
 
     async def vm_known(self, vm_id: str) -> bool:
@@ -185,17 +185,17 @@ class SqlReads:
             yield [(event, bytes(row[6])) for event, row in zip(events, rows, strict=True)]
 
     async def scan_for_replay(self, after: int = 0) -> AsyncIterator[ReplayChunk]:
-        interns = self._interns
+        tables = self._id_tables
         # The caches hold every id the log named up to here (at open, and after our commits);
         # a chunk beyond it may name a VM or actor another process added since.
         known = self._interned_at
         sql = f"{SELECT} WHERE seq > ? AND seq <= ? ORDER BY seq"
         async for rows in self.replay_rows(sql, (int64(after), INT64_MAX)):
             found = Found()
-            if rows[-1][0] > known or not interns.complete:
-                found = await self.refresh_interns(rows=rows)
+            if rows[-1][0] > known or not tables.complete:
+                found = await self.refresh_id_tables(rows=rows)
                 known = max(known, rows[-1][0])
-            names, decode = interns.replay_view(rows, found)
+            names, decode = tables.replay_view(rows, found)
             yield ReplayChunk(rows, HEARTBEAT_CODE, names, decode)
             # One chunk alive at a time, when the caller lets go of it too.
             del rows, names, found

@@ -33,7 +33,7 @@ from typing import Any, Final
 import aiosqlite
 
 from vm_registry.persistence.errors import StoreCorrupt, StoreError, StoreUnavailable
-from vm_registry.persistence.interns import Row
+from vm_registry.persistence.id_tables import Row
 from vm_registry.persistence.log import GENESIS_HASH
 from vm_registry.persistence.sql.log import SqlEventLog
 from vm_registry.persistence.sqlite.errors import translate, translated

@@ -23,7 +23,7 @@ from tests.persistence.contract import (
     scan_all,
 )
 from vm_registry.domain import events as ev
-from vm_registry.persistence import interns
+from vm_registry.persistence import id_tables
 from vm_registry.persistence.log import EventQuery
 from vm_registry.service.bootstrap import replay
 
@@ -42,11 +42,11 @@ def batch(first: int, count: int) -> list[Any]:
     ]
 
 
-class InternCacheContract:
+class IdTablesContract:
     @pytest.fixture
     def tiny_caches(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        monkeypatch.setattr(interns, "VM_CACHE_BYTES", TINY)
-        monkeypatch.setattr(interns, "ACTOR_CACHE_BYTES", TINY)
+        monkeypatch.setattr(id_tables, "VM_CACHE_BYTES", TINY)
+        monkeypatch.setattr(id_tables, "ACTOR_CACHE_BYTES", TINY)
 
     @pytest.mark.usefixtures("tiny_caches")
     async def test_ids_the_caches_let_go_are_read_found_and_reused(

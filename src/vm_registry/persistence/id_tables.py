@@ -1,5 +1,7 @@
-"""The intern tables `vms(id, name)` and `actors(id, body)`, cached in memory, and rows back
-into events; the same for every backend, since they share the stored layout.
+"""The log's id tables `vms(id, name)` and `actors(id, body)` (each VM id and actor interned
+once in the log), cached in memory, and rows back into events; the same for every backend,
+since they share the stored layout. Not to be confused with `domain/interning.py`, which shares
+equal values among the entries in memory.
 
 Each VM id and each distinct actor is stored once and referenced by a small integer from every
 event row. Ids are handed out in order (`last + 1`) under the log's write lock, so a cache
@@ -161,7 +163,7 @@ def _text(stored: Any) -> str:
     return stored.decode() if isinstance(stored, bytes) else str(stored)
 
 
-class Interns:
+class IdTables:
     def __init__(
         self,
         *,
