@@ -32,6 +32,17 @@ def test_any_other_client_gets_the_entry_points_as_json(http: httpx.Client) -> N
             assert http.get(path).status_code == 200, path
 
 
+def test_a_client_that_refuses_html_or_prefers_json_gets_the_index(http: httpx.Client) -> None:
+    """`text/html;q=0` says HTML is not acceptable, and `application/json, text/html;q=0.1`
+    that JSON is preferred: both were sent to the HTML page because the header named it."""
+    for accept in ("text/html;q=0", "application/json, text/html;q=0.1", "text/html;q=x"):
+        answer = http.get("/", headers={"Accept": accept})
+        assert answer.status_code == 200, accept
+        assert answer.json()["dashboard"] == "/ui"
+    weighted = http.get("/", headers={"Accept": "application/json;q=0.5, TEXT/HTML;q=0.9"})
+    assert weighted.status_code == 302
+
+
 def test_with_auth_on_the_landing_is_open_and_the_fleet_is_not(tmp_path: Path) -> None:
     db = tmp_path / "registry.db"
     server = ServerProcess(db, env={"VERS_AUTH_TOKEN": "landing-secret-42"}).start()

@@ -10,8 +10,10 @@ The files are read once, on first use, from `vm_registry/api/ui/`. Only names fo
 served; anything else is a JSON 404 like any unknown route.
 
 `GET /` is where a browser lands when given the registry's bare address: one that accepts HTML
-is sent on to `/ui`. Any other client (curl, an agent's HTTP library) gets a JSON index of
-where things are, rather than a redirect to a page it cannot use or a 404 that says nothing.
+is sent on to `/ui` (`text/html` named with a weight above 0, and not below `application/json`'s:
+`text/html;q=0` refuses HTML, and a client that prefers JSON gets it). Any other client (curl,
+an agent's HTTP library) gets a JSON index of where things are, rather than a redirect to a
+page it cannot use or a 404 that says nothing.
 """
 
 from __future__ import annotations
@@ -87,9 +89,28 @@ INDEX = orjson.dumps(
 async def landing(request: Request[Any, Any, Any]) -> Response[bytes] | Redirect:
     # The answer depends on Accept, so a cache must keep the two apart.
     vary = {"Vary": "Accept"}
-    if "text/html" in request.headers.get("accept", ""):
+    if wants_html(request.headers.get("accept", "")):
         return Redirect("/ui", status_code=302, headers=vary)
     return Response(INDEX, media_type="application/json", headers=vary)
+
+
+def wants_html(accept: str) -> bool:
+    weights = {"text/html": 0.0, "application/json": 0.0}
+    for media_range in accept.split(","):
+        kind, *parameters = media_range.split(";")
+        kind = kind.strip().lower()
+        if kind not in weights:
+            continue
+        weight = 1.0
+        for parameter in parameters:
+            name, _, value = parameter.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    weight = min(max(float(value), 0.0), 1.0)  # nan compares false: 0.0
+                except ValueError:
+                    weight = 0.0  # a weight that is not one: the range is not accepted
+        weights[kind] = max(weights[kind], weight)
+    return weights["text/html"] > 0 and weights["text/html"] >= weights["application/json"]
 
 
 @get("/ui", security=OPEN, include_in_schema=False)
