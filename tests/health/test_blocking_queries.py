@@ -13,7 +13,7 @@ from vm_registry.domain.errors import Unavailable
 from vm_registry.domain.events import Event
 from vm_registry.domain.fold import State, apply
 from vm_registry.domain.outcome import Outcome
-from vm_registry.service.blocking_queries import BlockingQueries, Scope
+from vm_registry.service.blocking_queries import MAX_SHOWN, BlockingQueries, Scope, shown
 
 
 class Log:
@@ -109,3 +109,18 @@ async def test_answers_at_once_when_the_scope_moved_or_the_index_is_ahead() -> N
     assert not log.queries.must_wait(Scope(role="infra"), index - 1)
     assert log.queries.must_wait(Scope(role="worker"), index - 1)
     assert not log.queries.must_wait(Scope(), index + 1)  # ahead of the log
+
+
+async def test_a_held_list_keeps_at_most_max_shown_ids_and_then_wakes_on_any_change() -> None:
+    assert shown(f"vm-{n}" for n in range(MAX_SHOWN)) == {f"vm-{n}" for n in range(MAX_SHOWN)}
+    assert shown(f"vm-{n}" for n in range(MAX_SHOWN + 1)) is None
+    log = Log()
+    log.register("paused", status="paused")
+    index = log.register("member")
+    scope = Scope(role="worker", discover=True, shown=None)  # too many ids to keep
+    task = await held(log, scope, index)
+    log.register("infra-1", role="infra")  # another role: still not its business
+    await asyncio.sleep(0)
+    assert not task.done()
+    log.append(ev.UPDATED, "paused", metadata={"x": 1})  # outside the answer, but it cannot tell
+    await asyncio.wait_for(task, 5)

@@ -33,7 +33,7 @@ from vm_registry.domain import validation
 from vm_registry.domain.errors import Invalid, NotFound
 from vm_registry.domain.model import ROLES, STATUSES, Entry
 from vm_registry.domain.timestamps import parse_iso
-from vm_registry.service.blocking_queries import Scope
+from vm_registry.service.blocking_queries import Scope, shown
 from vm_registry.service.registry import Registry
 from vm_registry.service.time_machine import TimeMachine
 from vm_registry.wire import bodies
@@ -102,8 +102,8 @@ async def list_vms(request: AnyRequest) -> Response[bytes]:
     status = rq.query_choice(request, "status", STATUSES)
 
     def scope() -> Scope:
-        shown = frozenset(e.id for e in registry.entries(role=role, status=status))
-        return Scope(role=role, status=status, shown=shown)
+        ids = (e.id for e in registry.entries(role=role, status=status))
+        return Scope(role=role, status=status, shown=shown(ids))
 
     await blocking.hold(request, queries, scope)
     past = await _past_point(request, registry, history)
@@ -209,8 +209,8 @@ async def discover(role: RoleName, request: AnyRequest) -> Response[bytes]:
     await registry.caught_up(rq.min_revision(request))
 
     def scope() -> Scope:
-        shown = frozenset(e.id for e in registry.discover(role, healthy=healthy))
-        return Scope(role=role, discover=True, healthy=healthy, shown=shown)
+        ids = (e.id for e in registry.discover(role, healthy=healthy))
+        return Scope(role=role, discover=True, healthy=healthy, shown=shown(ids))
 
     await blocking.hold(request, queries, scope)
     return responses.answer(hot.discover(registry, renderer, role, healthy))
