@@ -62,3 +62,15 @@ def test_the_fold_of_the_timeline_keeps_every_time_and_the_log_never_goes_back()
         "middle": (NOW - 7000, NOW - 5000),
     }
     assert list(state.entries) == ["early", "middle", "late"]  # registration order
+
+
+def test_a_huge_value_is_quoted_cut_in_its_reason() -> None:
+    """A 10 MB time (or id) was quoted whole: a 10 MB line in the import's report."""
+    huge_time = {**entry("t", NOW - 1000, NOW), "registeredAt": "x" * 10_000_000}
+    huge_id = {**entry("i", NOW - 1000, NOW), "id": "i" * 10_000_000}
+    reading = read(huge_time, huge_id)
+    assert reading.taken == []
+    for refused in reading.refused:
+        line = refused.describe()
+        assert len(line) < 400, line[:400]
+        assert "... (10000000 characters)" in line

@@ -11,6 +11,9 @@ Times are taken as recorded, with two checks: `lastSeen` may not precede `regist
 neither may lie ahead of the importing machine's clock by more than `FUTURE_SLACK_MS` (a copy
 from a machine whose clock runs a little ahead is taken at "now"). A time far in the future
 would hold every later event of the log at that time, since the log's times never go back.
+
+A value quoted in a reason is cut to `QUOTED` characters: a reason is one line of the report,
+and a file may hold a time or an id of megabytes.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from vm_registry.wire import bodies
 
 TIMES: Final = ("registeredAt", "lastSeen")
 FUTURE_SLACK_MS: Final = 60_000
+QUOTED: Final = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +51,7 @@ class Refused:
     def describe(self) -> str:
         which = f"entry {self.index}"
         if self.vm_id is not None:
-            which += f" (id {self.vm_id!r})"
+            which += f" (id {quoted(self.vm_id)})"
         return f"{which}: {self.reason}"
 
 
@@ -109,13 +113,19 @@ def _time(value: Any, where: str, now: int) -> int:
     try:
         at = parse_iso(value)
     except ValueError:
-        raise Invalid(f"{where} {value!r} is not an ISO 8601 time") from None
+        raise Invalid(f"{where} {quoted(value)} is not an ISO 8601 time") from None
     if at < 0:
-        raise Invalid(f"{where} {value!r} is before 1970")
+        raise Invalid(f"{where} {quoted(value)} is before 1970")
     if at > now + FUTURE_SLACK_MS:
-        raise Invalid(f"{where} {value!r} is in the future (this machine's clock says "
+        raise Invalid(f"{where} {quoted(value)} is in the future (this machine's clock says "
                       f"{to_iso(now)})")  # fmt: skip
     return min(at, now)
+
+
+def quoted(value: str) -> str:
+    if len(value) <= QUOTED:
+        return repr(value)
+    return f"{value[:QUOTED]!r}... ({len(value)} characters)"
 
 
 def _id_of(item: Any) -> str | None:
