@@ -41,10 +41,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
 
-from vm_registry.domain.commands import Command
-from vm_registry.domain.outcome import Outcome
 from vm_registry.feed.broker import Broker
 from vm_registry.persistence.store import Store, open_store
 from vm_registry.service.blocking_queries import BlockingQueries
@@ -53,7 +50,7 @@ from vm_registry.service.health_checks import CheckPolicy, HealthChecker
 from vm_registry.service.leadership import Leadership
 from vm_registry.service.probe_process import ProbeProcess
 from vm_registry.service.reaper import GuardPolicy, Reaper
-from vm_registry.service.registry import Registry, wall_clock_ms
+from vm_registry.service.registry import Execute, Registry, wall_clock_ms
 from vm_registry.service.retention import Retention, RetentionFigures, RetentionPolicy
 from vm_registry.service.self_registration import Identity, SelfRegistration
 from vm_registry.service.snapshots import Snapshotter, load_state
@@ -100,7 +97,7 @@ class Runtime:
     checker: HealthChecker | None
     retention: Retention | None
     store: Store
-    execute: Callable[[Command, dict[str, Any]], Awaitable[Outcome]]
+    execute: Execute
 
     def __init__(
         self,
