@@ -205,3 +205,28 @@ def test_held_lists_of_a_large_fleet_keep_a_bounded_part_of_their_answer(tmp_pat
         assert grown < bound, within(grown, bound)
     finally:
         server.kill()
+
+
+@LONG
+def test_distinct_paths_methods_and_queries_add_no_metric_series(tmp_path: Path) -> None:
+    """Metric labels are fixed sets (route templates, `unmatched`, known methods, statuses):
+    thousands of distinct paths and queries add no series and hold no memory."""
+
+    def wander(http: httpx.Client, n: int) -> None:
+        path = f"/registry/vms/{n:06d}-" + "p" * 200
+        assert http.get(path, params={f"q{n}": "v" * 100}).status_code == 404
+        assert http.get(f"/nowhere/{n}/" + "x" * 200).status_code == 404
+
+    server = ServerProcess(tmp_path / "registry.db", args=TAIL_ARGS).start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as http:
+            hammer(server, 0, 200, wander)
+            http.get("/metrics")  # its own route's series, counted from the second scrape on
+            series = len(http.get("/metrics").text.splitlines())
+            before = rss(server)
+            hammer(server, 200, 3_000, wander)
+            grown = rss(server) - before
+            assert len(http.get("/metrics").text.splitlines()) == series
+        assert grown < SLACK, within(grown, SLACK)
+    finally:
+        server.kill()
