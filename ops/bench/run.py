@@ -41,14 +41,15 @@ from ops.bench.scenarios import (
     outcome,
     postgres,
     reads,
+    retention,
     writes,
 )
 from ops.bench.settings import FULL, QUICK, BenchSettings
 from ops.bench.wrk import ensure_wrk
 
 # reads first: a fresh peer then holds only its fleet of a thousand (scenarios/reads.py)
-GROUPS = (reads, writes, log_cost, fleet, cold_start, fanout, postgres)
-NEEDS_WRK = frozenset({1, 2, 3, 4, 5, 9, 10, 11, 13, 14, 15})
+GROUPS = (reads, writes, log_cost, retention, fleet, cold_start, fanout, postgres)
+NEEDS_WRK = frozenset({1, 2, 3, 4, 5, 9, 10, 11, 13, 14, 15, 16})
 RESULTS = Path(__file__).with_name("results")
 
 

@@ -37,6 +37,11 @@ class BenchSettings:
     fanout_s: float = 10.0
     idle_s: float = 5.0  # quiet window pricing idle watchers (keep-alive pings)
     drain_s: float = 5.0  # how long subscribers may take to catch up after the last write
+    # P16: heartbeats while retention removes this many old events; then the file's size over
+    # `retention_windows` windows of `retention_window_s` of steady heartbeats
+    retention_events: int = 1_000_000
+    retention_window_s: float = 3.0
+    retention_windows: int = 10
     # P12: cross-replica feed latency (write on replica A, watcher on B); lasts `fanout_s`
     xr_rate: int = 500
 
@@ -54,6 +59,7 @@ QUICK = FULL.scaled(
     big_fleet=20_000,
     log_events=200_000,
     log_vms=2_000,
+    retention_events=200_000,
     watchers=2_000,
     few_watchers=200,
     watch_rate=500,
@@ -72,6 +78,9 @@ SMOKE = QUICK.scaled(
     infra_vms=3,
     log_events=3_000,
     log_vms=50,
+    retention_events=3_000,
+    retention_window_s=1.0,
+    retention_windows=4,
     watchers=20,
     few_watchers=5,
     watch_rate=100,

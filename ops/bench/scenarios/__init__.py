@@ -1,4 +1,4 @@
-"""The scenarios of the performance issue's table (P1 to P15), in groups that share servers.
+"""The scenarios of the performance issue's table (P1 to P16), in groups that share servers.
 
 Each group module has `NUMBERS` and `async def run(ctx) -> list[Outcome]`, returning the
 outcomes of the selected numbers among its own. `CATALOGUE` holds what the table prints; the
@@ -38,6 +38,11 @@ CATALOGUE: dict[int, tuple[str, str]] = {
     15: (
         "heartbeats with JSON request logs, c{connections}",
         "rps >= 0.8 x logs off",
+    ),
+    16: (
+        "heartbeats while retention drops {retention_events:,} old events, c{connections}; "
+        "file size over {retention_windows} windows",
+        "p99 <= 50 ms, rps >= 0.8 x no retention, size within 10 %",
     ),
     # Only with --postgres URL; the reference is the same measure on SQLite (postgres.py).
     9: ("PostgreSQL heartbeats, 1 replica, c{connections}", "rps >= 0.5 x SQLite"),

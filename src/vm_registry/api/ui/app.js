@@ -62,9 +62,11 @@ const travel = new TimeTravel({
   input: $("travel-time"),
   live: $("travel-live"),
   banner: $("travel-banner"),
+  reach: $("travel-reach"),
   fleet,
   onUnauthorized: askForToken,
 });
+travel.refreshReach();
 
 const ticker = new Ticker({
   list: $("events"),
@@ -113,6 +115,7 @@ $("token-form").addEventListener("submit", (submit) => {
   $("main").inert = false;
   $("forget-token").hidden = false;
   feed.start();
+  travel.refreshReach();
 });
 
 $("forget-token").addEventListener("click", () => {
