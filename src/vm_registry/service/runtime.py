@@ -49,13 +49,14 @@ from vm_registry.service.following import Follower
 from vm_registry.service.health_checks import CheckPolicy, HealthChecker
 from vm_registry.service.leadership import Leadership
 from vm_registry.service.probe_process import ProbeProcess
+from vm_registry.service.publishing import WriterObserver
 from vm_registry.service.reaper import GuardPolicy, Reaper
 from vm_registry.service.registry import Execute, Registry, wall_clock_ms
 from vm_registry.service.retention import Retention, RetentionFigures, RetentionPolicy
 from vm_registry.service.self_registration import Identity, SelfRegistration
 from vm_registry.service.snapshots import Snapshotter, load_state
 from vm_registry.service.time_machine import TimeMachine
-from vm_registry.service.writer import Writer, WriterObserver
+from vm_registry.service.writer import Writer
 from vm_registry.settings import Settings, default_address
 
 log = logging.getLogger("vm_registry")

@@ -11,14 +11,9 @@ instead of growing memory). The writer takes everything waiting, up to `max_batc
 3. only after the commit, installs the overlay's entries into the projection (the very objects
    the callers get back), publishes them, and answers.
 
-Publishing hands each committed batch to the subscribers, in the order given (the runtime's
-order: the feed, then blocking queries, then snapshots; see `service/runtime.py`), each on its
-own, so one that fails neither stops the others nor fails the writes, which are durable by then.
-Then read-your-writes waiters learn the new revision, and only then are the callers answered.
-
-An observer (`WriterObserver`: the metrics) watches without taking part: it hears of each
-command as it is submitted and refused, and of each batch around its commit. It never sees the
-writer's insides, and nothing it does changes what the writer decides.
+Publishing hands each committed batch to the subscribers, then read-your-writes waiters learn
+the new revision, and only then are the callers answered; an observer (the metrics) watches
+without taking part (`service/publishing.py`).
 
 If the commit fails, every command of the batch gets `Unavailable` and the projection does not
 move: it never runs ahead of the log.
@@ -36,7 +31,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from vm_registry.domain.commands import Command, decide
 from vm_registry.domain.errors import RegistryError, Unavailable
@@ -46,6 +41,7 @@ from vm_registry.domain.model import Entry
 from vm_registry.domain.outcome import Outcome
 from vm_registry.persistence.errors import StoreError
 from vm_registry.persistence.log import EventLog
+from vm_registry.service.publishing import Subscriber, WriterObserver
 from vm_registry.service.revisions import RevisionGate
 
 log = logging.getLogger("vm_registry.writer")
@@ -57,31 +53,7 @@ _UNAVAILABLE = "the event log is unavailable ({}); nothing was changed, retry la
 # Events read per step when folding what other processes committed.
 FOLLOW_CHUNK = 1000
 
-# Hears of every batch of committed events (this process's and other processes'), in seq order.
-Subscriber = Callable[[list[Outcome]], None]
-
 __all__ = ["Outcome", "Subscriber", "Writer", "WriterObserver"]
-
-
-class WriterObserver(Protocol):
-    """Watches the writer (the metrics); called on the writer's path, so it must be cheap."""
-
-    def command_submitted(self, command: Command) -> object:
-        """In the caller's task, as `command` is queued. What it returns travels with the
-        command into its batch (`batch_begins` gets them all): the caller's request id."""
-
-    def command_refused(self, error: RegistryError) -> None:
-        """In the caller's task: the command was refused, or the log could not take it."""
-
-    def batch_begins(self, tags: list[object]) -> object:
-        """In the writer's task, before a batch is decided; what it returns goes to
-        `batch_ends`."""
-
-    def batch_ends(
-        self, begun: object, size: int, seconds: float, committed: list[Outcome]
-    ) -> None:
-        """After the batch of `size` commands: `committed` is what it appended (empty if the
-        log refused it)."""
 
 
 @dataclass(slots=True)

@@ -1,5 +1,5 @@
 """The writer's figures, counted by an observer the writer calls (`WriterObserver` in
-`service/writer.py`), never inside the writer or by reaching into it.
+`service/publishing.py`), never inside the writer or by reaching into it.
 
 It hears of each command in the caller's task (submitted, refused) and of each batch in the
 writer's task (its size, its time, what it appended). Around a batch it also sets the batch's
@@ -91,7 +91,7 @@ class WriterMetrics:
             child = self._appended[kind] = self.appended.labels(kind)
         child.inc()
 
-    # -- the writer's observer (service/writer.py: WriterObserver) ----------------------------
+    # -- the writer's observer (service/publishing.py: WriterObserver) ------------------------
 
     def command_submitted(self, command: Command) -> object:
         self.count_submitted(command)
