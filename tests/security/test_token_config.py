@@ -20,7 +20,7 @@ SECRET = "a-perfectly-long-secret"
 @dataclass(frozen=True)
 class Case:
     env: dict[str, str] = field(default_factory=dict)
-    toml: str | None = None  # written to a file and passed with --tokens
+    toml: str | bytes | None = None  # written to a file and passed with --tokens
     says: tuple[str, ...] = ()
 
 
@@ -68,13 +68,32 @@ CASES = {
         toml=f'[[token]]\nname = "ops"\nscope = "root"\nsecret = "{SECRET}"\n',
         says=("tokens.toml token #1", "scope 'root'"),
     ),
+    # These were tracebacks (a UnicodeDecodeError, an AttributeError, a TypeError).
+    "toml not UTF-8": Case(
+        toml=b'[[token]]\nname = "ops\xff"\nscope = "admin"\nsecret = "' + SECRET.encode() + b'"\n',
+        says=("tokens.toml: not UTF-8 text",),
+    ),
+    "token a table, not an array of tables": Case(
+        toml=f'[token]\nname = "ops"\nscope = "admin"\nsecret = "{SECRET}"\n',
+        says=("tokens.toml: each token must be a [[token]] table",),
+    ),
+    "token a string": Case(toml='token = "ops"\n', says=("each token must be a [[token]] table",)),
+    "secret_env not a string": Case(
+        toml='[[token]]\nname = "ops"\nscope = "admin"\nsecret_env = 5\n',
+        says=("tokens.toml token #1: secret_env must be a string",),
+    ),
+    "secret not a string": Case(
+        toml='[[token]]\nname = "ops"\nscope = "admin"\nsecret = 123456789012\n',
+        says=("tokens.toml token #1: secret must be a string",),
+    ),
 }
 
 
 def serve(tmp: Path, case: Case) -> subprocess.CompletedProcess[str]:
     args = ["--port", str(free_port()), "--db", str(tmp / "registry.db")]
     if case.toml is not None:
-        (tmp / "tokens.toml").write_text(case.toml)
+        raw = case.toml if isinstance(case.toml, bytes) else case.toml.encode()
+        (tmp / "tokens.toml").write_bytes(raw)
         args += ["--tokens", str(tmp / "tokens.toml")]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VERS_", "VM_REGISTRY_"))}
     return subprocess.run(

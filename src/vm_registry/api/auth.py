@@ -73,22 +73,42 @@ def load_tokens(
         found[admin_token] = Principal("admin", "admin")
         named["admin"] = "VERS_AUTH_TOKEN"
     if tokens_file is not None:
-        try:
-            config = tomllib.loads(tokens_file.read_text())
-        except (OSError, tomllib.TOMLDecodeError) as error:
-            raise TokenConfigError(f"{tokens_file}: {error}") from error
-        for index, item in enumerate(config.get("token", [])):
-            where = f"{tokens_file} token #{index + 1}"
-            secret = item.get("secret") or os.environ.get(item.get("secret_env", ""), "")
+        for where, item in _file_tokens(tokens_file):
+            secret = item.get("secret") or os.environ.get(item.get("secret_env") or "", "")
             if not isinstance(item.get("name"), str) or not secret:
                 raise TokenConfigError(f"{where}: needs a name and a secret or secret_env")
-            add(item["name"], str(item.get("scope", "")), str(secret), where)
+            add(item["name"], str(item.get("scope", "")), secret, where)
     if tokens_env:
         for index, part in enumerate(p for p in tokens_env.split(";") if p.strip()):
             name, _, rest = part.strip().partition(":")
             scope, _, secret = rest.partition(":")
             add(name, scope, secret, f"VM_REGISTRY_TOKENS entry #{index + 1}")
     return Tokens(found)
+
+
+def _file_tokens(path: Path) -> list[tuple[str, dict[str, Any]]]:
+    """The `[[token]]` tables of a tokens file, each with where it is, its values' types
+    checked: a file that is not UTF-8, or a `token` that is not an array of tables, or a
+    secret that is not text, was a traceback."""
+    try:
+        config = tomllib.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise TokenConfigError(
+            f"{path}: not UTF-8 text ({error.reason} at byte {error.start})"
+        ) from None
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise TokenConfigError(f"{path}: {error}") from error
+    items = config.get("token", [])
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise TokenConfigError(f"{path}: each token must be a [[token]] table")
+    found = []
+    for index, item in enumerate(items):
+        where = f"{path} token #{index + 1}"
+        for key in ("name", "scope", "secret", "secret_env"):
+            if key in item and not isinstance(item[key], str):
+                raise TokenConfigError(f"{where}: {key} must be a string")
+        found.append((where, item))
+    return found
 
 
 class Tokens:
