@@ -72,16 +72,28 @@ class Listener:
         await self.close()
         try:
             conn = await self._connect()
-            await conn.add_listener(self._channel, self._notified)
         except DRIVER_ERRORS as error:
-            delay = self._backoff.next()
-            self._retry_at = loop.time() + delay
-            log.warning("%s: cannot LISTEN (%s); retrying in %.1f s", self._name, error, delay)
+            self._deaf(loop, error)
+            return
+        try:
+            await conn.add_listener(self._channel, self._notified)
+        except BaseException as error:
+            # A stop that cancels us here, or a refused LISTEN, would otherwise leave the new
+            # connection to the garbage collector (asyncpg then warns from __del__).
+            conn.terminate()
+            if not isinstance(error, DRIVER_ERRORS):
+                raise
+            self._deaf(loop, error)
             return
         conn.add_termination_listener(self._notified)
         self._conn = conn
         self._backoff.reset()
         self._woken.set()  # notifications may have been missed while deaf: look at once
+
+    def _deaf(self, loop: asyncio.AbstractEventLoop, error: BaseException) -> None:
+        delay = self._backoff.next()
+        self._retry_at = loop.time() + delay
+        log.warning("%s: cannot LISTEN (%s); retrying in %.1f s", self._name, error, delay)
 
     async def wait(self) -> None:
         """Until notified, or for one poll interval."""
@@ -96,9 +108,12 @@ class Listener:
 
     async def close(self) -> None:
         conn, self._conn = self._conn, None
-        if conn is not None:
+        if conn is None:
+            return
+        try:
             with contextlib.suppress(*DRIVER_ERRORS):
                 await asyncio.wait_for(conn.close(), 2)
+        finally:  # also when a second cancellation cuts the polite close short
             if not conn.is_closed():
                 conn.terminate()
 
