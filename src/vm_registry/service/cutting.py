@@ -19,6 +19,7 @@ from vm_registry.persistence.archive import ArchiveWriter
 from vm_registry.persistence.errors import StoreCorrupt
 from vm_registry.persistence.log import GENESIS_HASH
 from vm_registry.persistence.store import Store
+from vm_registry.service.snapshots import PIECE_PAUSE
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +45,8 @@ async def cut_log(
     store: Store, cut: int, state: State, archive_path: Path | None, *, offload: bool = False
 ) -> Cut:
     """Drop the events after the log's first up to `cut`; `state` is the state at `cut`.
-    `offload` compresses the archive in a thread, off a live server's loop."""
+    `offload` (a live server) compresses the archive in a thread and encodes the snapshot at
+    the cut in pieces, so neither holds the server's loop."""
     log = store.log
     first = log.first_seq
     chain = await log.hash_at(cut)
@@ -64,5 +66,17 @@ async def cut_log(
             writer.abandon()
             raise
         size = archive_path.stat().st_size
-    dropped = await store.compaction.compact(cut, chain, snapshot.encode(state))
+    canonical = await _encoded(state) if offload else snapshot.encode(state)
+    dropped = await store.compaction.compact(cut, chain, canonical)
     return Cut(cut, dropped, archived, size)
+
+
+async def _encoded(state: State) -> bytes:
+    """The snapshot at the cut, a piece at a time with a short sleep between pieces: on a live
+    server a large fleet never holds the loop (or the GIL, which the writer's commits need)
+    for more than one piece (see Snapshotter._between_commits)."""
+    pieces = []
+    for piece in snapshot.encode_pieces(list(state.entries.values()), state.revision):
+        pieces.append(piece)
+        await asyncio.sleep(PIECE_PAUSE)
+    return await asyncio.to_thread(b"".join, pieces)

@@ -122,7 +122,8 @@ class Retention:
         """Reach the cut the policy asks for now, in steps; the events dropped."""
         log_ = self.store.log
         first = await log_.refresh_first_seq()
-        self._remove_leftovers(first)
+        # Off the loop: a month of archives is thousands of files to list and measure.
+        await asyncio.to_thread(self._remove_leftovers, first)
         target = await self._target(first)
         dropped = 0
         while self.is_leader() and first <= target:
