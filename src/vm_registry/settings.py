@@ -44,6 +44,9 @@ AUTH: Final = "authentication (docs/security.md)"
 
 
 UNIT_SECONDS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+# The longest duration taken: a century. `--retain inf` (or 1e300d) passed the positive check and
+# failed the server's start with a traceback, when the age was made milliseconds.
+MAX_DURATION: Final = 36_500 * 86400
 
 
 class Duration(float):
@@ -54,9 +57,16 @@ class Duration(float):
             raw = text.strip().lower()
             unit = UNIT_SECONDS.get(raw[-1:], 0)
             number = raw[:-1] if unit else raw
-            seconds = float(number) * (unit or 1)  # ValueError: argparse says it is invalid
+            try:
+                seconds = float(number) * (unit or 1)  # argparse says a flag's is invalid
+            except ValueError:
+                raise ValueError(
+                    f"{text!r} is not a duration such as 90s, 45m, 12h or 30d"
+                ) from None
             if not seconds > 0:
                 raise ValueError(f"{text!r} is not a positive duration")
+            if not seconds <= MAX_DURATION:
+                raise ValueError(f"{text!r} is longer than a century ({MAX_DURATION // 86400}d)")
             return super().__new__(cls, seconds)
         return super().__new__(cls, text)
 

@@ -92,6 +92,11 @@ REFUSED_TWINS = [
     # A switch's unknown word was taken silently as on (guard) or off (the others).
     ("VM_REGISTRY_EXPIRY_GUARD", "disabled", "VM_REGISTRY_EXPIRY_GUARD='disabled' is neither on"),
     ("VM_REGISTRY_HEALTH_CHECKS", "enabled", "VM_REGISTRY_HEALTH_CHECKS='enabled' is neither on"),
+    # --retain inf passed the positive check, then failed the start with a traceback.
+    ("VM_REGISTRY_RETAIN", "inf", "VM_REGISTRY_RETAIN: 'inf' is longer than a century"),
+    ("VM_REGISTRY_RETAIN", "1e300d", "'1e300d' is longer than a century"),
+    ("VM_REGISTRY_RETAIN", "soon", "'soon' is not a duration such as 90s, 45m, 12h or 30d"),
+    ("VM_REGISTRY_RETAIN_EVENTS", "many", "VM_REGISTRY_RETAIN_EVENTS='many' is not an integer"),
     (
         "VM_REGISTRY_CHECK_CONCURRENCY",
         "0",
@@ -147,6 +152,14 @@ def test_a_flag_that_is_not_a_finite_number_is_a_usage_error(
         parse("--stale-after", "nan")
     assert exit_.value.code == 2
     assert "'nan' is not a finite number" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["inf", "1e300d", "36501d"])
+def test_a_retention_age_past_a_century_is_a_usage_error(value: str) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        parse("--retain", value)
+    assert exit_.value.code == 2
+    assert settings_from(parse("--retain", "36500d")).retain == 36500 * 86400
 
 
 def serve_help(capsys: pytest.CaptureFixture[str]) -> str:

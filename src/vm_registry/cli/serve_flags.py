@@ -206,8 +206,10 @@ def _from_environment(row: Declared, given: FromEnvironment) -> Any:
         value = value_type(row)(given.text)
     except argparse.ArgumentTypeError as error:
         refuse(f"{given.name}: {error}")
-    except ValueError:
-        refuse(f"{where} is not {'an integer' if row.type is int else 'valid'}")
+    except ValueError as error:
+        numbers = {int: "an integer", int | None: "an integer", float: "a number"}
+        what = numbers.get(row.type)
+        refuse(f"{where} is not {what}" if what else f"{given.name}: {error}")
     if row.spec.choices is not None and value not in row.spec.choices:
         refuse(f"{where} is not one of {', '.join(row.spec.choices)}")
     return value
