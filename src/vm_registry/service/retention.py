@@ -90,10 +90,11 @@ class Retention:
             self._count_archives()
         else:
             log.warning("retention is on without --archive-dir: dropped history is not archived")
-        problem = await self.store.compaction.enable_reclaim(CONVERT_AT_START_BYTES)
-        if problem is not None:
-            log.warning("%s", problem)
-        self.figures.reclaim_problem = problem
+        if self.is_leader():  # one process converts (serve --workers: the lease holder)
+            problem = await self.store.compaction.enable_reclaim(CONVERT_AT_START_BYTES)
+            if problem is not None:
+                log.warning("%s", problem)
+            self.figures.reclaim_problem = problem
         await self._observe_window()
 
     def start(self) -> None:
