@@ -14,6 +14,7 @@ import logging
 
 from vm_registry.persistence.errors import StoreError
 from vm_registry.persistence.log import EventLog
+from vm_registry.service.background import Background
 from vm_registry.service.writer import Writer
 
 log = logging.getLogger("vm_registry.following")
@@ -25,16 +26,13 @@ class Follower:
     def __init__(self, events: EventLog, writer: Writer) -> None:
         self.events = events
         self.writer = writer
-        self._task: asyncio.Task[None] | None = None
+        self._task = Background("vm-registry-follower")
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="vm-registry-follower")
+        self._task.start(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await self._task.stop()
 
     async def _run(self) -> None:
         failures = 0

@@ -38,6 +38,7 @@ from typing import Final, Protocol
 from vm_registry.domain.commands import RecordHealth
 from vm_registry.domain.errors import RegistryError
 from vm_registry.domain.model import Entry
+from vm_registry.service.background import Background
 from vm_registry.service.health_budget import Slot, TransitionBudget
 from vm_registry.service.probe import PASSING, RESULTS, ProbeFailure, ProbeResult, Target
 from vm_registry.service.registry import Registry
@@ -120,17 +121,14 @@ class HealthChecker:
         self._tracks: dict[tuple[str, str], _Track] = {}
         self.budget = TransitionBudget(TRANSITION_BURST, self.window_ms)
         self._budget_stale = True  # rebuilt from the log before the first round it leads
-        self._task: asyncio.Task[None] | None = None
+        self._task = Background("vm-registry-health-checks")
 
     def start(self) -> None:
         self.prober.start()
-        self._task = asyncio.create_task(self._run(), name="vm-registry-health-checks")
+        self._task.start(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await self._task.stop()
         await self.prober.close()
 
     async def _run(self) -> None:

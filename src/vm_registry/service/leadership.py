@@ -18,6 +18,7 @@ import logging
 
 from vm_registry.persistence.errors import StoreError
 from vm_registry.persistence.log import Lease
+from vm_registry.service.background import Background
 
 log = logging.getLogger("vm_registry.leadership")
 
@@ -32,7 +33,7 @@ class Leadership:
     def __init__(self, lease: Lease, interval: float) -> None:
         self.lease = lease
         self.interval = interval
-        self._task: asyncio.Task[None] | None = None
+        self._task = Background("vm-registry-leadership")
         self._was_leader = False
         # Why the last campaign could not reach the log, until one does (for /health): the
         # campaign is also this replica's regular probe of the log.
@@ -53,13 +54,10 @@ class Leadership:
                 self.lease.where,
                 LEADER_WORK,
             )
-        self._task = asyncio.create_task(self._run(), name="vm-registry-leadership")
+        self._task.start(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await self._task.stop()
         try:
             await self.lease.release()
         except StoreError as error:

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from vm_registry.domain.commands import MarkStale
 from vm_registry.domain.errors import RegistryError
 from vm_registry.domain.model import Entry
+from vm_registry.service.background import Background
 from vm_registry.service.registry import Registry
 
 log = logging.getLogger("vm_registry.reaper")
@@ -59,7 +60,7 @@ class Reaper:
         # against every earlier event, so even two reapers could not mark one silence twice,
         # but one reaper keeps one mass-expiry guard with one view of the fleet.
         self.is_leader = is_leader
-        self._task: asyncio.Task[None] | None = None
+        self._task = Background("vm-registry-reaper")
         self._recent: deque[int] = deque()  # when recent vm.stale events were recorded
         self._held_since: int | None = None
         self._cooldown_until = 0
@@ -70,13 +71,10 @@ class Reaper:
         return self._held_since is not None
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="vm-registry-reaper")
+        self._task.start(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await self._task.stop()
 
     async def _run(self) -> None:
         while True:

@@ -27,6 +27,7 @@ from pathlib import Path
 from vm_registry.persistence.archive import PARTIAL, archive_name, archive_range
 from vm_registry.persistence.log import EventQuery
 from vm_registry.persistence.store import Store
+from vm_registry.service.background import Background
 from vm_registry.service.cutting import cut_log
 from vm_registry.service.time_machine import TimeMachine
 
@@ -76,7 +77,7 @@ class Retention:
         self.clock = clock
         self.is_leader = is_leader
         self.figures = RetentionFigures()
-        self._task: asyncio.Task[None] | None = None
+        self._task = Background("vm-registry-retention")
 
     @property
     def archived(self) -> bool:
@@ -98,13 +99,10 @@ class Retention:
         await self._observe_window()
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="vm-registry-retention")
+        self._task.start(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await self._task.stop()
 
     async def _run(self) -> None:
         while True:
