@@ -31,12 +31,11 @@ class HealthCollector(Collector):
         return []  # unchecked, like the registry collector
 
     def collect(self) -> Iterator[Metric]:
-        held = GaugeMetricFamily(
+        yield GaugeMetricFamily(
             "vm_registry_blocking_queries_held",
             "Blocking queries (?index=&wait=) held right now",
+            value=self.queries.held,
         )
-        held.add_metric([], self.queries.held)
-        yield held
         checker = self.checker
         if checker is None:  # health checks are off: no series that would read as zero probes
             return
@@ -48,30 +47,26 @@ class HealthCollector(Collector):
         for result in RESULTS:
             probes.add_metric([result], checker.probes[result])
         yield probes
-        transitions = CounterMetricFamily(
+        yield CounterMetricFamily(
             "vm_registry_health_transitions",
             "vm.health events written by this replica's checker",
+            value=checker.transitions,
         )
-        transitions.add_metric([], checker.transitions)
-        yield transitions
-        held_back = CounterMetricFamily(
+        yield CounterMetricFamily(
             "vm_registry_health_transitions_held_back",
             "Status changes the per-VM rate limit kept out of the log (for now)",
+            value=checker.suppressed,
         )
-        held_back.add_metric([], checker.suppressed)
-        yield held_back
-        failures = CounterMetricFamily(
+        yield CounterMetricFamily(
             "vm_registry_health_round_failures",
             "Health-check rounds the prober could not finish (its process died or hung)",
+            value=checker.round_failures,
         )
-        failures.add_metric([], checker.round_failures)
-        yield failures
-        failing = GaugeMetricFamily(
+        yield GaugeMetricFamily(
             "vm_registry_health_rounds_failing",
             "Health-check rounds in a row, up to the latest, that could not finish (0: working)",
+            value=checker.failing_rounds,
         )
-        failing.add_metric([], checker.failing_rounds)
-        yield failing
         statuses = dict.fromkeys(HEALTH_STATUSES, 0)
         for entry in self.registry.vms.values():
             for status in (entry.health or {}).values():
