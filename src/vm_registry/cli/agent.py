@@ -199,6 +199,11 @@ def run(args: argparse.Namespace) -> int:
     if args.heartbeat_interval <= 0:
         print("vm-registry agent: --heartbeat-interval must be positive", file=sys.stderr)
         return 2
+    try:
+        config.base_url(args.url)  # a malformed URL is a usage error, not a traceback
+    except RegistryError as e:
+        print(f"vm-registry agent: {e}", file=sys.stderr)
+        return 2
     registration = Registration(
         id=vm_id,
         name=args.name or vm_id,

@@ -10,6 +10,10 @@ from __future__ import annotations
 import os
 from typing import Final
 
+import httpx
+
+from vm_registry.client.errors import RegistryError
+
 # Where `make serve` listens, so a developer's first try needs no configuration.
 DEFAULT_URL: Final = "http://127.0.0.1:3000"
 DEFAULT_ROLE: Final = "worker"
@@ -20,6 +24,10 @@ def base_url(explicit: str | None = None) -> str:
     if "://" not in url:
         # The skill's own examples sometimes give `host:port`; httpx needs a scheme.
         url = f"http://{url}"
+    try:
+        httpx.URL(url)
+    except httpx.InvalidURL as error:  # was a traceback from inside httpx, not a RegistryError
+        raise RegistryError(f"{url!r} is not a URL of the registry ({error})") from None
     return url.rstrip("/")
 
 
