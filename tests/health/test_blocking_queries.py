@@ -28,7 +28,7 @@ class Log:
         apply(self.state, event)
         after = self.state.entries.get(vm_id)
         role = (after or before).role  # type: ignore[union-attr]
-        self.queries.observe([Outcome(event, after, role)])
+        self.queries.observe([Outcome(event, after, role, before)])
         return seq
 
     def register(self, vm_id: str, role: str = "worker", status: str = "running") -> int:

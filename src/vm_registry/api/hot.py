@@ -25,6 +25,7 @@ from vm_registry.api.request_inputs import may_write
 from vm_registry.domain import commands as cmd
 from vm_registry.domain import validation
 from vm_registry.domain.model import Entry
+from vm_registry.domain.selectors import Selector
 from vm_registry.domain.timestamps import to_iso
 from vm_registry.service.registry import Registry
 from vm_registry.service.retention import RetentionFigures
@@ -81,10 +82,21 @@ def one_vm(registry: Registry, renderer: EntryRenderer, vm_id: str) -> Answer:
 
 
 def discover(
-    registry: Registry, renderer: EntryRenderer, role: str, healthy: bool = False
+    registry: Registry,
+    renderer: EntryRenderer,
+    role: str,
+    healthy: bool = False,
+    selector: Selector | None = None,
 ) -> Answer:
     validation.role(role, where="role in the path")
-    return listing(registry, renderer, registry.discover(role, healthy=healthy))
+    return listing(registry, renderer, selected(registry.discover(role, healthy=healthy), selector))
+
+
+def selected(entries: list[Entry], selector: Selector | None) -> list[Entry]:
+    """The entries whose metadata matches `selector` (all of them without one)."""
+    if selector is None:
+        return entries
+    return [e for e in entries if selector.matches(e.metadata)]
 
 
 async def heartbeat(

@@ -108,6 +108,13 @@ ROLE = _query(
 STATUS = _query(
     "status", Schema(type=OpenAPIType.STRING, enum=list(STATUSES)), "only this status", empty=True
 )
+SELECTOR = _query(
+    "selector",
+    Schema(type=OpenAPIType.STRING, max_length=4096),
+    "only VMs whose metadata matches this label selector, such as "
+    "`region=eu,gpu.model in (a100,h100),!spot` (docs/feed.md, Selectors)",
+    empty=True,
+)
 HEALTHY = _query(
     "healthy",
     Schema(type=OpenAPIType.STRING, enum=["true", "false", "1", "0"]),

@@ -10,6 +10,7 @@ from litestar import Request
 
 from vm_registry.api import duplicate_keys
 from vm_registry.api.auth import ANONYMOUS, Principal
+from vm_registry.domain import selectors
 from vm_registry.domain.errors import Forbidden, Invalid, TooLarge
 
 MAX_USER_AGENT = 200
@@ -180,3 +181,11 @@ def min_revision(request: Request[Any, Any, Any]) -> int | None:
     if value is None or not value.strip():
         return found
     return max(natural(value.strip(), MIN_REVISION_HEADER), found or 0)
+
+
+def selector(request: Request[Any, Any, Any]) -> selectors.Selector | None:
+    """`?selector=`: a label selector over the metadata; empty means no filter, like `?role=`."""
+    text = query_one(request, "selector")
+    if text is None or not text.strip():
+        return None
+    return selectors.parse(text)

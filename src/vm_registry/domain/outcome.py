@@ -14,9 +14,12 @@ from vm_registry.domain.model import Entry
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """A committed event: the event, the entry right after it (None once deregistered), and
-    the VM's role (kept after deregistration, so feeds filtered by role still see it go)."""
+    """A committed event: the event, the entry right after it (None once deregistered), the
+    VM's role (kept after deregistration, so feeds filtered by role still see it go), and the
+    entry right before it (None for a registration): a feed filtered by a selector over the
+    metadata must know whether the VM was in its set before the event, to tell it that it left."""
 
     event: Event
     entry: Entry | None
     role: str
+    before: Entry | None

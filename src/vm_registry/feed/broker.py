@@ -19,7 +19,7 @@ from vm_registry.domain.fold import State, apply
 from vm_registry.domain.outcome import Outcome
 from vm_registry.feed import frames
 from vm_registry.feed.filters import FeedFilter
-from vm_registry.feed.tail import DEFAULT_MAX_BYTES, FRAME, SEQ, FeedItem, Tail, feed_item
+from vm_registry.feed.tail import DEFAULT_MAX_BYTES, SEQ, FeedItem, Tail, feed_item
 from vm_registry.persistence.log import EventLog
 
 StateAt = Callable[[int], Awaitable[State]]
@@ -65,7 +65,7 @@ class Broker:
         return bookmark_after * max(1.0, self.vm_watchers / VM_BOOKMARKS_PER_PERIOD)
 
     def publish(self, outcomes: list[Outcome]) -> None:
-        self.tail.append(feed_item(o.event, o.entry, o.role) for o in outcomes)
+        self.tail.append(feed_item(o.event, o.entry, o.role, o.before) for o in outcomes)
 
     def subscribe(self, cursor: int, feed_filter: FeedFilter) -> Subscription:
         if self.subscribers >= self.max_subscribers:
@@ -206,8 +206,8 @@ class Subscription:
         size = 0
         for item in items:
             seq = self.cursor = item[SEQ]
-            if self.filter.admits(item):
-                frame = item[FRAME]
+            frame = self.filter.frame(item)
+            if frame is not None:
                 out.append(frame)
                 size += len(frame)
                 self.sent = seq
@@ -243,4 +243,4 @@ def _replayed(state: State, events: Iterable[Event]) -> Iterator[FeedItem]:
         apply(state, event)
         after = state.entries.get(event.vm_id)
         owner = after if after is not None else before
-        yield feed_item(event, after, owner.role if owner is not None else "")
+        yield feed_item(event, after, owner.role if owner is not None else "", before)

@@ -30,10 +30,10 @@ import sys
 from collections import deque
 from collections.abc import Iterable, Sequence
 from itertools import islice
-from typing import Final
+from typing import Final, Literal
 
 from vm_registry.domain.events import Event
-from vm_registry.domain.model import Entry
+from vm_registry.domain.model import Entry, JsonObject
 from vm_registry.feed import frames
 from vm_registry.wire import render
 
@@ -53,30 +53,49 @@ DROPPED_OVERHEAD = 100
 ITEM_OVERHEAD = 1024
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 
-# An event as the feed sends it: (seq, type, VM id, role, frame). The frame is encoded when the
-# item is made, and the event's data, actor and entry are let go: the tail holds bytes it can
-# count, not object graphs whose size depends on their shape (a JSON array of empty objects
-# takes 24 times its encoded size as Python objects). Filters need only the seq, type, VM and
-# role.
+# An event as the feed sends it: (seq, type, VM id, role, frame, metadata before, metadata
+# after). The frame is encoded when the item is made, and the event's data, actor and entry are
+# let go: the tail holds bytes it can count, not object graphs whose size depends on their shape
+# (a JSON array of empty objects takes 24 times its encoded size as Python objects). Filters
+# need only the seq, type, VM and role, and a selector the VM's metadata before and after the
+# event (`NO_ENTRY` where there was no entry: before a registration, after a deregistration).
+# The metadata are the entries' own objects, shared with the projection while current; an old
+# version stays alive only through the tail, and each version was the metadata after some
+# event, whose frame holds it encoded, so the byte bound still bounds them (each version is
+# kept once, however many items refer to it).
 #
 # A plain tuple on purpose, not a class or a NamedTuple: the cyclic garbage collector stops
 # tracking a tuple of ints, strings and bytes once it has survived a collection (it does that
 # for exact tuples only), so the tail's 20,000 items cost the full collections nothing. As
 # objects they were a third of what every full collection walked under a registration load at
 # 100,000 VMs (docs/benchmarks.md, P4).
-FeedItem = tuple[int, str, str, str, bytes]
+Metadata = JsonObject | None | Literal[False]
+FeedItem = tuple[int, str, str, str, bytes, Metadata, Metadata]
 SEQ: Final = 0
 TYPE: Final = 1
 VM_ID: Final = 2
 ROLE: Final = 3
 FRAME: Final = 4
+BEFORE: Final = 5
+AFTER: Final = 6
+NO_ENTRY: Final = False
 
 
-def feed_item(event: Event, entry: Entry | None, role: str) -> FeedItem:
+def feed_item(
+    event: Event, entry: Entry | None, role: str, before: Entry | None = None
+) -> FeedItem:
     payload = render.event(event)
     payload["vm"] = None if entry is None else render.entry(entry, entry.stale)
     frame = frames.message(event.type, payload, event.seq)
-    return (event.seq, event.type, event.vm_id, role, frame)
+    return (
+        event.seq,
+        event.type,
+        event.vm_id,
+        role,
+        frame,
+        NO_ENTRY if before is None else before.metadata,
+        NO_ENTRY if entry is None else entry.metadata,
+    )
 
 
 def item_size(item: FeedItem) -> int:

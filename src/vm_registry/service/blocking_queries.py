@@ -33,6 +33,7 @@ from vm_registry.domain.errors import Unavailable
 from vm_registry.domain.fold import State
 from vm_registry.domain.model import ROLES, Entry
 from vm_registry.domain.outcome import Outcome
+from vm_registry.domain.selectors import Selector
 
 # How many deregistered ids keep an index of their own before they are forgotten together
 # (their index then becomes the revision at that moment: at worst one early answer).
@@ -62,10 +63,13 @@ class Scope:
     healthy: bool = False  # and no critical service
     # The ids of the result now (`shown()`); None: too many to keep, any change may alter it.
     shown: frozenset[str] | None = field(default_factory=frozenset)
+    selector: Selector | None = None  # over the metadata
 
     def admits(self, entry: Entry | None) -> bool:
         """Whether the entry, as it is after a change, belongs in a list with this scope."""
         if entry is None:
+            return False
+        if self.selector is not None and not self.selector.matches(entry.metadata):
             return False
         if self.discover or self.status == "running":
             if entry.status != "running" or entry.stale:

@@ -233,7 +233,7 @@ class Writer:
             apply(state, event)
             after = entries.get(event.vm_id)
             role = after.role if after is not None else before.role if before is not None else ""
-            outcomes.append(Outcome(event, after, role))
+            outcomes.append(Outcome(event, after, role, before))
         self._last_at = max(self._last_at, events[-1].at)
         self.log_head = max(self.log_head, state.revision)
         self._published(outcomes)
@@ -314,7 +314,7 @@ class Writer:
             registered += (after is not None) - (entry is not None)
             owner = after if after is not None else entry
             assert owner is not None  # decide() accepts only commands on an entry, or a Register
-            pending.outcome = Outcome(event, after, owner.role)
+            pending.outcome = Outcome(event, after, owner.role, entry)
             accepted.append(pending)
         return [pending.outcome for pending in accepted if pending.outcome is not None]
 

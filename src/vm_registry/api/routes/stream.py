@@ -88,7 +88,8 @@ def _filter(request: AnyRequest) -> FeedFilter:
         if not names:
             raise Invalid("query parameter types must list at least one event type")
         types = frozenset(names)
-    return FeedFilter(role, None if vm is None else valid_vm_id(vm, "query parameter vm"), types)
+    vm_id = None if vm is None else valid_vm_id(vm, "query parameter vm")
+    return FeedFilter(role, vm_id, types, rq.selector(request))
 
 
 def _snapshot_wanted(request: AnyRequest) -> bool:

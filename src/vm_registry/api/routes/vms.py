@@ -21,6 +21,7 @@ from vm_registry.api.openapi import (
     MIN_REVISION,
     REVISION,
     ROLE,
+    SELECTOR,
     STATUS,
     WAIT,
     RoleName,
@@ -89,7 +90,8 @@ async def register(request: AnyRequest) -> Response[bytes]:
     "/registry/vms",
     responses=answers(200, schemas.EntryList, "The VMs, now or in the past", 400, 401, 410, 503),
     operation_class=operation(
-        parameters=[ROLE, STATUS, AT, AS_OF, MIN_REVISION, INDEX, WAIT], headers=REVISION
+        parameters=[ROLE, STATUS, SELECTOR, AT, AS_OF, MIN_REVISION, INDEX, WAIT],
+        headers=REVISION,
     ),
     opt={"lean": "list_vms"},
 )
@@ -100,19 +102,19 @@ async def list_vms(request: AnyRequest) -> Response[bytes]:
     await registry.caught_up(rq.min_revision(request))
     role = rq.query_choice(request, "role", ROLES)
     status = rq.query_choice(request, "status", STATUSES)
+    selector = rq.selector(request)
 
     def scope() -> Scope:
-        ids = (e.id for e in registry.entries(role=role, status=status))
-        return Scope(role=role, status=status, shown=shown(ids))
+        ids = (e.id for e in hot.selected(registry.entries(role, status), selector))
+        return Scope(role=role, status=status, shown=shown(ids), selector=selector)
 
     await blocking.hold(request, queries, scope)
     past = await _past_point(request, registry, history)
     if past is None:
-        return responses.answer(hot.listing(registry, renderer, registry.entries(role, status)))
-    state = await history.state_at(past)
-    return responses.answer(
-        hot.listing(registry, renderer, registry.entries(role, status, state), past)
-    )
+        now = hot.selected(registry.entries(role, status), selector)
+        return responses.answer(hot.listing(registry, renderer, now))
+    then = hot.selected(registry.entries(role, status, await history.state_at(past)), selector)
+    return responses.answer(hot.listing(registry, renderer, then, past))
 
 
 @get(
@@ -197,7 +199,9 @@ async def heartbeat(vm_id: VmId, request: AnyRequest) -> Response[bytes]:
 @get(
     "/registry/discover/{role:str}",
     responses=answers(200, schemas.EntryList, "The live VMs with this role", 400, 401, 404, 503),
-    operation_class=operation(parameters=[HEALTHY, MIN_REVISION, INDEX, WAIT], headers=REVISION),
+    operation_class=operation(
+        parameters=[HEALTHY, SELECTOR, MIN_REVISION, INDEX, WAIT], headers=REVISION
+    ),
     opt={"lean": "discover"},
 )
 async def discover(role: RoleName, request: AnyRequest) -> Response[bytes]:
@@ -206,14 +210,17 @@ async def discover(role: RoleName, request: AnyRequest) -> Response[bytes]:
     queries = found.runtime.blocking_queries
     validation.role(role, where="role in the path")
     healthy = rq.query_flag(request, "healthy")
+    selector = rq.selector(request)
     await registry.caught_up(rq.min_revision(request))
 
     def scope() -> Scope:
-        ids = (e.id for e in registry.discover(role, healthy=healthy))
-        return Scope(role=role, discover=True, healthy=healthy, shown=shown(ids))
+        ids = (e.id for e in hot.selected(registry.discover(role, healthy=healthy), selector))
+        return Scope(
+            role=role, discover=True, healthy=healthy, shown=shown(ids), selector=selector
+        )
 
     await blocking.hold(request, queries, scope)
-    return responses.answer(hot.discover(registry, renderer, role, healthy))
+    return responses.answer(hot.discover(registry, renderer, role, healthy, selector))
 
 
 ROUTES = [register, list_vms, get_vm, update_vm, deregister_vm, heartbeat, discover]
