@@ -26,6 +26,7 @@ EXAMPLES = {
     "role": "worker",
     "status": "running",
     "healthy": "true",
+    "selector": "task=billing",
     "index": "0",  # changed since: answered at once, never held
     "wait": "1s",
     "after": "0",

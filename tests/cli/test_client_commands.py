@@ -189,3 +189,27 @@ def test_watch_table(url: str, registry: RegistryClient, vm_id: str) -> None:
         assert "vm.registered" in line and vm_id in line
     finally:
         assert _stop(watcher) == 0
+
+
+def test_list_discover_and_watch_take_a_selector(
+    cli: Cli, url: str, registry: RegistryClient, vm_id: str
+) -> None:
+    registry.register(vm_id, "n", "worker", "a", "me", metadata={"task": vm_id, "tier": "gold"})
+    registry.register(vm_id + "-b", "n", "worker", "a", "me", metadata={"task": vm_id})
+    listed = json.loads(cli("list", "--url", url, "-l", f"task={vm_id},tier", "--json").out)
+    assert [vm["id"] for vm in listed["vms"]] == [vm_id]
+    found = cli("discover", "worker", "--url", url, "--selector", f"task={vm_id},!tier", "--json")
+    assert [vm["id"] for vm in json.loads(found.out)["vms"]] == [vm_id + "-b"]
+    bad = cli("list", "--url", url, "-l", "task in x")
+    assert bad.code != 0 and "selector is malformed at character 9" in bad.err
+
+    watcher = _watch(url, "--json", "--after", "0", "-l", f"task={vm_id},tier=gold")
+    try:
+        assert watcher.stdout is not None
+        first = json.loads(watcher.stdout.readline())
+        assert (first["type"], first["vmId"]) == ("vm.registered", vm_id)
+        registry.update(vm_id, metadata={"task": vm_id})
+        left = json.loads(watcher.stdout.readline())
+        assert (left["type"], left["vmId"], left["left"]) == ("vm.updated", vm_id, True)
+    finally:
+        assert _stop(watcher) == 0

@@ -6,10 +6,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+import json
+from pathlib import Path
+
 import pytest
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
+from tests.support.server import ServerProcess
 from vm_registry.client.aio import AsyncRegistryClient
 from vm_registry.domain.model import ROLES, STATUSES
 from vm_registry.mcp.tools import build_server
@@ -53,3 +57,28 @@ async def test_roles_and_statuses_are_the_registrys_own(server: MCPServer) -> No
 async def test_a_refusal_is_a_tool_error_with_the_registrys_message(server: MCPServer) -> None:
     with pytest.raises(ToolError, match="cannot reach the registry"):
         await server.call_tool("registry_get", {"id": "vm-1"})
+
+
+async def test_list_discover_and_wait_take_a_selector(server: MCPServer, tmp_path: Path) -> None:
+    for name in ("registry_list", "registry_discover", "registry_wait"):
+        schema = await schema_of(server, name)
+        assert "label selector" in schema["properties"]["selector"]["description"], name
+    registry = ServerProcess(tmp_path / "registry.db").start()
+    try:
+        async with AsyncRegistryClient(registry.url) as client:
+            tools = build_server(client)
+            for name, task in (("a", "billing"), ("b", "search")):
+                await client.register(name, name, "worker", "x", "t", metadata={"task": task})
+            calls = [
+                ("registry_list", {"selector": "task=billing"}),
+                ("registry_discover", {"role": "worker", "selector": "task!=billing"}),
+                ("registry_wait", {"role": "worker", "selector": "task=search", "timeout": 5}),
+            ]
+            found = []
+            for name, arguments in calls:
+                answer = await tools.call_tool(name, arguments)
+                body = answer.structured_content or json.loads(answer.content[0].text)  # type: ignore[union-attr]
+                found.append([vm["id"] for vm in body["vms"]])
+            assert found == [["a"], ["b"], ["b"]]
+    finally:
+        registry.kill()

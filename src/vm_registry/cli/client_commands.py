@@ -111,7 +111,7 @@ def _register(client: RegistryClient, args: argparse.Namespace) -> Output:
 
 
 def _list(client: RegistryClient, args: argparse.Namespace) -> Output:
-    listing = client.list(role=args.role, status=args.status)
+    listing = client.list(role=args.role, status=args.status, selector=args.selector)
     return listing.to_wire(), entries_table(listing)
 
 
@@ -145,7 +145,7 @@ def _heartbeat(client: RegistryClient, args: argparse.Namespace) -> Output:
 
 
 def _discover(client: RegistryClient, args: argparse.Namespace) -> Output:
-    listing = client.discover(args.discover_role)
+    listing = client.discover(args.discover_role, selector=args.selector)
     return listing.to_wire(), entries_table(listing)
 
 
@@ -190,6 +190,7 @@ def _watch(args: argparse.Namespace) -> int:
                 role=args.role,
                 vm=args.vm,
                 types=types,
+                selector=args.selector,
                 after=args.after,
                 # The live table starts from the fleet as it is, as `kubectl get -w` does.
                 snapshot=args.snapshot or (live and args.after is None),
@@ -225,6 +226,16 @@ def _watch_line(item: Event | Snapshot, as_json: bool) -> str:
 def _add_id(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("vm_id", nargs="?", metavar="ID", help="the VM id (VERS_VM_ID)")
     parser.add_argument("--id", help="the VM id, as a flag (VERS_VM_ID)")
+
+
+def _add_selector(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-l",
+        "--selector",
+        metavar="SELECTOR",
+        help="only VMs whose metadata matches this label selector, such as "
+        "'task=billing,gpu.model in (a100,h100),!spot' (docs/feed.md, Selectors)",
+    )
 
 
 def _add_entry_fields(parser: argparse.ArgumentParser, defaults: bool) -> None:
@@ -268,6 +279,7 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--status", choices=STATUSES, help="only this status; running leaves out stale VMs"
     )
+    _add_selector(p)
 
     _add_id(add("get", "show one VM", _get))
 
@@ -280,6 +292,7 @@ def register(subparsers: Any) -> None:
 
     p = add("discover", "find the running, fresh VMs of a role", _discover)
     p.add_argument("discover_role", metavar="ROLE", choices=ROLES, help=", ".join(ROLES))
+    _add_selector(p)
 
     p = add("events", "page through the event log", _events)
     p.add_argument("--after", type=int, metavar="SEQ", help="only events after this seq")
@@ -309,6 +322,7 @@ def _add_watch(subparsers: Any, out: argparse.ArgumentParser) -> None:
     p.add_argument("--role", choices=ROLES, help="only VMs of this role")
     p.add_argument("--vm", metavar="ID", help="only this VM")
     p.add_argument("--types", metavar="TYPE,...", help="comma list of event types")
+    _add_selector(p)
     p.add_argument("--after", type=int, metavar="SEQ", help="start after this seq")
     p.add_argument("--snapshot", action="store_true", help="start with the current fleet")
     p.add_argument("--max-delay", type=float, default=5.0, help=argparse.SUPPRESS)

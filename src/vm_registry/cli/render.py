@@ -117,7 +117,8 @@ def entry_text(entry: Entry) -> str:
 
 def event_row(event: Event) -> list[str]:
     data = orjson.dumps(event.data).decode() if event.data else ""
-    return [str(event.seq), event.to_wire()["at"], event.type, event.vm_id, data]
+    kind = f"{event.type} (left the selection)" if event.left else event.type
+    return [str(event.seq), event.to_wire()["at"], kind, event.vm_id, data]
 
 
 def events_table(events: Sequence[Event]) -> Tabular:

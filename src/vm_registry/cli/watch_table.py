@@ -55,7 +55,7 @@ class FleetView:
             self.revision = item.seq
             now = self.clock()
             known = self._rows.get(item.vm_id)
-            if item.type == "vm.deregistered":
+            if item.type == "vm.deregistered" or item.left:  # gone, or out of the selection
                 if known is not None:
                     known.mark, known.marked_at = "removed", now
                 return

@@ -139,8 +139,10 @@ def register(registration: Registration) -> Call[Entry]:
     return Call("POST", "/registry/vms", _entry, body=registration.to_wire())
 
 
-def list_vms(role: str | None = None, status: str | None = None) -> Call[Listing]:
-    params: Params = present(role=role, status=status)
+def list_vms(
+    role: str | None = None, status: str | None = None, selector: str | None = None
+) -> Call[Listing]:
+    params: Params = present(role=role, status=status, selector=selector or None)
     return Call("GET", "/registry/vms", _listing, params=params, reads_writes=True)
 
 
@@ -169,9 +171,15 @@ def heartbeat(vm_id: str) -> Call[Heartbeat]:
 
 
 def discover(
-    role: str, healthy: bool = False, index: int | None = None, hold: float | None = None
+    role: str,
+    healthy: bool = False,
+    index: int | None = None,
+    hold: float | None = None,
+    selector: str | None = None,
 ) -> Call[Listing]:
     params: Params = {"healthy": "true"} if healthy else {}
+    if selector:
+        params["selector"] = selector
     params.update(blocking_params(index, hold))
     path = f"/registry/discover/{segment(role)}"
     return Call("GET", path, _listing, params=params, reads_writes=True)

@@ -207,11 +207,13 @@ class Event:
     # The entry after the event, on the change feed only; None after a deregistration.
     vm: Entry | None = None
     extra: JsonObject = field(default_factory=dict)
+    # On a feed with a selector: the VM left the watched set (it is still registered).
+    left: bool = False
 
     @classmethod
     def from_wire(cls, body: Mapping[str, Any]) -> Event:
         vm = body.get("vm")
-        known = ("seq", "type", "vmId", "at", "actor", "data", "vm")
+        known = ("seq", "type", "vmId", "at", "actor", "data", "vm", "left")
         return cls(
             seq=body["seq"],
             type=body["type"],
@@ -221,11 +223,13 @@ class Event:
             data=body.get("data") or {},
             vm=None if vm is None else Entry.from_wire(vm),
             extra={k: v for k, v in body.items() if k not in known},
+            left=body.get("left") is True,
         )
 
     def to_wire(self, with_vm: bool = False) -> JsonObject:
         """The event as the log serves it; `with_vm` adds `vm` as the change feed sends it."""
-        body: JsonObject = {
+        body: JsonObject = {"left": True} if self.left else {}
+        body |= {
             "seq": self.seq,
             "type": self.type,
             "vmId": self.vm_id,

@@ -93,8 +93,12 @@ class RegistryClient(ClientBase):
         self._registrations[entry.id] = registration
         return entry
 
-    def list(self, role: str | None = None, status: str | None = None) -> Listing:
-        return self._send(calls.list_vms(role, status))
+    def list(
+        self, role: str | None = None, status: str | None = None, selector: str | None = None
+    ) -> Listing:
+        """Newest registration first; `selector` is a label selector over the metadata, such
+        as `"task=billing,!spot"` (docs/feed.md, Selectors)."""
+        return self._send(calls.list_vms(role, status, selector))
 
     def get(self, id: str) -> Entry:
         return self._send(calls.get(id))
@@ -129,10 +133,17 @@ class RegistryClient(ClientBase):
         return found.entry
 
     def wait_for_role(
-        self, role: str, count: int = 1, *, healthy: bool = False, timeout: float = 60.0
+        self,
+        role: str,
+        count: int = 1,
+        *,
+        healthy: bool = False,
+        selector: str | None = None,
+        timeout: float = 60.0,
     ) -> Listing:
-        """Until `discover(role)` shows at least `count` VMs; `WaitTimeout` after `timeout`."""
-        return self._wait(waiting.for_role(role, count, healthy, timeout))
+        """Until `discover(role, selector=...)` shows at least `count` VMs; `WaitTimeout`
+        after `timeout`."""
+        return self._wait(waiting.for_role(role, count, healthy, timeout, selector))
 
     def _wait(self, wait: waiting.Wait[T]) -> T:
         while True:
@@ -144,9 +155,10 @@ class RegistryClient(ClientBase):
             if wait.done(answer):
                 return answer
 
-    def discover(self, role: str, *, healthy: bool = False) -> Listing:
-        """Running, not stale; with `healthy`, also no critical service (docs/health.md)."""
-        return self._send(calls.discover(role, healthy))
+    def discover(self, role: str, *, healthy: bool = False, selector: str | None = None) -> Listing:
+        """Running, not stale; with `healthy`, also no critical service (docs/health.md); with
+        `selector`, only VMs whose metadata matches it."""
+        return self._send(calls.discover(role, healthy, selector=selector))
 
     def events(
         self,
@@ -173,6 +185,7 @@ class RegistryClient(ClientBase):
         role: str | None = None,
         vm: str | None = None,
         types: Sequence[str] | None = None,
+        selector: str | None = None,
         after: int | None = None,
         snapshot: bool = False,
         max_delay: float = MAX_DELAY,
@@ -183,7 +196,10 @@ class RegistryClient(ClientBase):
         With `snapshot=True` (and no `after`) the first item is a `Snapshot` of the (filtered)
         fleet, then the events that follow it; after a 410 another `Snapshot` replaces it.
         Close the iterator (or leave a `for` loop) to stop watching.
+
+        With `selector`, the events of VMs in that set: one that leaves it by a change of its
+        metadata comes as an `Event` with `left=True` (docs/feed.md, Selectors).
         """
-        query = WatchQuery(role, vm, types, snapshot)
+        query = WatchQuery(role, vm, types, snapshot, selector)
         cursor = Cursor(query, after, max_delay, self.last_write_revision)
         return watch_sync(self._http, cursor, read_timeout)

@@ -118,11 +118,14 @@ def for_vm(vm_id: str, condition: Callable[[Entry], bool] | None, timeout: float
     )
 
 
-def for_role(role: str, count: int, healthy: bool, timeout: float) -> Wait[Listing]:
+def for_role(
+    role: str, count: int, healthy: bool, timeout: float, selector: str | None = None
+) -> Wait[Listing]:
     kind = "healthy running" if healthy else "running"
+    matching = f" matching {selector!r}" if selector else ""
     return Wait(
-        f"{count} {kind} VM(s) with role {role!r}",
-        lambda index, hold: calls.held(calls.discover(role, healthy, index, hold), hold),
+        f"{count} {kind} VM(s) with role {role!r}{matching}",
+        lambda index, hold: calls.held(calls.discover(role, healthy, index, hold, selector), hold),
         lambda listing: len(listing) >= count,
         lambda listing: listing.revision,
         timeout,

@@ -47,6 +47,7 @@ class WatchQuery:
     vm: str | None = None
     types: Sequence[str] | None = None
     snapshot: bool = False
+    selector: str | None = None
 
     def params(self, position: int | None) -> Params:
         params: Params = {}
@@ -56,6 +57,8 @@ class WatchQuery:
             params["vm"] = self.vm
         if self.types:
             params["types"] = ",".join(self.types)
+        if self.selector:
+            params["selector"] = self.selector
         if position is None and self.snapshot:
             params["snapshot"] = "true"
         return params

@@ -42,6 +42,14 @@ class ServiceInput(BaseModel):
 
 
 VmId = Annotated[str, Field(description="The Vers VM UUID the entry is registered under.")]
+SelectorArg = Annotated[
+    str | None,
+    Field(
+        description="Only VMs whose metadata matches this label selector: key=value, key!=value, "
+        "key in (a,b), key notin (a,b), key, !key, joined by commas (all must hold); dots "
+        "reach into nested objects, e.g. 'task=billing,gpu.model=a100,!spot'."
+    ),
+]
 RoleArg = Annotated[
     Role,
     Field(description="infra (board/feed/registry host), lieutenant, worker, golden or custom."),
@@ -157,9 +165,11 @@ def _lookup_tools(server: MCPServer, client: AsyncRegistryClient) -> None:
         status: Annotated[
             Status | None, Field(description="Only this status; 'running' leaves out stale VMs.")
         ] = None,
+        selector: SelectorArg = None,
     ) -> JsonObject:
-        """List registered VMs, newest first, optionally filtered by role and status."""
-        return (await client.list(role=role, status=status)).to_wire()
+        """List registered VMs, newest first, optionally filtered by role, status and a label
+        selector over their metadata."""
+        return (await client.list(role=role, status=status, selector=selector)).to_wire()
 
     @server.tool(annotations=READ_ONLY)
     @_refusals_as_tool_errors
@@ -172,10 +182,11 @@ def _lookup_tools(server: MCPServer, client: AsyncRegistryClient) -> None:
                 "(when the registry runs health checks)."
             ),
         ] = False,
+        selector: SelectorArg = None,
     ) -> JsonObject:
         """Find the running, non-stale VMs of a role. The preferred way to look things up,
         e.g. role 'infra' to find the board and feed."""
-        return (await client.discover(role, healthy=healthy)).to_wire()
+        return (await client.discover(role, healthy=healthy, selector=selector)).to_wire()
 
     @server.tool(annotations=READ_ONLY)
     @_refusals_as_tool_errors
@@ -214,6 +225,7 @@ def _liveness_tools(server: MCPServer, client: AsyncRegistryClient) -> None:
         healthy: Annotated[
             bool, Field(description="Count only VMs with no failing health check.")
         ] = False,
+        selector: SelectorArg = None,
         timeout: Annotated[
             float, Field(gt=0, le=600, description="Seconds to wait at most.")
         ] = 60.0,
@@ -223,12 +235,16 @@ def _liveness_tools(server: MCPServer, client: AsyncRegistryClient) -> None:
         the timeout passes it answers satisfied=false with what it saw last."""
         if (id is None) == (role is None):
             raise ToolError("give either id (one VM) or role (with count), not both or neither")
+        if id is not None and selector is not None:
+            raise ToolError("selector counts the VMs of a role: give it with role, not id")
         try:
             if id is not None:
                 entry = await client.wait_for_vm(id, timeout=timeout)
                 return {"satisfied": True, "vm": entry.to_wire()}
             assert role is not None
-            listing = await client.wait_for_role(role, count, healthy=healthy, timeout=timeout)
+            listing = await client.wait_for_role(
+                role, count, healthy=healthy, selector=selector, timeout=timeout
+            )
             return {"satisfied": True, **listing.to_wire()}
         except WaitTimeout as timed_out:
             answer: JsonObject = {"satisfied": False, "message": str(timed_out)}
