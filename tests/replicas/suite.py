@@ -205,6 +205,32 @@ class ReplicaSuite:
         finally:
             late.kill()
 
+    async def test_a_set_watched_on_one_replica_resumes_on_another_with_its_leavers(
+        self, replicas: Cluster, clients: list[httpx.AsyncClient]
+    ) -> None:
+        # Issue #24: replica b replays from the log what a's watcher of a selector missed, and
+        # judges "in the set before the event" as a did live.
+        a, b = clients[0], clients[1]
+        run = uuid.uuid4().hex[:12]
+        inside = {"run": run, "tier": "gold"}
+        params = {"selector": f"run={run},tier=gold", "after": log_head(replicas)}
+        v1, v2 = new_id(), new_id()
+        async with Watch(a, params=params) as first:
+            assert (await a.post("/registry/vms", json=vm(v1, metadata=inside))).is_success
+            await first.until_events(1)
+            resume = first.events[0].id
+        assert (await a.post("/registry/vms", json=vm(v2, metadata=inside))).is_success
+        assert (await a.patch(f"/registry/vms/{v1}", json={"metadata": {"run": run}})).is_success
+        assert (await a.delete(f"/registry/vms/{v2}")).is_success
+        async with Watch(b, params=params, headers={"Last-Event-ID": str(resume)}) as second:
+            events = await second.until_events(3, timeout=15)
+        seen = [(m.event, m.data["vmId"], m.data.get("left")) for m in events]
+        assert seen == [
+            ("vm.registered", v2, None),
+            ("vm.updated", v1, True),
+            ("vm.deregistered", v2, None),
+        ]
+
     async def test_the_client_reads_its_writes_through_any_replica(self, replicas: Cluster) -> None:
         transport = RoundRobin(replicas.urls)
         async with AsyncRegistryClient(replicas.urls[0], transport=transport) as client:
