@@ -215,9 +215,7 @@ async def discover(role: RoleName, request: AnyRequest) -> Response[bytes]:
 
     def scope() -> Scope:
         ids = (e.id for e in hot.selected(registry.discover(role, healthy=healthy), selector))
-        return Scope(
-            role=role, discover=True, healthy=healthy, shown=shown(ids), selector=selector
-        )
+        return Scope(role=role, discover=True, healthy=healthy, shown=shown(ids), selector=selector)
 
     await blocking.hold(request, queries, scope)
     return responses.answer(hot.discover(registry, renderer, role, healthy, selector))
