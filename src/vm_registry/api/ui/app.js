@@ -5,6 +5,7 @@ import { forgetToken, setToken, token } from "./api.js";
 import { Feed } from "./feed.js";
 import { FleetView } from "./fleet.js";
 import { HistoryPanel } from "./history.js";
+import { Selection } from "./selection.js";
 import { Ticker } from "./ticker.js";
 import { TimeTravel } from "./travel.js";
 
@@ -103,6 +104,18 @@ const feed = new Feed({
 });
 
 $("filters").addEventListener("input", () => fleet.setFilter(filtersFromForm()));
+
+const selection = new Selection(
+  (ids) => fleet.setFilter({ selected: ids }),
+  (message) => {
+    $("selector-error").textContent = message;
+  },
+);
+let selectorTimer = null;
+$("filter-selector").addEventListener("input", () => {
+  clearTimeout(selectorTimer); // ask the server once the operator pauses typing
+  selectorTimer = setTimeout(() => selection.set($("filter-selector").value.trim()), 300);
+});
 $("filters").addEventListener("submit", (submit) => submit.preventDefault());
 
 $("token-form").addEventListener("submit", (submit) => {

@@ -85,7 +85,8 @@ export class FleetView {
     this.marks = new Map(); // id -> {kind, until}
     this.past = null; // Map id -> entry while showing an earlier fleet
     this.rows = new Map(); // id -> {tr, vm, mark}
-    this.filter = { role: "", status: "", text: "" };
+    // `selected`: the ids matching the selector box (the server decides), or null for none.
+    this.filter = { role: "", status: "", text: "", selected: null };
     this.timer = null;
     // Until the first snapshot the page knows nothing of the fleet, and must not call it
     // empty (behind the token prompt it has VMs it may not show yet): `waiting` says why.
@@ -182,7 +183,8 @@ export class FleetView {
   }
 
   admits(vm) {
-    const { role, status, text } = this.filter;
+    const { role, status, text, selected } = this.filter;
+    if (selected && !selected.has(vm.id)) return false;
     if (role && vm.role !== role) return false;
     if (status === "stale" ? !vm.stale : status && vm.status !== status) return false;
     return !text || haystack(vm).includes(text.toLowerCase());
