@@ -9,11 +9,11 @@ for a person. Lines go to stderr, with the server's ready line.
 
 Lines are written as they come, except in a burst: a line within `BATCH_SECONDS` of the last
 write waits, with the others of the burst, for one write at most that much later (or sooner,
-when a warning or worse arrives, or 32 KiB are waiting). Under load that is one system call for
-a few hundred request lines instead of one each: measured on P15 (docs/benchmarks.md), writing
-each line at once cost a fifth of a heartbeat's throughput. What is lost: on `kill -9` (or a
-power cut), the last `BATCH_SECONDS` of info and debug lines; a warning is never held, and an
-orderly stop writes everything (`logging.shutdown` flushes every handler at exit).
+when a warning or worse arrives, or 32 KiB are waiting). Under load that is one system call
+for a burst of request lines instead of one each (P15 in docs/benchmarks.md prices the line).
+What is lost: on `kill -9` (or a power cut), the last `BATCH_SECONDS` of info and debug lines;
+a warning is never held, and an orderly stop writes everything (`logging.shutdown` flushes
+every handler at exit).
 """
 
 from __future__ import annotations
