@@ -40,6 +40,10 @@ def test_the_allow_list_given_replaces_the_default(monkeypatch: pytest.MonkeyPat
         (["--check-failures", "0"], "--check-failures must be positive"),
     ],
 )
-def test_bad_values_stop_serve_with_a_message(argv: list[str], message: str) -> None:
-    with pytest.raises(SystemExit, match=message):
+def test_bad_values_stop_serve_with_a_message(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
         settings(*argv)
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err
