@@ -26,7 +26,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from vm_registry.cli.client_commands import connection_flags
+from vm_registry.cli.client_commands import connection_flags, refuses_url
 from vm_registry.cli.transport_logs import quiet_transport
 from vm_registry.client import config
 from vm_registry.client.aio import AsyncRegistryClient
@@ -199,10 +199,7 @@ def run(args: argparse.Namespace) -> int:
     if args.heartbeat_interval <= 0:
         print("vm-registry agent: --heartbeat-interval must be positive", file=sys.stderr)
         return 2
-    try:
-        config.base_url(args.url)  # a malformed URL is a usage error, not a traceback
-    except RegistryError as e:
-        print(f"vm-registry agent: {e}", file=sys.stderr)
+    if refuses_url("agent", args.url):
         return 2
     registration = Registration(
         id=vm_id,

@@ -62,6 +62,17 @@ def connection_flags() -> argparse.ArgumentParser:
     return flags
 
 
+def refuses_url(command: str, url: str | None) -> bool:
+    """For the long-running commands (agent, mcp): a malformed registry URL is a usage error,
+    said in one line before they start, not a traceback from inside the transport later."""
+    try:
+        config.base_url(url)
+    except RegistryError as e:
+        print(f"vm-registry {command}: {e}", file=sys.stderr)
+        return True
+    return False
+
+
 def _output_flags() -> argparse.ArgumentParser:
     flags = argparse.ArgumentParser(add_help=False, parents=[connection_flags()])
     flags.add_argument("--json", action="store_true", help="print JSON instead of a table")

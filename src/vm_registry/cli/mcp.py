@@ -12,10 +12,8 @@ import contextlib
 import sys
 from typing import Any
 
-from vm_registry.cli.client_commands import connection_flags
+from vm_registry.cli.client_commands import connection_flags, refuses_url
 from vm_registry.cli.transport_logs import quiet_transport
-from vm_registry.client import config
-from vm_registry.client.errors import RegistryError
 
 MISSING_SDK = (
     "the MCP SDK is missing ({error}); from a checkout, install it with: "
@@ -29,10 +27,7 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as e:
         print(f"vm-registry mcp: {MISSING_SDK.format(error=e)}", file=sys.stderr)
         return 1
-    try:
-        config.base_url(args.url)  # a malformed URL is a usage error, not a traceback
-    except RegistryError as e:
-        print(f"vm-registry mcp: {e}", file=sys.stderr)
+    if refuses_url("mcp", args.url):
         return 2
     quiet_transport()  # a level set on these loggers outlasts the SDK's logging setup
     with contextlib.suppress(KeyboardInterrupt):
