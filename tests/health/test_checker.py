@@ -249,3 +249,27 @@ async def test_first_records_in_the_log_do_not_count_against_a_rebuilt_budget(
         await second.prober.close()
     assert recorded(service)[-1] == ("svc15", "critical", "HTTP 503")
     assert second.suppressed == 0
+
+
+async def test_a_deregistered_vm_leaves_no_failure_count_or_budget_behind(
+    service: Service, checker: HealthChecker, services: Services
+) -> None:
+    """The checker's state is pruned each round to the live VMs' services (issue #25): a VM
+    registered again under the same id starts with no failures counted and a full budget."""
+    services.flap_healthy = True
+    await register(service, services, "/flap")
+    await checker.round()  # the first record: passing
+    services.flap_healthy = False
+    await checker.round()
+    await checker.round()  # a change: critical, one slot of the budget spent
+    services.flap_healthy = True
+    await checker.round()  # passing again, a second slot
+    assert len(checker.budget.spent("vm-1")) == 2
+    services.flap_healthy = False
+    await checker.round()  # one failure counted, not yet an outage
+    await service.execute(cmd.Deregister("vm-1"))
+    await checker.round()  # nothing due: the state of vm-1 is let go
+    assert checker.budget.spent("vm-1") == []
+    await register(service, services, "/flap")
+    await checker.round()  # one failure counted afresh: still no status
+    assert service.registry.get("vm-1").health in (None, {})  # type: ignore[union-attr]
