@@ -64,10 +64,14 @@ class Selector:
     def matches(self, metadata: Mapping[str, Any] | None) -> bool:
         return all(term.holds(metadata) for term in self.terms)
 
-    def equalities(self) -> list[tuple[Path, str]]:
-        """The `key=value` terms: an entry matches only if it holds each of these (the feed
-        indexes watchers by one of them)."""
-        return [(t.path, next(iter(t.values))) for t in self.terms if t.op == "=" and t.values]
+    def index_term(self) -> tuple[Path, frozenset[str]] | None:
+        """A key and the values an entry must hold there to match (the first `=`, `==` or
+        `in` term), or None: the feed wakes a watcher only for events whose VM held one of
+        them before or after."""
+        for term in self.terms:
+            if term.op in ("=", "in"):
+                return term.path, term.values
+        return None
 
 
 def lookup(metadata: Mapping[str, Any] | None, path: Path) -> tuple[bool, str | None]:

@@ -17,8 +17,10 @@ from vm_registry.domain.errors import Gone, Unavailable
 from vm_registry.domain.events import Event
 from vm_registry.domain.fold import State, apply
 from vm_registry.domain.outcome import Outcome
+from vm_registry.domain.selectors import Path
 from vm_registry.feed import frames
 from vm_registry.feed.filters import FeedFilter
+from vm_registry.feed.keyed import Key, KeyIndex
 from vm_registry.feed.tail import DEFAULT_MAX_BYTES, SEQ, FeedItem, Tail, feed_item
 from vm_registry.persistence.log import EventLog
 
@@ -54,6 +56,11 @@ class Broker:
         # Watchers of one VM are woken through the tail's per-VM index, never all at once, so
         # only the others size the coalescing window.
         self.vm_watchers = 0
+        # Watchers whose selector has an equality term are woken through this index by the
+        # values their key held before and after each event (feed/keyed.py); they count with
+        # the watchers of one VM.
+        self.keys = KeyIndex()
+        self.tail.on_drop = self.keys.drop
 
     def vm_bookmark_period(self, bookmark_after: float) -> float:
         """How long a watcher of one VM stays quiet before its bookmark. Every such watcher
@@ -65,7 +72,12 @@ class Broker:
         return bookmark_after * max(1.0, self.vm_watchers / VM_BOOKMARKS_PER_PERIOD)
 
     def publish(self, outcomes: list[Outcome]) -> None:
-        self.tail.append(feed_item(o.event, o.entry, o.role, o.before) for o in outcomes)
+        items = [feed_item(o.event, o.entry, o.role, o.before) for o in outcomes]
+        woken: list[Key] = []
+        for item in items:
+            self.keys.append(item, woken)
+        self.tail.append(items)
+        self.keys.wake(woken)
 
     def subscribe(self, cursor: int, feed_filter: FeedFilter) -> Subscription:
         if self.subscribers >= self.max_subscribers:
@@ -80,14 +92,32 @@ class Broker:
                 f"({self.store.first_seq}); list the registry again and watch from its revision"
             )
         self.subscribers += 1
-        self.vm_watchers += feed_filter.vm_id is not None
+        self.vm_watchers += _indexed(feed_filter)
         self.tail.set_subscribers(self.subscribers - self.vm_watchers)
+        term = _key_term(feed_filter)
+        if term is not None:
+            tail = self.tail
+            self.keys.register(term[0], tail.after(tail.first_seq - 1), tail.first_seq)
         return Subscription(self, cursor, feed_filter)
 
     def _release(self, feed_filter: FeedFilter) -> None:
         self.subscribers -= 1
-        self.vm_watchers -= feed_filter.vm_id is not None
+        self.vm_watchers -= _indexed(feed_filter)
         self.tail.set_subscribers(self.subscribers - self.vm_watchers)
+        term = _key_term(feed_filter)
+        if term is not None:
+            self.keys.unregister(term[0])
+
+
+def _key_term(feed_filter: FeedFilter) -> tuple[Path, frozenset[str]] | None:
+    """The selector's indexed key and values, unless the watcher is indexed by its VM."""
+    if feed_filter.vm_id is not None or feed_filter.selector is None:
+        return None
+    return feed_filter.selector.index_term()
+
+
+def _indexed(feed_filter: FeedFilter) -> bool:
+    return feed_filter.vm_id is not None or _key_term(feed_filter) is not None
 
 
 class Subscription:
@@ -102,8 +132,11 @@ class Subscription:
     def stop(self) -> None:
         """End `chunks()` at its next turn, as on server shutdown."""
         self._stopping = True
+        term = _key_term(self.filter)
         if self.filter.vm_id is not None:
             self.broker.tail.wake_vm(self.filter.vm_id)
+        elif term is not None:
+            self.broker.keys.wake((term[0], value) for value in term[1])
         else:
             self.broker.tail.wake()
 
@@ -120,6 +153,11 @@ class Subscription:
         """
         if self.filter.vm_id is not None:
             async for chunk in self._watch_vm(self.filter.vm_id, bookmark_after):
+                yield chunk
+            return
+        term = _key_term(self.filter)
+        if term is not None:
+            async for chunk in self._watch_key(*term, bookmark_after):
                 yield chunk
             return
         tail = self.broker.tail
@@ -196,6 +234,45 @@ class Subscription:
                     # per bookmark period.
                     period = self.broker.vm_bookmark_period(bookmark_after)
                     await tail.wait_vm(vm_id, self.cursor, period)
+        finally:
+            self.close()
+
+    async def _watch_key(
+        self, path: Path, values: frozenset[str], bookmark_after: float
+    ) -> AsyncIterator[bytes]:
+        """`chunks` for a watcher whose selector holds `path` in `values`: like `_watch_vm`,
+        only the items queued under those values are read, and only they wake it. An item
+        under none of them cannot match the selector before or after, so the cursor moves to
+        the head past them."""
+        tail, keys = self.broker.tail, self.broker.keys
+        last_sent = time.monotonic()
+        try:
+            while not self._stopping:
+                if not tail.covers(self.cursor) and not keys.covers(path, values, self.cursor):
+                    async for chunk in self._catch_up_to_tail():
+                        last_sent = time.monotonic()
+                        yield chunk
+                    continue
+                head = tail.head
+                items = keys.after(path, values, self.cursor)
+                if items:
+                    for chunk in self._pack(items):
+                        last_sent = time.monotonic()
+                        yield chunk
+                self.cursor = max(self.cursor, head)
+                if items:
+                    continue
+                period = self.broker.vm_bookmark_period(bookmark_after)
+                if self.cursor > self.sent:
+                    due = last_sent + period - time.monotonic()
+                    if due <= 0:
+                        self.sent = self.cursor
+                        last_sent = time.monotonic()
+                        yield frames.bookmark(self.cursor)
+                        continue
+                    await keys.wait(path, values, self.cursor, due)
+                else:
+                    await keys.wait(path, values, self.cursor, period)
         finally:
             self.close()
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from itertools import islice
 from typing import Final, Literal
 
@@ -134,6 +134,8 @@ class Tail:
         # starts empty, so every event up to it (before a restart, or before this replica
         # joined) is one it never held, for every VM.
         self._dropped_floor = head
+        # Told of each item that falls off (the broker's index of selector watchers follows).
+        self.on_drop: Callable[[FeedItem], None] | None = None
 
     def append(self, items: Iterable[FeedItem]) -> None:
         by_vm, vm_waiters = self._by_vm, self._vm_waiters
@@ -188,6 +190,8 @@ class Tail:
             if len(held) == 1:
                 self._by_vm[vm_id] = held[0]
         self._note_dropped(vm_id, oldest[SEQ])
+        if self.on_drop is not None:
+            self.on_drop(oldest)
 
     def _note_dropped(self, vm_id: str, seq: int) -> None:
         if vm_id not in self._dropped:

@@ -1,0 +1,154 @@
+"""The tail's index of items by a metadata key's value, for watchers with a selector.
+
+A selector with an equality term (`key=value`, `key==value`, `key in (a,b)`) can only show an
+event whose VM held one of those values at that key before or after it (`FeedFilter.frame`
+sends an event when the VM was in the set before it or is in it after). So for each key path
+some watcher indexes by, every item is queued under the path's value in the VM's metadata
+before the event and after it, and only the watchers registered under those (path, value)
+pairs are woken: an event costs the watchers whose selectors could match it, and a lookup
+per indexed path, not one wake-up per selector watcher.
+
+A path is indexed while at least one watcher uses it. When it is first registered, the items
+already in the tail are indexed for it, so its queues cover the tail from then on; what fell
+off before (and, per value, what falls off later) is remembered as a seq, and a cursor behind
+it replays from the log, as a `?vm=` watcher does (`covers`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Iterable
+
+from vm_registry.domain.selectors import Path, lookup
+from vm_registry.feed.tail import AFTER, BEFORE, NO_ENTRY, SEQ, FeedItem
+
+Key = tuple[Path, str]
+# Past this many values remembered as dropped for one path, they are forgotten into its floor
+# (never wrong, only cautious: a cursor behind the floor replays from the log).
+MAX_DROPPED_VALUES = 100_000
+
+
+def item_keys(item: FeedItem, path: Path) -> set[str]:
+    """The values at `path` in the VM's metadata before and after the event."""
+    texts: set[str] = set()
+    for metadata in (item[BEFORE], item[AFTER]):
+        if metadata is not NO_ENTRY:
+            text = lookup(metadata, path)[1]
+            if text is not None:
+                texts.add(text)
+    return texts
+
+
+class KeyIndex:
+    def __init__(self) -> None:
+        self._users: dict[Path, int] = {}
+        self._items: dict[Key, deque[FeedItem]] = {}
+        self._waiters: dict[Key, set[asyncio.Future[None]]] = {}
+        self._dropped: dict[Path, dict[str, int]] = {}
+        self._floor: dict[Path, int] = {}
+
+    def register(self, path: Path, held: Iterable[FeedItem], first_seq: int) -> None:
+        """One more watcher indexes by `path`; `held` is what the tail holds now, from
+        `first_seq` on."""
+        count = self._users.get(path, 0)
+        self._users[path] = count + 1
+        if count:
+            return
+        self._floor[path] = first_seq - 1
+        self._dropped[path] = {}
+        for item in held:
+            for text in item_keys(item, path):
+                self._items.setdefault((path, text), deque()).append(item)
+
+    def unregister(self, path: Path) -> None:
+        count = self._users[path] - 1
+        if count:
+            self._users[path] = count
+            return
+        del self._users[path], self._floor[path], self._dropped[path]
+        for key in [key for key in self._items if key[0] == path]:
+            del self._items[key]
+
+    def append(self, item: FeedItem, woken: list[Key]) -> None:
+        for path in self._users:
+            for text in item_keys(item, path):
+                key = (path, text)
+                self._items.setdefault(key, deque()).append(item)
+                if key in self._waiters:
+                    woken.append(key)
+
+    def wake(self, keys: Iterable[Key]) -> None:
+        for key in keys:
+            for waiter in self._waiters.pop(key, ()):
+                if not waiter.done():
+                    waiter.set_result(None)
+
+    def drop(self, item: FeedItem) -> None:
+        """`item`, the tail's oldest, fell off: it is the oldest of each of its queues."""
+        for path in self._users:
+            dropped = self._dropped[path]
+            for text in item_keys(item, path):
+                key = (path, text)
+                queue = self._items.get(key)
+                if queue and queue[0] is item:
+                    queue.popleft()
+                    if not queue:
+                        del self._items[key]
+                if len(dropped) >= MAX_DROPPED_VALUES and text not in dropped:
+                    self._floor[path] = max(dropped.values())
+                    dropped.clear()
+                dropped[text] = item[SEQ]
+
+    def covers(self, path: Path, values: Iterable[str], cursor: int) -> bool:
+        dropped, floor = self._dropped[path], self._floor[path]
+        return all(dropped.get(value, floor) <= cursor for value in values)
+
+    def after(self, path: Path, values: Iterable[str], cursor: int) -> list[FeedItem]:
+        """The items after `cursor` under any of `values`, in seq order, each once."""
+        found: dict[int, FeedItem] = {}
+        for value in values:
+            for item in reversed(self._items.get((path, value), ())):
+                if item[SEQ] <= cursor:
+                    break
+                found[item[SEQ]] = item
+        return [found[seq] for seq in sorted(found)]
+
+    def has_after(self, path: Path, values: Iterable[str], cursor: int) -> bool:
+        for value in values:
+            queue = self._items.get((path, value))
+            if queue and queue[-1][SEQ] > cursor:
+                return True
+        return False
+
+    async def wait(
+        self, path: Path, values: frozenset[str], cursor: int, timeout: float | None
+    ) -> None:
+        """Return once one of `values` has an item after `cursor`, or after `timeout`
+        seconds, or when woken by `wake` (shutdown)."""
+        if self.has_after(path, values, cursor):
+            return
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        keys = [(path, value) for value in values]
+        for key in keys:
+            self._waiters.setdefault(key, set()).add(waiter)
+        timer = None if timeout is None else loop.call_later(timeout, _settle, waiter)
+        try:
+            await waiter
+        finally:
+            if timer is not None:
+                timer.cancel()
+            if not waiter.done():
+                waiter.cancel()
+            for key in keys:
+                waiters = self._waiters.get(key)
+                if waiters is not None:
+                    waiters.discard(waiter)
+                    if not waiters:
+                        del self._waiters[key]
+
+
+def _settle(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)

@@ -1,0 +1,87 @@
+"""The index of selector watchers by a key's value: an event wakes only the watchers whose
+values the VM held at that key before or after it."""
+
+from __future__ import annotations
+
+import asyncio
+
+from vm_registry.domain.model import JsonObject
+from vm_registry.domain.selectors import parse
+from vm_registry.feed.keyed import Key, KeyIndex
+from vm_registry.feed.tail import NO_ENTRY, SEQ, FeedItem, Metadata
+
+TEAM = ("team",)
+
+
+def updated(seq: int, before: Metadata, after: Metadata) -> FeedItem:
+    return (seq, "vm.updated", f"vm-{seq}", "worker", b"", before, after)
+
+
+def team(value: str) -> JsonObject:
+    return {"team": value, "zone": "eu"}
+
+
+async def woken_by(index: KeyIndex, item: FeedItem, values: frozenset[str]) -> bool:
+    watcher = asyncio.ensure_future(index.wait(TEAM, values, item[SEQ] - 1, None))
+    await asyncio.sleep(0)
+    woken: list[Key] = []
+    index.append(item, woken)
+    index.wake(woken)
+    await asyncio.sleep(0)
+    done = watcher.done()
+    index.wake((TEAM, value) for value in values)  # as on shutdown
+    await watcher
+    return done
+
+
+async def test_a_watcher_of_one_value_is_not_woken_by_a_vm_that_never_held_it() -> None:
+    index = KeyIndex()
+    index.register(TEAM, (), 1)
+    term = parse("team=a,zone=eu").index_term()
+    assert term == (TEAM, frozenset({"a"}))
+    assert not await woken_by(index, updated(1, team("b"), team("b")), term[1])
+    assert not await woken_by(index, updated(2, NO_ENTRY, team("c")), term[1])
+    assert not await woken_by(index, updated(3, {"other": "a"}, None), term[1])
+
+
+async def test_a_vm_entering_or_leaving_the_set_wakes_the_watcher() -> None:
+    index = KeyIndex()
+    index.register(TEAM, (), 1)
+    values = frozenset({"a"})
+    assert await woken_by(index, updated(1, team("a"), team("b")), values)  # left the set
+    assert await woken_by(index, updated(2, team("b"), team("a")), values)  # entered it
+    assert await woken_by(index, updated(3, team("a"), NO_ENTRY), values)  # deregistered
+    assert [item[SEQ] for item in index.after(TEAM, values, 0)] == [1, 2, 3]
+    assert [item[SEQ] for item in index.after(TEAM, values, 1)] == [2, 3]
+
+
+async def test_a_set_of_values_wakes_on_any_and_reads_each_item_once() -> None:
+    index = KeyIndex()
+    index.register(TEAM, (), 1)
+    term = parse("team in (a, b)").index_term()
+    assert term is not None
+    assert await woken_by(index, updated(1, team("a"), team("b")), term[1])
+    assert await woken_by(index, updated(2, team("c"), team("b")), term[1])
+    assert [item[SEQ] for item in index.after(TEAM, term[1], 0)] == [1, 2]
+
+
+def test_only_equality_terms_index_a_selector() -> None:
+    for text in ("team!=a", "team notin (a)", "team", "!team"):
+        assert parse(text).index_term() is None
+    assert parse("!x,team==a").index_term() == (TEAM, frozenset({"a"}))
+
+
+def test_a_path_registered_late_indexes_what_the_tail_holds_and_what_falls_off() -> None:
+    held = [updated(5, team("a"), team("a")), updated(6, team("b"), team("b"))]
+    index = KeyIndex()
+    index.register(TEAM, held, 5)
+    a = frozenset({"a"})
+    assert not index.covers(TEAM, a, 3)  # before the tail: the log
+    assert index.covers(TEAM, a, 4)
+    assert [item[SEQ] for item in index.after(TEAM, a, 4)] == [5]
+    index.drop(held[0])
+    assert not index.covers(TEAM, a, 4) and index.covers(TEAM, a, 5)
+    assert index.after(TEAM, a, 4) == []
+    index.unregister(TEAM)
+    index.register(TEAM, held[1:], 6)
+    assert index.covers(TEAM, frozenset({"b"}), 5)
