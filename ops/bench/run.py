@@ -42,13 +42,14 @@ from ops.bench.scenarios import (
     postgres,
     reads,
     retention,
+    selector_fanout,
     writes,
 )
 from ops.bench.settings import FULL, QUICK, BenchSettings
 from ops.bench.wrk import ensure_wrk
 
 # reads first: a fresh peer then holds only its fleet of a thousand (scenarios/reads.py)
-GROUPS = (reads, writes, log_cost, retention, fleet, cold_start, fanout, postgres)
+GROUPS = (reads, writes, log_cost, retention, fleet, cold_start, fanout, selector_fanout, postgres)
 NEEDS_WRK = frozenset({1, 2, 3, 4, 5, 9, 10, 11, 13, 14, 15, 16})
 RESULTS = Path(__file__).with_name("results")
 

@@ -69,7 +69,13 @@ class Subscriber(asyncio.Protocol):
 
 
 async def connect_all(
-    host: str, port: int, path: str, count: int, concurrency: int, vm_prefix: str | None = None
+    host: str,
+    port: int,
+    path: str,
+    count: int,
+    concurrency: int,
+    vm_prefix: str | None = None,
+    selector_key: str | None = None,
 ) -> tuple[list[Subscriber], dict[str, int]]:
     loop = asyncio.get_running_loop()
     gate = asyncio.Semaphore(concurrency)
@@ -78,7 +84,12 @@ async def connect_all(
 
     async def one(index: int) -> None:
         vm_id = "" if vm_prefix is None else f"{vm_prefix}{index:06d}"
-        target = path if vm_prefix is None else f"{path}&vm={vm_id}"
+        if vm_prefix is None:
+            target = path
+        elif selector_key is None:
+            target = f"{path}&vm={vm_id}"
+        else:  # P17: the same VM, found by a metadata value that only it holds
+            target = f"{path}&selector={selector_key}%3D{vm_id}"
         request = (
             f"GET {target} HTTP/1.1\r\nHost: {host}:{port}\r\nAccept: text/event-stream\r\n"
             "Cache-Control: no-cache\r\n\r\n"
@@ -187,7 +198,13 @@ def _say(message: dict[str, Any]) -> None:
 async def main(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     subscribers, problems = await connect_all(
-        args.host, args.port, args.path, args.count, args.concurrency, args.vm_prefix
+        args.host,
+        args.port,
+        args.path,
+        args.count,
+        args.concurrency,
+        args.vm_prefix,
+        args.selector_key,
     )
     _say({"ready": len(subscribers), "problems": problems})
     line = await loop.run_in_executor(None, sys.stdin.readline)
@@ -224,6 +241,9 @@ def cli() -> None:
     parser.add_argument("--count", type=int, required=True)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--vm-prefix", help="subscriber i adds &vm=<prefix><i as 6 digits>")
+    parser.add_argument(
+        "--selector-key", help="with --vm-prefix: &selector=KEY=<that VM id> instead of &vm="
+    )
     args = parser.parse_args()
     try:
         import uvloop

@@ -35,3 +35,19 @@ async def test_a_tiny_fanout_run_produces_a_complete_result(tmp_path: Path) -> N
     (few,) = result.details["few_watchers_runs"]
     assert few["watchers"] == SMOKE.few_watchers
     assert "| P8 |" in report["table"] and "P8  fan-out" in table.render([result])
+
+
+async def test_a_tiny_selector_fanout_run_delivers_to_every_selector_watcher(
+    tmp_path: Path,
+) -> None:
+    report = await bench(SMOKE, frozenset({17}), results_dir=tmp_path, install_wrk=False)
+
+    (result,) = [Outcome(**raw) for raw in report["scenarios"]]
+    assert (result.number, result.status) == (17, "ok"), result.note
+    assert result.met in (True, False)
+    (run,) = result.details["runs"]
+    assert run["subscribers"] == run["watchers"] == SMOKE.watchers
+    assert run["deliveries"] > 0
+    assert run["lost"] == run["duplicates"] == run["out_of_order"] == 0
+    assert run["server_cpu_us_per_event_raw"] > 0
+    assert "| P17 |" in report["table"]

@@ -30,6 +30,10 @@ CATALOGUE: dict[int, tuple[str, str]] = {
         "fan-out: {watchers:,} watchers ?vm=, {watch_rate:,} events/s",
         "all delivered, p99 <= 100 ms, CPU/event flat",
     ),
+    17: (
+        "fan-out: {watchers:,} watchers ?selector=, {watch_rate:,} events/s",
+        "all delivered, p99 <= 100 ms, CPU/event flat",
+    ),
     13: ("GET /registry/vms/{{id}}, {heartbeat_vms:,} VMs, c{connections}", "rps >= 1.2 x peer"),
     14: (
         "discover {role_vms} of {heartbeat_vms:,}, c{connections}",

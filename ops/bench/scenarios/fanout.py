@@ -61,18 +61,16 @@ async def run(ctx: Context) -> list[Outcome]:
         many, few = [], []
         for number in range(s.runs):
             ctx.say(f"P8: run {number + 1}/{s.runs}, {s.watchers:,} watchers")
-            many.append(await _one_run(ctx, target, prefix, ids))
+            many.append(await one_run(ctx, target, prefix, ids))
             ctx.say(f"P8: run {number + 1}/{s.runs}, {s.few_watchers:,} watchers")
-            few.append(await _one_run(ctx, target, prefix, ids[: s.few_watchers]))
-        _fill(result, many, few, s.watch_rate)
+            few.append(await one_run(ctx, target, prefix, ids[: s.few_watchers]))
+        fill(result, many, few, s.watch_rate)
     finally:
         await target.stop()
     return [result]
 
 
-def _fill(
-    result: Outcome, many: list[dict[str, Any]], few: list[dict[str, Any]], rate: int
-) -> None:
+def fill(result: Outcome, many: list[dict[str, Any]], few: list[dict[str, Any]], rate: int) -> None:
     result.details["runs"] = many
     result.details["few_watchers_runs"] = few
     problems = [run["problem"] for run in many + few if run.get("problem")]
@@ -150,17 +148,20 @@ async def _revision(target: Target) -> int:
     return int(response.headers["x-registry-revision"])
 
 
-async def _one_run(ctx: Context, target: Target, prefix: str, ids: list[str]) -> dict[str, Any]:
+async def one_run(
+    ctx: Context, target: Target, prefix: str, ids: list[str], selector_key: str | None = None
+) -> dict[str, Any]:
     s = ctx.settings
     assert target.process is not None and target.db is not None
     host, port = target.host_port
     head = await _revision(target)
     log = ctx.workdir / "subscribers.log"
+    selector_args = () if selector_key is None else ("--selector-key", selector_key)
     with log.open("ab") as errors:
         child = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "ops.bench.subscribers", "--host", host, "--port", str(port),
             "--path", f"/registry/stream?after={head}", "--count", str(len(ids)),
-            "--vm-prefix", prefix,
+            "--vm-prefix", prefix, *selector_args,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, cwd=ROOT,
         )  # fmt: skip
     assert child.stdin is not None and child.stdout is not None
