@@ -22,3 +22,20 @@ class Background:
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+
+
+class BackgroundJob:
+    """A service whose whole work is one coroutine, `_run`, kept alive from `start` to `stop`
+    (the reaper, retention)."""
+
+    def __init__(self, name: str) -> None:
+        self._task = Background(name)
+
+    def start(self) -> None:
+        self._task.start(self._run())
+
+    async def stop(self) -> None:
+        await self._task.stop()
+
+    async def _run(self) -> None:
+        raise NotImplementedError

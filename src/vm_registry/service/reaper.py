@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from vm_registry.domain.commands import MarkStale
 from vm_registry.domain.errors import RegistryError
 from vm_registry.domain.model import Entry
-from vm_registry.service.background import Background
+from vm_registry.service.background import BackgroundJob
 from vm_registry.service.registry import Registry
 
 log = logging.getLogger("vm_registry.reaper")
@@ -45,7 +45,7 @@ class GuardPolicy:
     max_hold_ms: int = 900_000
 
 
-class Reaper:
+class Reaper(BackgroundJob):
     def __init__(
         self,
         registry: Registry,
@@ -53,6 +53,7 @@ class Reaper:
         policy: GuardPolicy,
         is_leader: Callable[[], bool] = lambda: True,
     ) -> None:
+        super().__init__("vm-registry-reaper")
         self.registry = registry
         self.interval = interval
         self.policy = policy
@@ -60,7 +61,6 @@ class Reaper:
         # against every earlier event, so even two reapers could not mark one silence twice,
         # but one reaper keeps one mass-expiry guard with one view of the fleet.
         self.is_leader = is_leader
-        self._task = Background("vm-registry-reaper")
         self._recent: deque[int] = deque()  # when recent vm.stale events were recorded
         self._held_since: int | None = None
         self._cooldown_until = 0
@@ -69,12 +69,6 @@ class Reaper:
     @property
     def holding(self) -> bool:
         return self._held_since is not None
-
-    def start(self) -> None:
-        self._task.start(self._run())
-
-    async def stop(self) -> None:
-        await self._task.stop()
 
     async def _run(self) -> None:
         while True:

@@ -27,7 +27,7 @@ from pathlib import Path
 from vm_registry.persistence.archive import PARTIAL, archive_name, archive_range
 from vm_registry.persistence.log import EventQuery
 from vm_registry.persistence.store import Store
-from vm_registry.service.background import Background
+from vm_registry.service.background import BackgroundJob
 from vm_registry.service.cutting import cut_log
 from vm_registry.service.time_machine import TimeMachine
 
@@ -62,7 +62,7 @@ class RetentionFigures:
     reclaim_problem: str | None = None  # why the file cannot shrink
 
 
-class Retention:
+class Retention(BackgroundJob):
     def __init__(
         self,
         store: Store,
@@ -71,13 +71,13 @@ class Retention:
         clock: Callable[[], int],
         is_leader: Callable[[], bool],
     ) -> None:
+        super().__init__("vm-registry-retention")
         self.store = store
         self.history = history
         self.policy = policy
         self.clock = clock
         self.is_leader = is_leader
         self.figures = RetentionFigures()
-        self._task = Background("vm-registry-retention")
 
     @property
     def archived(self) -> bool:
@@ -97,12 +97,6 @@ class Retention:
                 log.warning("%s", problem)
             self.figures.reclaim_problem = problem
         await self._observe_window()
-
-    def start(self) -> None:
-        self._task.start(self._run())
-
-    async def stop(self) -> None:
-        await self._task.stop()
 
     async def _run(self) -> None:
         while True:
