@@ -4,10 +4,11 @@ values the VM held at that key before or after it."""
 from __future__ import annotations
 
 import asyncio
+import sys
 
 from vm_registry.domain.model import JsonObject
 from vm_registry.domain.selectors import parse
-from vm_registry.feed.keyed import Key, KeyIndex
+from vm_registry.feed.keyed import MAX_DROPPED_BYTES, Key, KeyIndex
 from vm_registry.feed.tail import NO_ENTRY, SEQ, FeedItem, Metadata
 
 TEAM = ("team",)
@@ -85,3 +86,24 @@ def test_a_path_registered_late_indexes_what_the_tail_holds_and_what_falls_off()
     index.unregister(TEAM)
     index.register(TEAM, held[1:], 6)
     assert index.covers(TEAM, frozenset({"b"}), 5)
+
+
+def test_the_notes_of_dropped_values_are_bounded_in_bytes_and_stay_cautious() -> None:
+    """Issue #25's rule for tables clients grow: each dropped item leaves a note of its value,
+    a client's metadata up to the entry limit long. 2,000 distinct 30 KB values would be 60 MB
+    of notes; past the byte budget they are forgotten into the floor, so a cursor behind any
+    of them still reads from the log and none in front of them is sent there."""
+    index = KeyIndex()
+    index.register(TEAM, (), 1)
+    values = [f"{n:05d}" + "x" * 30_000 for n in range(2_000)]
+    for seq, value in enumerate(values, start=1):
+        item = updated(seq, team(value), team(value))
+        index.append(item, [])
+        index.drop(item)
+    assert index._dropped_bytes <= MAX_DROPPED_BYTES
+    assert sum(sys.getsizeof(text) for text in index._dropped[TEAM]) <= MAX_DROPPED_BYTES
+    assert not index.covers(TEAM, [values[0]], 0)  # forgotten, yet still behind the floor
+    assert not index.covers(TEAM, [values[-1]], len(values) - 1)  # remembered
+    assert index.covers(TEAM, [values[0], values[-1]], len(values))
+    index.unregister(TEAM)
+    assert index._dropped_bytes == 0

@@ -17,16 +17,19 @@ it replays from the log, as a `?vm=` watcher does (`covers`).
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections import deque
 from collections.abc import Iterable
 
 from vm_registry.domain.selectors import Path, lookup
-from vm_registry.feed.tail import AFTER, BEFORE, NO_ENTRY, SEQ, FeedItem
+from vm_registry.feed.tail import AFTER, BEFORE, DROPPED_OVERHEAD, NO_ENTRY, SEQ, FeedItem
 
 Key = tuple[Path, str]
-# Past this many values remembered as dropped for one path, they are forgotten into its floor
-# (never wrong, only cautious: a cursor behind the floor replays from the log).
-MAX_DROPPED_VALUES = 100_000
+# The values remembered as dropped, over every path, are bounded in bytes: a value is
+# client-chosen metadata, up to the entry limit long, and a note keeps it alive after its VM
+# changed. Past the budget every path's notes are forgotten into its floor (never wrong, only
+# cautious: a cursor behind the floor replays from the log), as the tail does for VM ids.
+MAX_DROPPED_BYTES = 16 * 1024 * 1024
 
 
 def item_keys(item: FeedItem, path: Path) -> set[str]:
@@ -47,6 +50,7 @@ class KeyIndex:
         self._waiters: dict[Key, set[asyncio.Future[None]]] = {}
         self._dropped: dict[Path, dict[str, int]] = {}
         self._floor: dict[Path, int] = {}
+        self._dropped_bytes = 0  # charged for every path's `_dropped`
 
     def register(self, path: Path, held: Iterable[FeedItem], first_seq: int) -> None:
         """One more watcher indexes by `path`; `held` is what the tail holds now, from
@@ -66,6 +70,7 @@ class KeyIndex:
         if count:
             self._users[path] = count
             return
+        self._dropped_bytes -= sum(map(_note_cost, self._dropped[path]))
         del self._users[path], self._floor[path], self._dropped[path]
         for key in [key for key in self._items if key[0] == path]:
             del self._items[key]
@@ -95,10 +100,19 @@ class KeyIndex:
                     queue.popleft()
                     if not queue:
                         del self._items[key]
-                if len(dropped) >= MAX_DROPPED_VALUES and text not in dropped:
-                    self._floor[path] = max(dropped.values())
-                    dropped.clear()
+                if text not in dropped:
+                    cost = _note_cost(text)
+                    if self._dropped_bytes + cost > MAX_DROPPED_BYTES:
+                        self._forget_dropped()
+                    self._dropped_bytes += cost
                 dropped[text] = item[SEQ]
+
+    def _forget_dropped(self) -> None:
+        for path, dropped in self._dropped.items():
+            if dropped:
+                self._floor[path] = max(self._floor[path], *dropped.values())
+                dropped.clear()
+        self._dropped_bytes = 0
 
     def covers(self, path: Path, values: Iterable[str], cursor: int) -> bool:
         dropped, floor = self._dropped[path], self._floor[path]
@@ -147,6 +161,10 @@ class KeyIndex:
                     waiters.discard(waiter)
                     if not waiters:
                         del self._waiters[key]
+
+
+def _note_cost(text: str) -> int:
+    return sys.getsizeof(text) + DROPPED_OVERHEAD
 
 
 def _settle(waiter: asyncio.Future[None]) -> None:
