@@ -22,7 +22,15 @@ from collections import deque
 from collections.abc import Iterable
 
 from vm_registry.domain.selectors import Path, lookup
-from vm_registry.feed.tail import AFTER, BEFORE, DROPPED_OVERHEAD, NO_ENTRY, SEQ, FeedItem
+from vm_registry.feed.tail import (
+    AFTER,
+    BEFORE,
+    DROPPED_OVERHEAD,
+    NO_ENTRY,
+    SEQ,
+    FeedItem,
+    wait_settled,
+)
 
 Key = tuple[Path, str]
 # The values remembered as dropped, over every path, are bounded in bytes: a value is
@@ -142,19 +150,13 @@ class KeyIndex:
         seconds, or when woken by `wake` (shutdown)."""
         if self.has_after(path, values, cursor):
             return
-        loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[None] = loop.create_future()
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         keys = [(path, value) for value in values]
         for key in keys:
             self._waiters.setdefault(key, set()).add(waiter)
-        timer = None if timeout is None else loop.call_later(timeout, _settle, waiter)
         try:
-            await waiter
+            await wait_settled(waiter, timeout)
         finally:
-            if timer is not None:
-                timer.cancel()
-            if not waiter.done():
-                waiter.cancel()
             for key in keys:
                 waiters = self._waiters.get(key)
                 if waiters is not None:
@@ -165,8 +167,3 @@ class KeyIndex:
 
 def _note_cost(text: str) -> int:
     return sys.getsizeof(text) + DROPPED_OVERHEAD
-
-
-def _settle(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_result(None)

@@ -227,18 +227,12 @@ class Tail:
         queue = self._vm_items(vm_id)
         if queue and queue[-1][SEQ] > cursor:
             return
-        loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[None] = loop.create_future()
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         waiters = self._vm_waiters.setdefault(vm_id, set())
         waiters.add(waiter)
-        timer = None if timeout is None else loop.call_later(timeout, _settle, waiter)
         try:
-            await waiter
+            await wait_settled(waiter, timeout)
         finally:
-            if timer is not None:
-                timer.cancel()
-            if not waiter.done():
-                waiter.cancel()
             waiters.discard(waiter)
             if not waiters and self._vm_waiters.get(vm_id) is waiters:
                 del self._vm_waiters[vm_id]
@@ -278,17 +272,23 @@ class Tail:
         """Return once the head moves past `cursor`, or after `timeout` seconds."""
         if self.head > cursor:
             return
-        loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[None] = loop.create_future()
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
-        timer = None if timeout is None else loop.call_later(timeout, _settle, waiter)
-        try:
-            await waiter  # cancelling this task cancels only its own waiter
-        finally:
-            if timer is not None:
-                timer.cancel()
-            if not waiter.done():  # cancelled while waiting: don't leave it for wake()
-                waiter.cancel()
+        await wait_settled(waiter, timeout)
+
+
+async def wait_settled(waiter: asyncio.Future[None], timeout: float | None) -> None:
+    """Await `waiter`, at most `timeout` seconds; after, it is done or cancelled, so no waker
+    is left holding it. Cancelling the awaiting task cancels only its own waiter."""
+    loop = asyncio.get_running_loop()
+    timer = None if timeout is None else loop.call_later(timeout, _settle, waiter)
+    try:
+        await waiter
+    finally:
+        if timer is not None:
+            timer.cancel()
+        if not waiter.done():
+            waiter.cancel()
 
 
 def _settle(waiter: asyncio.Future[None]) -> None:
