@@ -81,7 +81,13 @@ def test_an_edited_event_is_named(made: tuple[Path, Path], tmp_path: Path) -> No
 def test_the_last_archive_must_meet_the_live_log(made: tuple[Path, Path], tmp_path: Path) -> None:
     db, archive = made
     copy, files = copy_of(archive, tmp_path)
-    files[-1].unlink()
+    # The fixture's server may have stopped between writing a step's archive and committing
+    # its cut; verify leaves such an archive out (the live log holds its events), so the
+    # chain's last archive is the last one it does not leave out.
+    code, output = verify(db, copy)
+    assert code == 0, output
+    chained = [path for path in files if f"archive {path}: left out" not in output]
+    chained[-1].unlink()
     code, output = verify(db, copy)
     assert code == 1
     assert "neither an archive nor the live log holds them" in output
