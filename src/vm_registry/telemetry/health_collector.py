@@ -17,6 +17,7 @@ from vm_registry.service.blocking_queries import BlockingQueries
 from vm_registry.service.health_checks import HealthChecker
 from vm_registry.service.probe import RESULTS
 from vm_registry.service.registry import Registry
+from vm_registry.telemetry.families import gauge_by
 
 
 class HealthCollector(Collector):
@@ -71,11 +72,7 @@ class HealthCollector(Collector):
         for entry in self.registry.vms.values():
             for status in (entry.health or {}).values():
                 statuses[status] = statuses.get(status, 0) + 1
-        services = GaugeMetricFamily(
-            "vm_registry_health_services",
-            "Checked services by their recorded status",
-            labels=["status"],
-        )
-        for status, count in statuses.items():
-            services.add_metric([status], count)
-        yield services
+        yield gauge_by(
+            "vm_registry_health_services", "Checked services by their recorded status", "status",
+            statuses,
+        )  # fmt: skip

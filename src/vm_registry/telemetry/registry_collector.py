@@ -24,6 +24,7 @@ from vm_registry.persistence.errors import StoreError
 from vm_registry.persistence.log import EventLog, EventQuery
 from vm_registry.persistence.store import Store
 from vm_registry.service.registry import Registry
+from vm_registry.telemetry.families import gauge_by
 
 
 @dataclass(slots=True)
@@ -97,14 +98,12 @@ class RegistryCollector(Collector):
         for (role, status), count in counts.items():
             vms.add_metric([role, status], count)
         yield vms
-        stale_vms = GaugeMetricFamily(
+        yield gauge_by(
             "vm_registry_fleet_stale_vms",
             "Running VMs marked stale (silent for the stale window), by role",
-            labels=["role"],
+            "role",
+            stale,
         )
-        for role, count in stale.items():
-            stale_vms.add_metric([role], count)
-        yield stale_vms
         yield GaugeMetricFamily(
             "vm_registry_expiry_guard_holding",
             "1 while the mass-expiry guard holds (staleness suspended), else 0",
