@@ -69,7 +69,7 @@ def growth(tmp_path: Path, warm: int, measured: int, send: Send, vm_id: str | No
 # The intern caches (persistence/id_tables.py) charge at least what they hold.
 ACTOR_CACHE_WORST = 4 * MiB
 VM_CACHE_WORST = 16 * MiB
-# Blocking queries' index keeps up to 10,000 deregistered ids (service/changes.py): the
+# Blocking queries' index keeps up to 10,000 deregistered ids (service/blocking_queries.py): the
 # longest id is 256 characters of 4 bytes (1,100 bytes as a str), plus the dict's slot.
 HELD_INDEX_WORST = 10_000 * 1_200
 # The tail's note of the newest seq each VM lost (feed/tail.py, MAX_DROPPED_BYTES).
