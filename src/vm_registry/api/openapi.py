@@ -101,13 +101,10 @@ MIN_REVISION = _query(
     "header twin X-Registry-Min-Revision); 503 with Retry-After if it takes too long",
 )
 AS_OF = _query("asOf", schemas.ISO_TIME, "answer from the state at this time (not with at)")
-# The filters take `?role=` as no filter at all, as they always have.
-ROLE = _query(
-    "role", Schema(type=OpenAPIType.STRING, enum=list(ROLES)), "only this role", empty=True
-)
-STATUS = _query(
-    "status", Schema(type=OpenAPIType.STRING, enum=list(STATUSES)), "only this status", empty=True
-)
+# Only the selector takes an empty value (it selects everything, as in Kubernetes); an empty
+# `?role=` is a 400, most often a script's unset variable (docs/reliability.md).
+ROLE = _query("role", Schema(type=OpenAPIType.STRING, enum=list(ROLES)), "only this role")
+STATUS = _query("status", Schema(type=OpenAPIType.STRING, enum=list(STATUSES)), "only this status")
 SELECTOR = _query(
     "selector",
     Schema(type=OpenAPIType.STRING, max_length=4096),
@@ -119,7 +116,6 @@ HEALTHY = _query(
     "healthy",
     Schema(type=OpenAPIType.STRING, enum=["true", "false", "1", "0"]),
     "true leaves out VMs with a critical service (docs/health.md)",
-    empty=True,
 )
 INDEX = _query(
     "index",

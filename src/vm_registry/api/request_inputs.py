@@ -83,16 +83,19 @@ def may_write(found: Principal) -> str | None:
 
 
 def query_choice(request: Request[Any, Any, Any], name: str, allowed: Sequence[str]) -> str | None:
-    # An empty value (`?role=`) means no filter, as in the registry agents use today.
-    values = [v for v in request.query_params.getall(name, []) if v != ""]
-    if not values:
+    value = query_one(request, name)
+    if value is None:
         return None
-    if len(values) > 1:
-        raise Invalid(f"query parameter {name} is given more than once")
-    value = values[0]
+    if value == "":
+        # `?role=` is most often a script's unset variable; answering with every role would
+        # hand `discover ... | jq '.vms[0]'` a VM of another role in silence.
+        raise Invalid(
+            f"query parameter {name} is empty; leave it out to match any {name}, "
+            f"or give one of {', '.join(allowed)}"
+        )
     if value not in allowed:
         raise Invalid(f"query parameter {name}={value!r} must be one of {', '.join(allowed)}")
-    return str(value)
+    return value
 
 
 def natural(text: str, where: str) -> int:
@@ -159,15 +162,16 @@ def if_match(request: Request[Any, Any, Any]) -> int | None:
 
 
 def query_flag(request: Request[Any, Any, Any], name: str) -> bool:
-    values = [v for v in request.query_params.getall(name, []) if v != ""]
-    if not values:
+    value = query_one(request, name)
+    if value is None:
         return False
-    if len(values) > 1:
-        raise Invalid(f"query parameter {name} is given more than once")
-    value = str(values[0]).lower()
-    if value not in ("true", "false", "1", "0"):
-        raise Invalid(f"query parameter {name} must be true or false, not {values[0]!r}")
-    return value in ("true", "1")
+    if value == "":
+        # Consul reads a bare `?passing` as true; reading `?healthy` as false would be a quiet
+        # surprise, and as true a guess. So it is refused (a bare name arrives as empty).
+        raise Invalid(f"query parameter {name} is empty; give {name}=true or {name}=false")
+    if value.lower() not in ("true", "false", "1", "0"):
+        raise Invalid(f"query parameter {name} must be true or false, not {_shown(value)}")
+    return value.lower() in ("true", "1")
 
 
 MIN_REVISION_HEADER = "X-Registry-Min-Revision"

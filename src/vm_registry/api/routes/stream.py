@@ -92,13 +92,6 @@ def _filter(request: AnyRequest) -> FeedFilter:
     return FeedFilter(role, vm_id, types, rq.selector(request))
 
 
-def _snapshot_wanted(request: AnyRequest) -> bool:
-    value = (rq.query_one(request, "snapshot") or "false").lower()
-    if value not in ("true", "false", "1", "0"):
-        raise Invalid("query parameter snapshot must be true or false")
-    return value in ("true", "1")
-
-
 async def _stream(
     subscription: Subscription, opening: bytes, bookmark_after: float, shutdown: anyio.Event
 ) -> AsyncIterator[bytes]:
@@ -124,7 +117,7 @@ async def stream(request: AnyRequest) -> ASGIApp:
     registry, broker, settings = runtime.registry, runtime.feed, runtime.settings
     feed_filter = _filter(request)
     after = _resume_point(request)
-    snapshot = _snapshot_wanted(request)
+    snapshot = rq.query_flag(request, "snapshot")
     if after is not None:
         await registry.first_seq()  # the broker judges the resume point against it
         # A Last-Event-ID from another replica may be ahead of this one: wait until it folded it.
