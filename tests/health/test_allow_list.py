@@ -122,3 +122,59 @@ def test_networks_admit_names_that_resolve_into_them_and_listed_link_local() -> 
 def test_a_malformed_entry_is_refused_by_name(entry: str) -> None:
     with pytest.raises(AllowListError, match="is not"):
         AllowList.parse([entry])
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "64:ff9b::7f00:1",  # NAT64, the well-known prefix: 127.0.0.1
+        "64:ff9b::127.0.0.1",  # the same, written with its IPv4
+        "64:ff9b::a9fe:a9fe",  # 169.254.169.254: the metadata service
+        "2002:7f00:1::1",  # 6to4: 127.0.0.1
+        "2002:a9fe:a9fe::",  # 6to4: 169.254.169.254
+        "64:ff9b:1::7f00:1",  # local-use NAT64 with a /96 prefix: 127.0.0.1
+        "64:ff9b:1:7f00:0:100::",  # local-use NAT64 with a /48 prefix: 127.0.0.1
+    ],
+)
+def test_nat64_and_6to4_addresses_are_judged_as_the_ipv4_they_lead_to(address: str) -> None:
+    by_name = DEFAULT.refusal("self.vm.vers.sh", [ip("10.0.0.1"), ip(address)])
+    assert by_name is not None and "only probed if listed by network" in by_name
+    assert DEFAULT.refusal(address, [ip(address)]) is not None
+    assert AllowList.parse(["::/0"]).refusal(address, [ip(address)]) is not None
+
+
+@pytest.mark.parametrize(
+    ("allow", "address", "admitted"),
+    [
+        (["127.0.0.0/8"], "64:ff9b::7f00:1", True),  # loopback listed: admitted as loopback
+        (["127.0.0.0/8"], "2002:7f00:1::1", True),
+        (["10.0.0.0/8"], "64:ff9b::a00:5", True),
+        (["10.0.0.0/8"], "64:ff9b::b00:5", False),
+        (["10.0.0.0/8"], "2002:a00:5::1", True),
+        (["64:ff9b::/96"], "64:ff9b::7f00:1", True),  # the NAT64 prefix itself, by network
+        (["2002::/16"], "2002:a9fe:a9fe::", True),
+        # Local use: the IPv4 may sit in four places; every reading must be in the list.
+        (["127.0.0.0/8"], "64:ff9b:1::7f00:1", False),
+        (["0.0.0.0/0"], "64:ff9b:1::7f00:1", True),
+        (["64:ff9b:1:ab::/96"], "64:ff9b:1:ab::7f00:1", True),
+    ],
+)
+def test_networks_judge_nat64_and_6to4_addresses_by_the_ipv4_they_lead_to(
+    allow: list[str], address: str, admitted: bool
+) -> None:
+    refusal = AllowList.parse(allow).refusal(address, [ip(address)])
+    assert (refusal is None) == admitted, refusal
+
+
+def test_a_nat64_refusal_names_the_ipv4_it_leads_to() -> None:
+    refusal = DEFAULT.refusal("self.vm.vers.sh", [ip("64:ff9b::7f00:1")])
+    assert refusal == (
+        "self.vm.vers.sh resolves to 64:ff9b::7f00:1 (which leads to 127.0.0.1), "
+        "which is only probed if listed by network"
+    )
+
+
+def test_addresses_outside_the_translated_blocks_stay_ipv6() -> None:
+    allow = AllowList.parse(["2001:db8::/32", "*.vm.vers.sh"])
+    assert allow.refusal("2001:db8::7f00:1", [ip("2001:db8::7f00:1")]) is None
+    assert DEFAULT.refusal("v6.vm.vers.sh", [ip("64:ff9c::7f00:1")]) is None

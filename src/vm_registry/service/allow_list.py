@@ -18,6 +18,15 @@ Every address is normalised before it is checked: an IPv4-mapped (`::ffff:169.25
 IPv4-compatible (`::169.254.169.254`) IPv6 address is the IPv4 address it carries, judged by the
 IPv4 rules (a dual-stack socket connecting to a mapped address reaches that IPv4 address), and
 the probe connects to the normalised address, the one that was checked.
+
+NAT64 (`64:ff9b::/96`, and the local-use `64:ff9b:1::/48`) and 6to4 (`2002::/16`) addresses
+carry an IPv4 address too, but reach it through a translator or relay, so the probe keeps
+connecting to the IPv6 address (an IPv6-only host has no other way) while the check judges
+the IPv4 it leads to: `64:ff9b::7f00:1` is loopback. Inside `64:ff9b:1::/48` the operator
+picks the prefix length, and with it where the IPv4 sits (RFC 6052, 2.2), so every place it
+could sit is a reading, and each reading must pass. A listed network inside one of these
+blocks (the operator's own NAT64 prefix) admits its addresses as they are: that was asked for
+by network; a wider listed network (`::/0`) does not reach into them.
 """
 
 from __future__ import annotations
@@ -80,6 +89,40 @@ def normalised(address: IpAddress) -> IpAddress:
     return address
 
 
+# The IPv6 blocks whose addresses lead to an IPv4 address through a translator or relay.
+_NAT64_WELL_KNOWN: Final = ipaddress.IPv6Network("64:ff9b::/96")
+_NAT64_LOCAL: Final = ipaddress.IPv6Network("64:ff9b:1::/48")
+_SIX_TO_FOUR: Final = ipaddress.IPv6Network("2002::/16")
+_CARRIERS: Final = (_NAT64_WELL_KNOWN, _NAT64_LOCAL, _SIX_TO_FOUR)
+# RFC 6052, 2.2: the bytes holding the IPv4 address for each prefix length that fits in
+# 64:ff9b:1::/48 (byte 8 is reserved and always skipped).
+_NAT64_LOCAL_LAYOUTS: Final = ((6, 7, 9, 10), (7, 9, 10, 11), (9, 10, 11, 12), (12, 13, 14, 15))
+
+
+def carried_ipv4(address: IpAddress) -> tuple[ipaddress.IPv4Address, ...]:
+    """The IPv4 addresses a NAT64 or 6to4 address may lead to (one, but for the local-use
+    NAT64 block, whose layout is the operator's choice); none for any other address."""
+    if isinstance(address, ipaddress.IPv4Address):
+        return ()
+    if address.sixtofour is not None:
+        return (address.sixtofour,)
+    if address in _NAT64_WELL_KNOWN:
+        return (ipaddress.IPv4Address(address.packed[12:]),)
+    if address in _NAT64_LOCAL:
+        packed = address.packed
+        return tuple(
+            ipaddress.IPv4Address(bytes(packed[i] for i in layout))
+            for layout in _NAT64_LOCAL_LAYOUTS
+        )
+    return ()
+
+
+def _inside_a_carrier(network: IpNetwork) -> bool:
+    return isinstance(network, ipaddress.IPv6Network) and any(
+        network.subnet_of(block) for block in _CARRIERS
+    )
+
+
 def is_host_name(text: str) -> bool:
     return len(text) <= 253 and _HOST_NAME.match(text) is not None
 
@@ -136,7 +179,15 @@ class AllowList:
 
     def admits_address(self, address: IpAddress) -> bool:
         plain = normalised(address)
-        return any(plain in network for network in self.networks)
+        carried = carried_ipv4(plain)
+        if not carried:
+            return self._in_networks(plain)
+        if any(plain in n for n in self.networks if _inside_a_carrier(n)):
+            return True
+        return all(self._in_networks(ipv4) for ipv4 in carried)
+
+    def _in_networks(self, address: IpAddress) -> bool:
+        return any(address in network for network in self.networks)
 
     def refusal(self, host: str, resolved: Sequence[IpAddress]) -> str | None:
         """Why `host`, resolved to `resolved`, may not be probed; None if it may."""
@@ -144,14 +195,25 @@ class AllowList:
         if literal is not None:
             if self.admits_address(literal):
                 return None
-            return f"{literal} is outside the health-check allow-list"
+            return f"{_shown(normalised(literal))} is outside the health-check allow-list"
         by_name = self.admits_name(host)
         for given in resolved:
             address = normalised(given)
             if self.admits_address(address):
                 continue
             if not by_name:
-                return f"{host} ({address}) is outside the health-check allow-list"
-            if any(address in network for network in _NEVER_BY_NAME):
-                return f"{host} resolves to {address}, which is only probed if listed by network"
+                return f"{host} ({_shown(address)}) is outside the health-check allow-list"
+            readings = carried_ipv4(address) or (address,)
+            if any(r in network for r in readings for network in _NEVER_BY_NAME):
+                return (
+                    f"{host} resolves to {_shown(address)}, which is only probed if listed by "
+                    "network"
+                )
         return None
+
+
+def _shown(address: IpAddress) -> str:
+    carried = carried_ipv4(address)
+    if not carried:
+        return str(address)
+    return f"{address} (which leads to {' or '.join(str(ipv4) for ipv4 in carried)})"
