@@ -4,8 +4,10 @@ timeline an import makes of it (`audit/importing.py`): pure, so tested without a
 from __future__ import annotations
 
 import orjson
+import pytest
 
 from vm_registry.audit.importing import IMPORT_ACTOR, timeline
+from vm_registry.domain.errors import Invalid
 from vm_registry.domain.fold import fold
 from vm_registry.domain.timestamps import to_iso
 from vm_registry.wire import agent_services
@@ -74,3 +76,25 @@ def test_a_huge_value_is_quoted_cut_in_its_reason() -> None:
         line = refused.describe()
         assert len(line) < 400, line[:400]
         assert "... (10000000 characters)" in line
+
+
+def test_a_file_too_deep_to_check_for_repeated_keys_is_refused_not_let_through() -> None:
+    """One entry nested past 64 levels is refused by validation on its own, but the key check
+    cannot read the file then: a repeat in another entry must not slip through unseen."""
+    deep: object = "x"
+    for _ in range(70):
+        deep = {"d": deep}
+    raw = orjson.dumps({"vms": [{**entry("a", NOW, NOW), "metadata": deep}]})
+    raw = raw.replace(b'"name":"a"', b'"name":"a","name":"b"')
+    with pytest.raises(Invalid, match="the file nests deeper than 64 levels, too deep to check"):
+        agent_services.read(raw, NOW)
+
+
+def test_a_deep_file_without_doubt_is_read_and_its_deep_entry_refused_alone() -> None:
+    deep: object = "x"
+    for _ in range(70):
+        deep = {"d": deep}
+    raw = orjson.dumps({"vms": [{**entry("a", NOW, NOW), "metadata": deep}, entry("b", NOW, NOW)]})
+    reading = agent_services.read(raw, NOW)
+    assert [vm.vm_id for vm in reading.taken] == ["b"]
+    assert [refused.index for refused in reading.refused] == [1]

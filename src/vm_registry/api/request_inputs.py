@@ -8,10 +8,10 @@ from typing import Any
 import orjson
 from litestar import Request
 
-from vm_registry.api import duplicate_keys
 from vm_registry.api.auth import ANONYMOUS, Principal
 from vm_registry.domain import selectors
 from vm_registry.domain.errors import Forbidden, Invalid, TooLarge
+from vm_registry.wire import duplicate_keys
 
 MAX_USER_AGENT = 200
 # Every number a client can send (seqs, revisions, limits) fits in SQLite's signed 64 bits.

@@ -58,7 +58,10 @@ def _fail(message: str, code: int = 2) -> int:
 
 async def _import(args: argparse.Namespace) -> int:
     try:
-        raw = args.source.read_bytes()
+        with args.source.open("rb") as source:
+            # One byte past the limit is enough to refuse the file, and bounds what is read
+            # from anything (a FIFO, /dev/zero) named as the file.
+            raw = source.read(agent_services.MAX_FILE_BYTES + 1)
     except OSError as error:
         return _fail(f"cannot read {args.source}: {error.strerror or error}")
     now = time.time_ns() // 1_000_000

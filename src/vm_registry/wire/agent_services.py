@@ -14,6 +14,18 @@ would hold every later event of the log at that time, since the log's times neve
 
 A value quoted in a reason is cut to `QUOTED` characters: a reason is one line of the report,
 and a file may hold a time or an id of megabytes.
+
+The file is refused whole when a key repeats in one of its objects: agent-services writes it
+with `JSON.stringify`, which never repeats one, so such a file was edited or damaged, and
+taking the last of the two (as a parser does) would import something nobody can point to.
+
+The file is read whole, and refused past `MAX_FILE_BYTES`. Reading its entries one by one would
+not bound the import's memory: the entries are put in time order across the fleet and appended
+in one transaction, so every one is held anyway, and a streaming parser would be a dependency
+for nothing. agent-services keeps the file in memory and rewrites it whole 100 ms after each
+change, so real files are kilobytes to a few megabytes; parsing multiplies a file's size about
+2 to 5 times (docs/moving-from-agent-services.md has the figures), which keeps the limit's
+worst case within a few hundred MiB.
 """
 
 from __future__ import annotations
@@ -27,11 +39,12 @@ from vm_registry.domain.errors import Invalid
 from vm_registry.domain.model import JsonObject
 from vm_registry.domain.timestamps import parse_iso, to_iso
 from vm_registry.domain.validation import MAX_ENTRY_BYTES
-from vm_registry.wire import bodies
+from vm_registry.wire import bodies, duplicate_keys
 
 TIMES: Final = ("registeredAt", "lastSeen")
 FUTURE_SLACK_MS: Final = 60_000
 QUOTED: Final = 64
+MAX_FILE_BYTES: Final = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,11 +80,18 @@ class Reading:
 
 def read(raw: bytes, now: int, max_entry_bytes: int = MAX_ENTRY_BYTES) -> Reading:
     """Every entry of the file, taken or refused with its reason. Raises `Invalid` when the
-    file is not agent-services' registry document."""
+    file is not agent-services' registry document, is larger than `MAX_FILE_BYTES`, or repeats
+    a key."""
+    if len(raw) > MAX_FILE_BYTES:
+        raise Invalid(
+            f"the file is larger than {MAX_FILE_BYTES // 2**20} MiB, the most import reads "
+            "(agent-services' own files are far smaller: is this its data/registry.json?)"
+        )
     try:
         document = orjson.loads(raw)
     except orjson.JSONDecodeError as error:
         raise Invalid(f"the file is not JSON ({error})") from None
+    duplicate_keys.refuse_duplicate_keys(raw, document, "the file", deep_refused_later=False)
     if not isinstance(document, dict) or not isinstance(document.get("vms"), list):
         raise Invalid('the file is not an agent-services registry: expected {"vms": [...]}')
     taken: list[Taken] = []

@@ -1,4 +1,5 @@
-"""Refusing a JSON body that repeats a key within one object.
+"""Refusing a JSON body that repeats a key within one object (a request body, or the file
+`vm-registry import` reads).
 
 orjson keeps the last of two equal keys; a proxy or an auditor reading the first would see
 another request than the one executed, so such a body answers 400 naming the key. orjson has
@@ -31,15 +32,26 @@ DUPLICATE_CHECK_DEPTH = 64
 _ESCAPED_COLON = b"\\u003"  # `\u003a` and `\u003A` (and harmlessly `\u0030` to `\u003f`)
 
 
-def refuse_duplicate_keys(raw: bytes, value: Any) -> None:
-    """`value` is what orjson decoded from `raw`. Raises Invalid naming a repeated key."""
+def refuse_duplicate_keys(
+    raw: bytes, value: Any, what: str = "request body", *, deep_refused_later: bool = True
+) -> None:
+    """`value` is what orjson decoded from `raw`. Raises Invalid naming a repeated key; `what`
+    names the document in the message. Past `DUPLICATE_CHECK_DEPTH` the plain pass cannot
+    read it: a request body that deep is refused by validation anyway, but where that is not so
+    (`deep_refused_later=False`: a file whose entries are judged one by one) an uncertain
+    document is refused here rather than let through unchecked."""
     if keys_certainly_unique(raw, value):
         return
     if validation.nested_deeper_than(value, DUPLICATE_CHECK_DEPTH):
-        return  # refused by validation for its depth; the plain pass could not read it
+        if deep_refused_later:
+            return
+        raise Invalid(
+            f"{what} nests deeper than {DUPLICATE_CHECK_DEPTH} levels, too deep to check for "
+            "a key given twice"
+        )
     key = first_duplicate_key(raw)
     if key is not None:
-        raise Invalid(f"request body has the key {_shown(key)} more than once")
+        raise Invalid(f"{what} has the key {_shown(key)} more than once")
 
 
 def keys_certainly_unique(raw: bytes, value: Any) -> bool:

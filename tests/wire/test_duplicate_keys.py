@@ -13,12 +13,12 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from vm_registry.api.duplicate_keys import (
+from vm_registry.domain.errors import Invalid
+from vm_registry.wire.duplicate_keys import (
     first_duplicate_key,
     keys_certainly_unique,
     refuse_duplicate_keys,
 )
-from vm_registry.domain.errors import Invalid
 
 # A document is a tree of ("object", [(key, child), ...]), ("array", [child, ...]) or a scalar.
 KEYS = st.sampled_from(["a", "ab", "b", ":", "a:b", '"', "\\", "é", "\u2028", "k\n", "😀"])
