@@ -26,6 +26,7 @@ class Context:
     peer_url: str | None = None  # --peer-url: the other registry, measured alternately with ours
     server_args: list[str] = field(default_factory=list)  # --server-args: more serve options
     postgres_url: str | None = None  # --postgres: a server for P9 to P12 (a database per run)
+    ceilings: bool = True  # the stack's ceiling beside P1 and P2 (--no-ceilings: not)
     started: float = field(default_factory=time.monotonic)
 
     def wants(self, *numbers: int) -> bool:

@@ -1,6 +1,8 @@
 """What a scenario reports: one `Outcome` per numbered scenario of the issue's table.
 
-Figures are medians over the runs. `reference` is the peer's figure (or the scenario's own
+Figures are medians over the runs. A ceiling row (`label` "C1"...: the same server with an app
+that does no work, `scenarios/ceilings.py`) carries the number of the scenario it caps, so it
+sorts right after it. `reference` is the peer's figure (or the scenario's own
 in-process reference), and `ratio` is the median of the per-run ratios: each run measures both
 sides back to back, alternating which goes first, which cancels most of the noise of a shared
 machine (a neighbour's load slows both sides of a pair alike).
@@ -36,6 +38,11 @@ class Outcome:
     p99_ms: float | None = None
     met: bool | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    label: str = ""  # the row's name when it is not "P<number>" (the ceilings)
+
+    @property
+    def name(self) -> str:
+        return self.label or f"P{self.number}"
 
     def skip(self, why: str, status: str = SKIPPED) -> Outcome:
         self.status, self.note = status, why

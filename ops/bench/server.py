@@ -78,6 +78,10 @@ class Target:
         return split_url(self.url)
 
     @property
+    def port(self) -> int:
+        return self.host_port[1]
+
+    @property
     def owned(self) -> bool:
         return self.process is not None
 
@@ -135,12 +139,32 @@ async def start_server(
     env = {k: v for k, v in os.environ.items() if not k.startswith(SERVER_ENV_PREFIXES)}
     env["VM_REGISTRY_LOG_LEVEL"] = log_level
     env["VM_REGISTRY_LOG_FORMAT"] = "json"
-    with log.open("ab") as sink:
+    target = Target(f"http://{HOST}:{port}", None, db, log, extra_args=list(extra_args))
+    await launch(target, command, env=env, timeout=timeout, profile_dir=profile_dir, name=db.stem)
+    return target
+
+
+async def launch(
+    target: Target,
+    command: Sequence[str],
+    *,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 300.0,
+    profile_dir: Path | None = None,
+    name: str = "server",
+) -> None:
+    """Start `command` as `target`'s process, its output into `target.log`, and return once
+    `GET /health` on `target.url` answers 200 (timed into `ready_after_s`). With
+    `profile_dir`, py-spy follows it into `<name>-<port>.raw` there."""
+    assert target.log is not None
+    with target.log.open("ab") as sink:
         started = time.perf_counter()
         process = await asyncio.create_subprocess_exec(
-            *command, stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
-        )
-    target = Target(f"http://{HOST}:{port}", process, db, log, extra_args=list(extra_args))
+            *command, stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+            cwd=cwd,
+        )  # fmt: skip
+    target.process = process
     try:
         await _wait_healthy(target, timeout)
     except BaseException:
@@ -150,9 +174,8 @@ async def start_server(
     target.ready_after_s = time.perf_counter() - started
     if profile_dir is not None:
         profile_dir.mkdir(parents=True, exist_ok=True)
-        target.profile = profile_dir / f"{db.stem}-{port}.raw"
+        target.profile = profile_dir / f"{name}-{target.port}.raw"
         target.profiler = await profile.attach(process.pid, target.profile)
-    return target
 
 
 async def _wait_healthy(target: Target, timeout: float) -> None:

@@ -1,4 +1,5 @@
-"""The printed table: one row per scenario, in the order of the issue (P1 to P8).
+"""The printed table: one row per scenario, in the order of the issue (P1 to P17), each
+ceiling row (C1...) right after the scenario it caps.
 
 "peer" is the other registry measured in the same run (`--peer-url`), or the scenario's own
 reference where there is no peer figure (P7's raw fold); "ratio" is ours over it, the median
@@ -30,7 +31,7 @@ def verdict(result: Outcome) -> str:
 def rows(results: Sequence[Outcome]) -> list[tuple[str, ...]]:
     return [
         (
-            f"P{r.number}",
+            r.name,
             r.title,
             _number(r.reference, r.reference_unit),
             _number(r.figure, r.unit),
@@ -55,5 +56,5 @@ def render(results: Sequence[Outcome], *, markdown: bool = False) -> str:
             "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
             for row in [HEADER, *body]
         ]
-    notes = [f"P{r.number}: {r.note}" for r in results if r.note]
+    notes = [f"{r.name}: {r.note}" for r in results if r.note]
     return "\n".join(lines + (["", *notes] if notes else []))

@@ -1,4 +1,5 @@
-"""P1, P2 and P3: the cheapest request, durable heartbeats and registrations, side by side.
+"""P1, P2 and P3: the cheapest request, durable heartbeats and registrations, side by side;
+beside P1 and P2, the stack's ceiling (`ceilings.py`: C1, C1L and C2) in the same alternation.
 
 Ours is a fresh `vm-registry serve` on an empty log; the peer is whatever `--peer-url` names.
 Both get the same heartbeat fleet, registered over HTTP first. Each scenario warms each server
@@ -15,7 +16,7 @@ from ops.bench.alternate import OURS, PEER, alternate
 from ops.bench.context import Context
 from ops.bench.load import bench_vm_id, register_fleet
 from ops.bench.outcome import Outcome, median, rounded
-from ops.bench.scenarios import outcome
+from ops.bench.scenarios import ceilings, outcome
 from ops.bench.server import Target, connect_url, start_server
 from ops.bench.wrk import WrkResult, run_wrk
 
@@ -42,8 +43,13 @@ async def run(ctx: Context) -> list[Outcome]:
         targets[OURS] = await connect_url(ctx.url)
     try:
         if ctx.wants(1):
-            fill(health, await measure(ctx, "P1", targets, "get.lua", lambda _: [], "/health"))
+            async with ceilings.beside(ctx, 1, targets[OURS], "GET", "/health") as ceiling_sides:
+                runs = await measure(
+                    ctx, "P1", {**targets, **ceiling_sides}, "get.lua", lambda _: [], "/health"
+                )
+            fill(health, runs)
             health.met = ratio_at_least(health, 1.2)
+            chosen += ceilings.rows(1, runs, s)
         if ctx.wants(2):
             prefix = f"hb-{ctx.run_tag}-"
             ids = [bench_vm_id(prefix, i) for i in range(s.heartbeat_vms)]
@@ -51,10 +57,16 @@ async def run(ctx: Context) -> list[Outcome]:
                 ctx.say(f"registering {len(ids):,} VMs on {name} for the heartbeat load")
                 await register_fleet(target.url, ids)
             args = [prefix, str(s.heartbeat_vms)]
-            fill(heartbeats, await measure(ctx, "P2", targets, "per_vm.lua", lambda _: args))
+            one = f"/registry/vms/{ids[0]}/heartbeat"
+            async with ceilings.beside(ctx, 2, targets[OURS], "POST", one) as ceiling_sides:
+                runs = await measure(
+                    ctx, "P2", {**targets, **ceiling_sides}, "per_vm.lua", lambda _: args
+                )
+            fill(heartbeats, runs)
             heartbeats.met = ratio_at_least(heartbeats, 1.0) and p99_within(
                 heartbeats, HEARTBEAT_P99_MS
             )
+            chosen += ceilings.rows(2, runs, s)
         if ctx.wants(3):
             tag = f"reg-{ctx.run_tag}"
             fill(
