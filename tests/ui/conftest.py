@@ -2,8 +2,9 @@
 
 Playwright never downloads a browser here: it launches the system's Chromium by its path
 (`tests.support.requires.chromium()`, which skips with a reason on a machine without one, and
-fails in CI). One browser serves the whole session; every test gets a fresh context (its own
-profile: storage, cookies, cache), so nothing leaks from one test into the next.
+fails in CI). One browser serves the package's tests (`browser` says why not the session's);
+every test gets a fresh context (its own profile: storage, cookies, cache), so nothing leaks
+from one test into the next.
 
 A page that throws is a failing test: every uncaught error in the page is collected and checked
 when the test ends.
@@ -39,7 +40,12 @@ CHROMIUM_ARGS = [
 WAIT_MS = 15_000
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: while Playwright's sync API is open, its event loop stays marked
+# as running in this thread (it runs in a greenlet and switches back to the test mid-loop), so
+# any later test's `asyncio.run()` fails with "cannot be called from a running event loop".
+# pytest tears the package's fixtures down before it runs a test outside `tests/ui`, whatever
+# the order; the UI modules, run together as by default, still share one browser.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     executable = requires.chromium()
     try:
