@@ -101,10 +101,15 @@ MIN_REVISION = _query(
     "header twin X-Registry-Min-Revision); 503 with Retry-After if it takes too long",
 )
 AS_OF = _query("asOf", schemas.ISO_TIME, "answer from the state at this time (not with at)")
-# Only the selector takes an empty value (it selects everything, as in Kubernetes); an empty
-# `?role=` is a 400, most often a script's unset variable (docs/reliability.md).
-ROLE = _query("role", Schema(type=OpenAPIType.STRING, enum=list(ROLES)), "only this role")
-STATUS = _query("status", Schema(type=OpenAPIType.STRING, enum=list(STATUSES)), "only this status")
+# The filters take `?role=` as no filter at all, as the registry agents use today does (its
+# scripts send `?role=$ROLE` with the variable unset). The selector takes an empty value too
+# (it selects everything, as in Kubernetes); every other parameter refuses one.
+ROLE = _query(
+    "role", Schema(type=OpenAPIType.STRING, enum=list(ROLES)), "only this role", empty=True
+)
+STATUS = _query(
+    "status", Schema(type=OpenAPIType.STRING, enum=list(STATUSES)), "only this status", empty=True
+)
 SELECTOR = _query(
     "selector",
     Schema(type=OpenAPIType.STRING, max_length=4096),

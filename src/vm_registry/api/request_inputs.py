@@ -87,12 +87,9 @@ def query_choice(request: Request[Any, Any, Any], name: str, allowed: Sequence[s
     if value is None:
         return None
     if value == "":
-        # `?role=` is most often a script's unset variable; answering with every role would
-        # hand `discover ... | jq '.vms[0]'` a VM of another role in silence.
-        raise Invalid(
-            f"query parameter {name} is empty; leave it out to match any {name}, "
-            f"or give one of {', '.join(allowed)}"
-        )
+        # No filter, as in the registry agents use today: existing scripts send `?role=$ROLE`
+        # with the variable unset and expect every VM (docs/moving-from-agent-services.md).
+        return None
     if value not in allowed:
         raise Invalid(f"query parameter {name}={value!r} must be one of {', '.join(allowed)}")
     return value
