@@ -124,6 +124,11 @@ class Settings:
         choices=("json", "text"),
         shown="json when stderr is not a terminal, else text",
     )
+    fast_path: bool = setting(
+        True, "answer /health, heartbeats, one VM, discover and the list in the HTTP protocol, "
+        "below the app (docs/benchmarks.md); the environment twin takes off",
+        flag="--no-fast-path", env="VM_REGISTRY_FAST_PATH", shown="on",
+    )  # fmt: skip
     # Authentication. The two secrets have no flag: a flag shows in `ps` to every user.
     auth_token: str | None = setting(
         None, "one bearer token with every scope; unset leaves the API open", flag=None,

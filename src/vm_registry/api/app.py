@@ -14,7 +14,7 @@ from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.openapi import OpenAPIConfig
 
-from vm_registry.api import edge, errors, lean, metrics, openapi, resources, schemas
+from vm_registry.api import edge, errors, lean, metrics, openapi, resources, schemas, wire
 from vm_registry.api.auth import Guard, auth_middleware, load_tokens
 from vm_registry.api.request_log import observed
 from vm_registry.api.routes import health, history, stream, ui, vms
@@ -64,6 +64,8 @@ def create_app(runtime: Runtime, *, lean_routes: bool = True) -> Litestar:
     # The hot routes' plain requests skip the two layers above (api/lean.py).
     if lean_routes:
         app.asgi_handler = lean.routes(app, guard, app.asgi_handler)
+        if settings.fast_path:  # the plainest of them, answered by the HTTP protocol itself
+            wire.attach(app, guard)
     # Outermost, so 404s, 405s, 401s and the edge's own answers are counted and logged too, and
     # every answer gets its request id and the security headers.
     app.asgi_handler = observed(app.asgi_handler, telemetry.http)

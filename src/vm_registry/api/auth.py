@@ -128,10 +128,10 @@ class Tokens:
         return found
 
 
-def _bearer(scope: Scope) -> str | None:
-    for key, value in scope.get("headers", []):
+def _bearer(headers: Any) -> str | None:
+    for key, value in headers:
         if key == b"authorization":
-            text = value.decode("latin-1")
+            text: str = value.decode("latin-1")
             scheme, _, token = text.partition(" ")
             if scheme.lower() == "bearer" and token.strip():
                 return token.strip()
@@ -140,8 +140,9 @@ def _bearer(scope: Scope) -> str | None:
 
 
 class Guard:
-    """Who a request is, or why it is refused: the one check both the litestar middleware and
-    the lean hot routes (`api/lean.py`) make, so they cannot disagree."""
+    """Who a request is, or why it is refused: the one check the litestar middleware, the lean
+    hot routes (`api/lean.py`) and the protocol's own answers (`api/wire.py`) make, so they
+    cannot disagree."""
 
     def __init__(self, tokens: Tokens, *, metrics_public: bool = False) -> None:
         self.tokens = tokens
@@ -150,18 +151,22 @@ class Guard:
     def check(self, scope: Scope) -> Principal | str:
         """The principal (also put in the scope's state, where the request log reads it), or
         the 401's message."""
-        path = scope["path"]
         state = scope.setdefault("state", {})
+        found = self.who(scope["path"], scope.get("headers", ()))
+        if not isinstance(found, str):
+            state["principal"] = found
+        return found
+
+    def who(self, path: str, headers: Any) -> Principal | str:
+        """The principal of a request for `path` with `headers`, or the 401's message."""
         if not self.tokens.enabled or path in self.open_paths or path.startswith(OPEN_PREFIXES):
-            state["principal"] = ANONYMOUS
             return ANONYMOUS
-        presented = _bearer(scope)
+        presented = _bearer(headers)
         principal = self.tokens.resolve(presented) if presented is not None else None
         if principal is None:
             if presented is None:
                 return "missing bearer token: send 'Authorization: Bearer <token>'"
             return "invalid bearer token"
-        state["principal"] = principal
         return principal
 
 
@@ -182,16 +187,23 @@ def auth_middleware(guard: Guard) -> Any:
     return factory
 
 
-async def reject(send: Send, message: str) -> None:
+def refusal(message: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """The 401's status, headers and body: one shape for every path that refuses."""
     body = orjson.dumps({"error": message})
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"www-authenticate", b'Bearer realm="vm-registry"'),
+    ]
+    return 401, headers, body
+
+
+async def reject(send: Send, message: str) -> None:
+    status, headers, body = refusal(message)
     start: HTTPResponseStartEvent = {
         "type": "http.response.start",
-        "status": 401,
-        "headers": [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            (b"www-authenticate", b'Bearer realm="vm-registry"'),
-        ],
+        "status": status,
+        "headers": headers,
     }
     await send(start)
     await send({"type": "http.response.body", "body": body, "more_body": False})

@@ -1,5 +1,6 @@
 """Security headers on every response, so that errors, 401s, the router's own 404 and 405, the
-lean hot routes and the SSE stream all get them too.
+lean hot routes, the answers the HTTP protocol gives itself (`api/wire.py`) and the SSE stream
+all get them too.
 
 They are added by the outermost layer (`api/request_log.py`), in the same send wrapper that
 echoes the request id: a litestar `before_send` hook would cost a second wrapper per message

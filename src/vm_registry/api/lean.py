@@ -16,6 +16,9 @@ templates are the litestar app's), and when the matched handler names a lean twi
 - security headers and the request id are added by the outer layer for both paths
   (`api/request_log.py`), so both answers are the same bytes.
 
+The plainest of these requests (no body, nothing else in flight on the connection) do not
+even reach ASGI: the HTTP protocol answers them with these same twins (`api/wire.py`).
+
 Anything that is not the plain form falls through to the full litestar app, unchanged: a query
 string (`?at=`, `?index=&wait=`, `?healthy=`), `X-Registry-Min-Revision`, HEAD, a CORS request
 (an `Origin` header while CORS is configured), a path litestar would normalise, a `Host` header
@@ -26,7 +29,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from litestar import Litestar
@@ -50,60 +53,91 @@ _PLAIN_HOST = re.compile(rb"[0-9A-Za-z.:\-\[\]]*")
 _FULL_PATH_HEADERS = frozenset({b"x-registry-min-revision"})
 
 Params = dict[str, Any]
-Twin = Callable[[Resources, Any, Params, Principal], Awaitable[hot.Answer]]
+Headers = list[tuple[bytes, bytes]]
+Client = tuple[str, int] | None
+# The twins that answer at once, from the state as it is: everything but the heartbeat.
+Now = Callable[[Resources, Params], hot.Answer]
 
 
-async def _health(res: Resources, scope: Any, params: Params, who: Principal) -> hot.Answer:
+def _health(res: Resources, params: Params) -> hot.Answer:
     return hot.health(res.runtime)
 
 
-async def _heartbeat(res: Resources, scope: Any, params: Params, who: Principal) -> hot.Answer:
-    return await hot.heartbeat(res.runtime, params["vm_id"], who, _actor(scope, who))
-
-
-async def _get_vm(res: Resources, scope: Any, params: Params, who: Principal) -> hot.Answer:
+def _get_vm(res: Resources, params: Params) -> hot.Answer:
     return hot.one_vm(res.runtime.registry, res.renderer, params["vm_id"])
 
 
-async def _discover(res: Resources, scope: Any, params: Params, who: Principal) -> hot.Answer:
+def _discover(res: Resources, params: Params) -> hot.Answer:
     return hot.discover(res.runtime.registry, res.renderer, params["role"])
 
 
-async def _list_vms(res: Resources, scope: Any, params: Params, who: Principal) -> hot.Answer:
+def _list_vms(res: Resources, params: Params) -> hot.Answer:
     registry = res.runtime.registry
     return hot.listing(registry, res.renderer, registry.entries(None, None))
 
 
-TWINS: dict[str, Twin] = {
+HEARTBEAT = "heartbeat"  # the twin that waits: for the durable commit
+NOW: dict[str, Now] = {
     "health": _health,
-    "heartbeat": _heartbeat,
     "get_vm": _get_vm,
     "discover": _discover,
     "list_vms": _list_vms,
 }
+TWINS = frozenset({HEARTBEAT, *NOW})
 
 
-def _actor(scope: Any, who: Principal) -> dict[str, Any]:
+async def heartbeat(
+    res: Resources, params: Params, who: Principal, headers: Headers, client: Client
+) -> hot.Answer:
+    return await hot.heartbeat(res.runtime, params["vm_id"], who, _actor(headers, client, who))
+
+
+def _actor(headers: Headers, client: Client, who: Principal) -> dict[str, Any]:
     agent = None
-    for name, value in scope["headers"]:
+    for name, value in headers:
         if name == b"user-agent":
             agent = value.decode("latin-1")
             break
-    client = scope.get("client")
     return actor_of(client[0] if client else None, agent, who)
 
 
-def _plain(scope: Any, cors: bool) -> bool:
-    if scope["query_string"] or scope["method"] not in ("GET", "POST"):
+def plain(method: str, path: str, headers: Headers, cors: bool) -> bool:
+    """A request the lean twins may answer, besides having no query string and no root path:
+    what litestar would route as it is, with nothing that asks for the full path."""
+    if method not in ("GET", "POST") or not _PLAIN_PATH.fullmatch(path):
         return False
-    if scope.get("root_path") or not _PLAIN_PATH.fullmatch(scope["path"]):
-        return False
-    for name, value in scope["headers"]:
+    for name, value in headers:
         if name in _FULL_PATH_HEADERS or (cors and name == b"origin"):
             return False
         if name == b"host" and not _PLAIN_HOST.fullmatch(value):
             return False
     return True
+
+
+def _plain(scope: Any, cors: bool) -> bool:
+    if scope["query_string"] or scope.get("root_path"):
+        return False
+    return plain(scope["method"], scope["path"], scope["headers"], cors)
+
+
+def failed(method: str, path: str, exc: Exception) -> hot.Answer:
+    """A twin's error, rendered from the one table (api/errors.py); anything else is a 500 in
+    the shape of every other error."""
+    if isinstance(exc, RegistryError):
+        status, message, extra = errors.registry_answer(exc)
+        return hot.error(message, status, _encoded(extra))
+    if isinstance(exc, StoreError):
+        status, message, extra = errors.store_answer(method, path, exc)
+        return hot.error(message, status, _encoded(extra))
+    status, message = errors.internal_answer(method, path, exc)
+    return hot.error(message, status)
+
+
+def typed(answer: hot.Answer) -> hot.Answer:
+    """With the headers every lean answer ends with, in litestar's order."""
+    answer.headers.append(JSON)
+    answer.headers.append((b"content-length", b"%d" % len(answer.body)))
+    return answer
 
 
 def routes(app: Litestar, guard: Guard, full: ASGIApp) -> ASGIApp:
@@ -117,13 +151,14 @@ def routes(app: Litestar, guard: Guard, full: ASGIApp) -> ASGIApp:
         if scope["type"] != "http" or not _plain(scope, cors):
             await full(scope, receive, send)
             return
+        method, path = scope["method"], scope["path"]
         try:
-            _, handler, _, params, template = route(scope["path"], scope["method"])
+            _, handler, _, params, template = route(path, method)
         except Exception:  # no such route or method: litestar answers it, as it always has
             await full(scope, receive, send)
             return
-        twin = TWINS.get(handler.opt.get(LEAN, ""))
-        if twin is None:
+        name = handler.opt.get(LEAN, "")
+        if name not in TWINS:
             await full(scope, receive, send)
             return
         scope["path_template"] = template  # the request log's and metrics' route label
@@ -132,18 +167,13 @@ def routes(app: Litestar, guard: Guard, full: ASGIApp) -> ASGIApp:
             await reject(send, who)
             return
         try:
-            status, body, headers = await twin(res, scope, params, who)
-        except RegistryError as exc:
-            status, message, extra = errors.registry_answer(exc)
-            status, body, headers = hot.error(message, status, _encoded(extra))
-        except StoreError as exc:
-            status, message, extra = errors.store_answer(scope["method"], scope["path"], exc)
-            status, body, headers = hot.error(message, status, _encoded(extra))
-        except Exception as exc:  # a 500 in the shape of every other error
-            status, message = errors.internal_answer(scope["method"], scope["path"], exc)
-            status, body, headers = hot.error(message, status)
-        headers.append(JSON)
-        headers.append((b"content-length", b"%d" % len(body)))
+            if name == HEARTBEAT:
+                answer = await heartbeat(res, params, who, scope["headers"], scope.get("client"))
+            else:
+                answer = NOW[name](res, params)
+        except Exception as exc:
+            answer = failed(method, path, exc)
+        status, body, headers = typed(answer)
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body, "more_body": False})
 

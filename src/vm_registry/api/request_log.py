@@ -4,6 +4,10 @@ one send wrapper for all four: each wrapper is a coroutine call per message, so 
 would cost more than the four jobs (what each job costs per request is in docs/benchmarks.md,
 "What the outer layer costs").
 
+The requests the HTTP protocol answers itself (`api/wire.py`) never pass through this layer;
+they get the same id, headers, metrics and line from the pieces below (`request_id`,
+`answer_headers`, `record`).
+
 This wraps litestar's whole ASGI handler (the router included), not a route's middleware
 stack, so it also sees what the router answers by itself (404, 405) and the auth middleware's
 401. The route label is the matched route's template (`/registry/vms/{vm_id}`), never the raw
@@ -34,11 +38,12 @@ import logging
 import random
 import re
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
 
+from vm_registry.api.auth import Principal
 from vm_registry.api.headers import secure
 from vm_registry.api.metrics import UNMATCHED, HttpMetrics
 from vm_registry.telemetry.context import REQUEST_ID
@@ -91,9 +96,7 @@ def observed(app: ASGIApp, metrics: HttpMetrics) -> ASGIApp:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 first = time.perf_counter() - started
-                headers = [*message.get("headers", ()), echo]
-                secure(headers)
-                message["headers"] = headers
+                message["headers"] = answer_headers([*message.get("headers", ())], echo)
             elif message["type"] == "http.response.body":
                 sent += len(message.get("body", b""))
             await send(message)
@@ -106,29 +109,57 @@ def observed(app: ASGIApp, metrics: HttpMetrics) -> ASGIApp:
             code = status or 500  # no response started: the server will answer 500
             if body_cut and code == 500:
                 code, first, sent = CLIENT_CLOSED, None, 0
-            metrics.observe(route, method, code, first)
-            if log.isEnabledFor(logging.INFO):
-                _log_line(scope, route, code, time.perf_counter() - started, sent)
+            principal = scope.get("state", {}).get("principal")
+            done = Done(route, method, scope["path"], principal, code, first, sent)
+            record(metrics, done, time.perf_counter() - started)
             REQUEST_ID.reset(token)
 
     return observe
 
 
-def _log_line(scope: Any, route: str, code: int, seconds: float, sent: int) -> None:
-    method: str = scope["method"]
-    principal = scope.get("state", {}).get("principal")
+def answer_headers(
+    headers: list[tuple[bytes, bytes]], echo: tuple[bytes, bytes]
+) -> list[tuple[bytes, bytes]]:
+    """An answer's headers as they leave: the echoed request id, then the security headers."""
+    headers.append(echo)
+    secure(headers)
+    return headers
+
+
+class Done(NamedTuple):
+    """What the log and the metrics keep of an answered request."""
+
+    route: str
+    method: str
+    path: str
+    principal: Principal | None
+    status: int
+    first: float | None  # seconds from arrival to the answer's start; None: no answer left
+    sent: int  # body bytes
+
+
+def record(metrics: HttpMetrics, done: Done, seconds: float) -> None:
+    """Count the answer and write its line: the same for the ASGI path and for the answers the
+    HTTP protocol gives itself (api/wire.py). The request id must still be set."""
+    metrics.observe(done.route, done.method, done.status, done.first)
+    if log.isEnabledFor(logging.INFO):
+        _log_line(done, seconds)
+
+
+def _log_line(done: Done, seconds: float) -> None:
+    method, route, code = done.method, done.route, done.status
     fields = {
         "method": method,
         "route": route,
-        "path": scope["path"],
+        "path": done.path,
         "status": code,
         "durationMs": round(seconds * 1000, 3),
-        "actor": principal.name if principal is not None else None,
-        "bytes": sent,
+        "actor": done.principal.name if done.principal is not None else None,
+        "bytes": done.sent,
     }
     # makeRecord + handle, not log.info: skips the caller lookup (a stack walk).
-    record = log.makeRecord(
+    line = log.makeRecord(
         log.name, logging.INFO, __file__, 0, "%s %s %d", (method, route, code), None
     )
-    record.http = fields
-    log.handle(record)
+    line.http = fields
+    log.handle(line)

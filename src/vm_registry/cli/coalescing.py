@@ -24,11 +24,14 @@ class CoalescingTransport:
         self._transport = transport
         self._loop = loop
         self._pending: list[bytes] = []
+        self.held = 0  # the bytes pending, kept as they come (the protocol asks per request)
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         if not self._pending:
             self._loop.call_soon(self._send)
-        self._pending.append(bytes(data))
+        chunk = bytes(data)
+        self._pending.append(chunk)
+        self.held += len(chunk)
 
     def writelines(self, lines: Any) -> None:
         for line in lines:
@@ -40,6 +43,7 @@ class CoalescingTransport:
             return
         data = pending[0] if len(pending) == 1 else b"".join(pending)
         pending.clear()
+        self.held = 0
         if not self._transport.is_closing():
             self._transport.write(data)
 
@@ -49,11 +53,11 @@ class CoalescingTransport:
 
     def abort(self) -> None:
         self._pending.clear()
+        self.held = 0
         self._transport.abort()
 
     def get_write_buffer_size(self) -> int:
-        held = sum(len(part) for part in self._pending)
-        return held + self._transport.get_write_buffer_size()
+        return self.held + self._transport.get_write_buffer_size()
 
     def __getattr__(self, name: str) -> Any:
         # Everything else (reading, extra info, flow control, set_protocol) is the transport's.

@@ -14,11 +14,11 @@ import httptools
 import orjson
 import uvicorn
 from litestar import Litestar
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from vm_registry.api import resources
 from vm_registry.api.headers import SECURITY_HEADERS
 from vm_registry.cli.coalescing import CoalescingTransport
+from vm_registry.cli.fast_path import FastPathProtocol
 
 # Request line and headers together. Agents send a few hundred bytes; anything near this is an
 # attack or a bug.
@@ -46,7 +46,7 @@ class _TrailersTooLarge(_HeadTooLarge):
     part = "trailers"
 
 
-class BoundedHttpToolsProtocol(HttpToolsProtocol):
+class BoundedHttpToolsProtocol(FastPathProtocol):
     """uvicorn's fast httptools protocol, with the bounds it lacks (its h11 protocol has some,
     but is markedly slower):
 
@@ -77,6 +77,9 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     - whatever the parser refuses (an unknown method, a bad chunk, NUL in a header, both
       Content-Length and chunked) gets a JSON `{"error"}` with the security headers, not
       uvicorn's plain-text 400.
+
+    Below these bounds, the hot routes' plain requests are answered by the protocol itself
+    (`cli/fast_path.py`), all else by the app.
     """
 
     max_head = MAX_REQUEST_HEAD
