@@ -11,6 +11,8 @@ test, not the tail, which has its own test (tests/api/test_memory_bounds.py).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -91,6 +93,61 @@ def test_distinct_metadata_patched_onto_one_vm_is_bounded(tmp_path: Path) -> Non
 
     grown = growth(tmp_path, 100, 1_500, patch, vm_id="big")
     bound = SHARED_VALUES_WORST + TAIL + ONE_VM + SLACK
+    assert grown < bound, within(grown, bound)
+
+
+# The selector index's notes of values that fell off the tail (feed/keyed.py).
+SELECTOR_NOTES_WORST = 16 * MiB
+# A smaller tail than the other tests': the less the bound allows it, the further the bound
+# stands from the growth without the notes' budget (75 MiB).
+SELECTOR_TAIL = 1 * MiB
+
+
+@LONG
+def test_distinct_values_of_a_watched_selector_key_are_bounded(tmp_path: Path) -> None:
+    """Issue #24's selector index remembers, for each key a watcher's selector indexes by,
+    the newest seq each value lost from the tail. It was bounded by count (100,000 values),
+    and each note kept its value alive: one VM PATCHed with 2,500 distinct 30 KB values of a
+    watched key kept about 75 MB after the tail let the items go. With the notes bounded, the
+    growth was 11 to 89 MiB from run to run: each time the notes were forgotten, the floor
+    passed the quiet watcher's cursor, and its next wake replayed the log since (thousands of
+    60 KB rows read at once). The notes of the values a watcher waits on are now kept: about
+    11 MiB, every run."""
+
+    def patch(http: httpx.Client, n: int) -> None:
+        metadata = {"team": f"{n:08d}" + "x" * 30_000}
+        answer = http.patch("/registry/vms/big", json={"metadata": metadata})
+        assert answer.status_code == 200, answer.text
+
+    args = ["--feed-tail-bytes", str(SELECTOR_TAIL)]
+    server = ServerProcess(tmp_path / "registry.db", args=args).start()
+    stop = threading.Event()
+
+    def watch() -> None:
+        params = {"selector": "team=a"}
+        with (
+            contextlib.suppress(httpx.HTTPError),  # the server is killed under it at the end
+            httpx.Client(base_url=server.url, timeout=60) as http,
+            http.stream("GET", "/registry/stream", params=params) as stream,
+        ):
+            for _ in stream.iter_raw():
+                if stop.is_set():
+                    return
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as http:
+            assert http.post("/registry/vms", json=vm("big")).status_code == 201
+        watcher.start()
+        hammer(server, 0, 200, patch)
+        before = rss(server)
+        hammer(server, 200, 2_700, patch)
+        grown = rss(server) - before
+    finally:
+        stop.set()
+        server.kill()
+        watcher.join(10)
+    bound = SELECTOR_NOTES_WORST + SHARED_VALUES_WORST + SELECTOR_TAIL + ONE_VM + SLACK
     assert grown < bound, within(grown, bound)
 
 
