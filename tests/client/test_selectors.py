@@ -1,14 +1,15 @@
-"""`selector=` through the client (issue #24): list, discover, wait_for_role and watch, sync and
-async; a VM leaving the watched set arrives with `left=True`."""
+"""`selector=` through the client (issue #24): list, discover, wait_for_role, wait_for_vm and
+watch, sync and async; a VM leaving the watched set arrives with `left=True`."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import uuid
 
 import pytest
 
-from vm_registry.client import AsyncRegistryClient, Event, Invalid, RegistryClient
+from vm_registry.client import AsyncRegistryClient, Event, Invalid, RegistryClient, WaitTimeout
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -59,3 +60,41 @@ async def test_the_async_client_takes_a_selector(
     assert [e.name for e in found] == ["c"]
     found = await aregistry.discover("worker", selector=f"run={run},!gpu")
     assert {e.name for e in found} == {"b", "c"}
+
+
+async def test_wait_for_vm_with_a_selector_waits_until_a_patch_makes_it_match(
+    registry: RegistryClient, aregistry: AsyncRegistryClient
+) -> None:
+    run = fleet(registry)
+    waiting = asyncio.ensure_future(
+        aregistry.wait_for_vm(f"{run}-c", selector=f"run={run},task=billing", timeout=20)
+    )
+    await asyncio.sleep(0.2)  # not needed for the outcome: a PATCH before the wait also ends it
+    assert not waiting.done()  # running, but searching
+    await aregistry.update(f"{run}-c", metadata={"run": run, "task": "billing"})
+    entry = await waiting
+    assert entry.id == f"{run}-c" and entry.metadata == {"run": run, "task": "billing"}
+
+
+def test_wait_for_vm_with_a_selector_it_never_matches_times_out(
+    registry: RegistryClient,
+) -> None:
+    run = fleet(registry)
+    with pytest.raises(WaitTimeout, match="matching 'task=search'") as timed_out:
+        registry.wait_for_vm(f"{run}-a", selector="task=search", timeout=1)
+    assert timed_out.value.last.entry is None  # running, but not matching
+    with pytest.raises(WaitTimeout):  # matching, but not the condition
+        registry.wait_for_vm(
+            f"{run}-a", lambda e: e.status == "paused", selector=f"run={run}", timeout=1
+        )
+    found = registry.wait_for_vm(f"{run}-a", selector=f"run={run},gpu.model=a100", timeout=5)
+    assert found.name == "a"
+
+
+def test_wait_for_vm_with_a_malformed_selector_is_refused_at_once(
+    registry: RegistryClient,
+) -> None:
+    run = fleet(registry)
+    for vm_id in (f"{run}-a", f"{run}-never-registered"):
+        with pytest.raises(Invalid, match="selector is malformed at character"):
+            registry.wait_for_vm(vm_id, selector="task in billing", timeout=30)

@@ -75,9 +75,24 @@ async def test_list_discover_and_wait_take_a_selector(server: MCPServer, tmp_pat
             ]
             found = []
             for name, arguments in calls:
-                answer = await tools.call_tool(name, arguments)
-                body = answer.structured_content or json.loads(answer.content[0].text)  # type: ignore[union-attr]
+                body = await body_of(tools, name, arguments)
                 found.append([vm["id"] for vm in body["vms"]])
             assert found == [["a"], ["b"], ["b"]]
+            waits = [
+                {"id": "a", "selector": "task=billing", "timeout": 5},
+                {"id": "b", "selector": "task=billing", "timeout": 0.5},
+            ]
+            answers = [await body_of(tools, "registry_wait", arguments) for arguments in waits]
+            assert [(a["satisfied"], a["vm"] and a["vm"]["id"]) for a in answers] == [
+                (True, "a"),
+                (False, None),  # running, but not matching
+            ]
+            with pytest.raises(ToolError, match="selector is malformed"):
+                await tools.call_tool("registry_wait", {"id": "a", "selector": "task in x"})
     finally:
         registry.kill()
+
+
+async def body_of(tools: MCPServer, name: str, arguments: dict[str, Any]) -> Any:
+    answer = await tools.call_tool(name, arguments)
+    return answer.structured_content or json.loads(answer.content[0].text)  # type: ignore[union-attr]

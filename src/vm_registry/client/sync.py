@@ -124,11 +124,17 @@ class RegistryClient(ClientBase):
         return self._send(calls.heartbeat(id))
 
     def wait_for_vm(
-        self, id: str, condition: Callable[[Entry], bool] | None = None, *, timeout: float = 60.0
+        self,
+        id: str,
+        condition: Callable[[Entry], bool] | None = None,
+        *,
+        selector: str | None = None,
+        timeout: float = 60.0,
     ) -> Entry:
-        """Until VM `id` is running and not stale (or `condition(entry)` holds), on blocking
-        reads; `WaitTimeout` after `timeout` seconds. docs/health.md."""
-        found = self._wait(waiting.for_vm(id, condition, timeout))
+        """Until VM `id` is running and not stale (or `condition(entry)` holds), and with
+        `selector` its metadata matches it too, on blocking reads; `WaitTimeout` after
+        `timeout` seconds, `Invalid` at once for a malformed selector. docs/health.md."""
+        found = self._wait(waiting.for_vm(id, condition, timeout, selector))
         assert found.entry is not None
         return found.entry
 

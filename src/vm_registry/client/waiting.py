@@ -107,11 +107,37 @@ class Wait(Generic[T]):
         return min(RETRY_PAUSE, max(self.remaining(), 0.0))
 
 
-def for_vm(vm_id: str, condition: Callable[[Entry], bool] | None, timeout: float) -> Wait[Lookup]:
+def get_held_matching(
+    vm_id: str, selector: str, index: int | None, hold: float | None
+) -> calls.Call[Lookup]:
+    """VM `vm_id` if its metadata matches `selector`, else None, read from the list of the VMs
+    that match: the read of one VM takes no selector, and the server's parser is the one
+    meaning a selector has (the client has none, and a malformed one is its 400). So the answer
+    grows with the VMs the selector matches, and the read is held until that list changes."""
+
+    def found(body: Any, headers: httpx.Headers) -> Lookup:
+        wire = next((vm for vm in body["vms"] if vm["id"] == vm_id), None)
+        return Lookup(None if wire is None else Entry.from_wire(wire), calls.revision_of(headers))
+
+    params: calls.Params = {"selector": selector, **calls.blocking_params(index, hold)}
+    return calls.held(calls.Call("GET", "/registry/vms", found, params=params), hold)
+
+
+def for_vm(
+    vm_id: str,
+    condition: Callable[[Entry], bool] | None,
+    timeout: float,
+    selector: str | None = None,
+) -> Wait[Lookup]:
     check = condition or is_running
+    matching = f" with metadata matching {selector!r}" if selector else ""
     return Wait(
-        f"VM {vm_id!r}" + (" to be running" if condition is None else " to match"),
-        lambda index, hold: get_held(vm_id, index, hold),
+        f"VM {vm_id!r}" + (" to be running" if condition is None else " to match") + matching,
+        lambda index, hold: (
+            get_held_matching(vm_id, selector, index, hold)
+            if selector
+            else get_held(vm_id, index, hold)
+        ),
         lambda found: found.entry is not None and check(found.entry),
         lambda found: found.revision,
         timeout,

@@ -231,15 +231,14 @@ def _liveness_tools(server: MCPServer, client: AsyncRegistryClient) -> None:
         ] = 60.0,
     ) -> JsonObject:
         """Wait until a VM is running, or a role has enough running VMs, e.g. for a lieutenant
-        you just created to come up. The registry answers when it changes: no polling. When
-        the timeout passes it answers satisfied=false with what it saw last."""
+        you just created to come up; with a selector, only VMs whose metadata matches it count
+        (with id: until that VM matches too). The registry answers when it changes: no
+        polling. When the timeout passes it answers satisfied=false with what it saw last."""
         if (id is None) == (role is None):
             raise ToolError("give either id (one VM) or role (with count), not both or neither")
-        if id is not None and selector is not None:
-            raise ToolError("selector counts the VMs of a role: give it with role, not id")
         try:
             if id is not None:
-                entry = await client.wait_for_vm(id, timeout=timeout)
+                entry = await client.wait_for_vm(id, selector=selector, timeout=timeout)
                 return {"satisfied": True, "vm": entry.to_wire()}
             assert role is not None
             listing = await client.wait_for_role(
