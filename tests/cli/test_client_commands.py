@@ -213,3 +213,30 @@ def test_list_discover_and_watch_take_a_selector(
         assert (left["type"], left["vmId"], left["left"]) == ("vm.updated", vm_id, True)
     finally:
         assert _stop(watcher) == 0
+
+
+def test_wait_for_a_vm_or_a_role_takes_a_selector(
+    cli: Cli, url: str, registry: RegistryClient, vm_id: str
+) -> None:
+    registry.register(vm_id, "n", "worker", "a", "me", metadata={"task": vm_id})
+    gold = f"task={vm_id},tier=gold"
+    waiting = subprocess.Popen(
+        [*CLI, "wait", vm_id, "--url", url, "-l", gold, "--json", "--timeout", "30"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=clean_env(),
+    )
+    registry.update(vm_id, metadata={"task": vm_id, "tier": "gold"})  # now it matches
+    out, err = waiting.communicate(timeout=30)
+    assert waiting.returncode == 0, err
+    assert json.loads(out)["metadata"] == {"task": vm_id, "tier": "gold"}
+
+    role = cli("wait", "--role", "worker", "--url", url, "-l", gold, "--json")
+    assert [vm["id"] for vm in json.loads(role.out)["vms"]] == [vm_id]
+    never = run_cli("wait", vm_id, "--url", url, "-l", f"task={vm_id},tier=tin", "--timeout", "1")
+    assert never.code == 1 and "timed out" in never.err and "tier=tin" in never.err
+    bad = cli("wait", vm_id, "--url", url, "-l", "task in x")
+    assert bad.code != 0 and "selector is malformed at character 9" in bad.err
+    both = cli("wait", vm_id, "--role", "worker", "--url", url)
+    assert both.code != 0 and "not both" in both.err

@@ -1,5 +1,5 @@
 """`vm-registry register | list | get | update | deregister | heartbeat | discover | events |
-history | watch`: the client library, one command per method.
+history | wait | watch`: the client library, one command per method.
 
 Flags mirror the JSON fields in kebab-case. Every command prints a readable table, or with
 `--json` the server's own JSON shapes (`watch --json` writes one object a line, flushed as it
@@ -32,6 +32,7 @@ from vm_registry.client.errors import (
 )
 from vm_registry.client.models import ROLES, STATUSES, Event, Service, Snapshot
 from vm_registry.client.sync import RegistryClient
+from vm_registry.client.waiting import WaitTimeout
 from vm_registry.settings import default_address
 
 Output = tuple[Any, str | Tabular]  # (the JSON body, the text or table for people)
@@ -46,6 +47,7 @@ _KINDS: tuple[tuple[type[RegistryError], str], ...] = (
     (Gone, "gone"),
     (Unreachable, "unreachable"),
     (Unavailable, "unavailable"),
+    (WaitTimeout, "timed out"),
 )
 
 
@@ -175,6 +177,18 @@ def _events(client: RegistryClient, args: argparse.Namespace) -> Output:
 def _history(client: RegistryClient, args: argparse.Namespace) -> Output:
     events = client.history(_vm_id(args))
     return {"events": [e.to_wire() for e in events], "count": len(events)}, events_table(events)
+
+
+def _wait(client: RegistryClient, args: argparse.Namespace) -> Output:
+    if args.role is not None and (args.vm_id or args.id):
+        raise SystemExit("vm-registry wait: give a VM id or --role, not both")
+    if args.role is None:
+        entry = client.wait_for_vm(_vm_id(args), selector=args.selector, timeout=args.timeout)
+        return entry.to_wire(), entry_text(entry)
+    listing = client.wait_for_role(
+        args.role, args.count, healthy=args.healthy, selector=args.selector, timeout=args.timeout
+    )
+    return listing.to_wire(), entries_table(listing)
 
 
 def _runner(command: Command) -> Callable[[argparse.Namespace], int]:
@@ -318,6 +332,16 @@ def register(subparsers: Any) -> None:
     p.add_argument("--until", metavar="ISO-TIME", help="only events at or before this time")
 
     _add_id(add("history", "every event of one VM id, across re-registrations", _history))
+
+    p = add("wait", "wait until a VM is running, or a role has enough running VMs", _wait)
+    _add_id(p)
+    p.add_argument("--role", choices=ROLES, help="wait for this role's VMs instead of one VM")
+    p.add_argument("--count", type=int, default=1, metavar="N", help="with --role: how many")
+    p.add_argument(
+        "--healthy", action="store_true", help="with --role: only VMs with no failing check"
+    )
+    _add_selector(p)
+    p.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS", help="give up, exit 1")
 
     _add_watch(subparsers, out)
 
