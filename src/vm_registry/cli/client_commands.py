@@ -333,7 +333,12 @@ def register(subparsers: Any) -> None:
 
     _add_id(add("history", "every event of one VM id, across re-registrations", _history))
 
-    p = add("wait", "wait until a VM is running, or a role has enough running VMs", _wait)
+    _add_wait(add("wait", "wait until a VM is running, or a role has enough running VMs", _wait))
+
+    _add_watch(subparsers, out)
+
+
+def _add_wait(p: argparse.ArgumentParser) -> None:
     _add_id(p)
     p.add_argument("--role", choices=ROLES, help="wait for this role's VMs instead of one VM")
     p.add_argument("--count", type=int, default=1, metavar="N", help="with --role: how many")
@@ -342,8 +347,6 @@ def register(subparsers: Any) -> None:
     )
     _add_selector(p)
     p.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS", help="give up, exit 1")
-
-    _add_watch(subparsers, out)
 
 
 def _add_watch(subparsers: Any, out: argparse.ArgumentParser) -> None:
