@@ -21,3 +21,8 @@ async def test_a_tiny_retention_run_produces_a_complete_result(tmp_path: Path) -
     assert result.met in (True, False)
     assert result.details["dropped_total"] > 0
     assert len(result.details["plateau_bytes"]) == SMOKE.retention_windows
+    # The database and its WAL apart, to tell which of them moved.
+    details = result.details
+    assert [len(details["plateau_db_bytes"]), len(details["plateau_wal_bytes"])] == [
+        SMOKE.retention_windows
+    ] * 2

@@ -71,10 +71,14 @@ async def run(ctx: Context) -> list[Outcome]:
     finally:
         for target in targets.values():
             await target.stop()
-    sizes = await _plateau(ctx, folder / "plateau.db")
+    files = await _plateau(ctx, folder / "plateau.db")
+    sizes = [db + wal for db, wal in files]
     steady = sizes[2:]
     spread = max(steady) / min(steady) - 1 if steady else None
     result.details["plateau_bytes"] = sizes
+    # Which of the two moved: the database (retention's pages not handed back) or the WAL.
+    result.details["plateau_db_bytes"] = [db for db, _ in files]
+    result.details["plateau_wal_bytes"] = [wal for _, wal in files]
     result.details["plateau_spread"] = rounded(spread, 3) if spread is not None else None
     plateau_met = spread is not None and spread <= 0.10
     result.met = ratio_met and plateau_met
@@ -94,18 +98,19 @@ async def _dropped(target: Target) -> int:
     return 0
 
 
-def _file_bytes(db: Path) -> int:
+def _file_bytes(db: Path) -> tuple[int, int]:
+    """The database file's size and its WAL's."""
     wal = db.with_name(db.name + "-wal")
-    return db.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
+    return db.stat().st_size, (wal.stat().st_size if wal.exists() else 0)
 
 
-async def _plateau(ctx: Context, db: Path) -> list[int]:
+async def _plateau(ctx: Context, db: Path) -> list[tuple[int, int]]:
     s = ctx.settings
     assert ctx.wrk is not None
     window = s.retention_window_s
     extra = ["--retain", f"{window}s", "--retain-interval", str(max(window / 5, 0.2))]
     target = await start_server(db, extra_args=[*ctx.server_args, *extra])
-    sizes: list[int] = []
+    sizes: list[tuple[int, int]] = []
     try:
         prefix = f"pl-{ctx.run_tag}-"
         await register_fleet(target.url, [bench_vm_id(prefix, i) for i in range(s.heartbeat_vms)])

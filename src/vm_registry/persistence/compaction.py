@@ -4,14 +4,23 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from vm_registry.persistence.sql.compaction import COMPACT_CHUNK, Rest
+
 
 class Compaction(Protocol):
     async def compact(
-        self, cut: int, chain: bytes, canonical: bytes, cut_at: int | None = None
+        self,
+        cut: int,
+        chain: bytes,
+        canonical: bytes,
+        cut_at: int | None = None,
+        *,
+        chunk: int = COMPACT_CHUNK,
+        rest: Rest | None = None,
     ) -> int:
         """Store a snapshot at `cut` and record the cut (from then on, everything up to it is
-        gone for readers), then delete the events up to it in short transactions. Returns the
-        number of events deleted.
+        gone for readers), then delete the events up to it in transactions of at most `chunk`
+        rows, awaiting `rest()` between them. Returns the number of events deleted.
 
         The time of the event at the cut is recorded too (`EventLog.compacted_at`): read from
         the log, or `cut_at` where the log does not hold that event (a copy starting at the

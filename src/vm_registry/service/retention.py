@@ -2,11 +2,12 @@
 
 Each run (every `interval` seconds, on the leader only) works out the cut the policy asks for
 (events older than `age_ms`, and/or all but the newest `events`), and reaches it in steps of at
-most `step` events: the state at the step's end, its archive (service/cutting.py: written,
-synced and renamed into place first), then the cut in one short transaction, the deletion in
-transactions of at most `step` rows, and the freed pages handed back a few at a time. Between
-steps it pauses, so the writer's batches get the log's lock in between: live writes wait for
-one step's transaction at most, never for a run. The newest event always stays.
+most `step` events: the state at the step's end and its archive, folded and written from one
+read of the events (service/cutting.py: the archive synced and renamed into place first), then
+the cut in one short transaction, the deletion, and the freed pages handed back a few at a
+time. Every part of a step goes a small piece at a time (`cut_live`), and between steps it
+pauses, so the writer's batches get the loop and the log's lock in between: a live write waits
+for one piece at most, never for a step or a run. The newest event always stays.
 
 Archives are named by their seq range (persistence/archive.py). A crash can leave two kinds
 of leftover in the directory, and each run removes both before it writes: a `.partial` file
@@ -24,11 +25,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from vm_registry.domain.fold import State
 from vm_registry.persistence.archive import PARTIAL, archive_name, archive_range
 from vm_registry.persistence.log import EventQuery
 from vm_registry.persistence.store import Store
 from vm_registry.service.background import BackgroundJob
-from vm_registry.service.cutting import cut_log
+from vm_registry.service.cutting import cut_live
 from vm_registry.service.time_machine import TimeMachine
 
 log = logging.getLogger("vm_registry.retention")
@@ -78,6 +80,7 @@ class Retention(BackgroundJob):
         self.clock = clock
         self.is_leader = is_leader
         self.figures = RetentionFigures()
+        self._base: State | None = None  # the state at the last step's cut
 
     @property
     def archived(self) -> bool:
@@ -141,10 +144,9 @@ class Retention(BackgroundJob):
     async def _step(self, cut: int) -> int:
         started = time.perf_counter()
         first = self.store.log.first_seq
-        state = await self.history.state_at(cut)
         directory = self.policy.archive_dir
         path = directory / archive_name(first, cut) if directory is not None else None
-        result = await cut_log(self.store, cut, state, path, offload=True)
+        result, self._base = await cut_live(self.store, await self._state_before(first), cut, path)
         await self.store.compaction.reclaim(self.policy.pause)
         figures = self.figures
         figures.dropped += result.dropped
@@ -161,6 +163,15 @@ class Retention(BackgroundJob):
             f", archived to {path}" if path is not None else ", not archived",
         )
         return result.dropped
+
+    async def _state_before(self, first: int) -> State:
+        """The state just before `first`, the log's first event, for the step to fold forward:
+        the last step's end (no snapshot to load and decode again), or else from the
+        snapshot at the compaction point (or the empty state, on a log never compacted)."""
+        base, self._base = self._base, None
+        if base is not None and base.revision == first - 1:
+            return base
+        return (await self.history.state_at(first - 1)).copy()
 
     async def _observe_window(self) -> None:
         log_ = self.store.log

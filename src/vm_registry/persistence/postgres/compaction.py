@@ -10,7 +10,7 @@ from vm_registry.persistence.postgres.errors import translated
 from vm_registry.persistence.postgres.log import PostgresEventLog, numbered
 from vm_registry.persistence.postgres.snapshots import UPSERT
 from vm_registry.persistence.snapshots import packed
-from vm_registry.persistence.sql.compaction import DELETE_CHUNK, delete_through
+from vm_registry.persistence.sql.compaction import COMPACT_CHUNK, DELETE_CHUNK, Rest, delete_through
 
 
 class PostgresCompaction:
@@ -18,7 +18,14 @@ class PostgresCompaction:
         self.log = log
 
     async def compact(
-        self, cut: int, chain: bytes, canonical: bytes, cut_at: int | None = None
+        self,
+        cut: int,
+        chain: bytes,
+        canonical: bytes,
+        cut_at: int | None = None,
+        *,
+        chunk: int = COMPACT_CHUNK,
+        rest: Rest | None = None,
     ) -> int:
         log = self.log
         pool = log.writable()
@@ -51,7 +58,7 @@ class PostgresCompaction:
                 status = await pool.execute(numbered(DELETE_CHUNK), cut, size)
                 return int(status.split()[-1])
 
-            return await delete_through(cut, one_chunk)
+            return await delete_through(cut, one_chunk, chunk, rest)
 
     async def enable_reclaim(self, max_bytes: int) -> str | None:
         return None  # autovacuum makes deleted rows' space reusable (docs/audit.md)

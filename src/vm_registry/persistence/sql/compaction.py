@@ -9,19 +9,28 @@ from collections.abc import Awaitable, Callable
 from typing import Final
 
 COMPACT_CHUNK: Final = 20_000
+# What a deletion awaits between its transactions (retention: a pause paced to its work).
+Rest = Callable[[], Awaitable[None]]
 # One chunk: the oldest rows up to the cut (params: the cut, the chunk's size).
 DELETE_CHUNK: Final = (
     "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE seq <= ? ORDER BY seq LIMIT ?)"
 )
 
 
-async def delete_through(cut: int, delete_chunk: Callable[[int, int], Awaitable[int]]) -> int:
-    """Call `delete_chunk(cut, COMPACT_CHUNK)` (one transaction, returning the rows it
-    deleted) until a chunk comes back short; the number of rows deleted."""
+async def delete_through(
+    cut: int,
+    delete_chunk: Callable[[int, int], Awaitable[int]],
+    chunk: int = COMPACT_CHUNK,
+    rest: Rest | None = None,
+) -> int:
+    """Call `delete_chunk(cut, chunk)` (one transaction, returning the rows it deleted) until
+    a chunk comes back short, awaiting `rest()` between chunks; the rows deleted."""
+    if chunk < 1:
+        raise ValueError(f"a chunk holds at least one row, not {chunk}")
     dropped = 0
     while True:
-        removed = await delete_chunk(cut, COMPACT_CHUNK)
+        removed = await delete_chunk(cut, chunk)
         dropped += removed
-        if removed < COMPACT_CHUNK:
+        if removed < chunk:
             return dropped
-        await asyncio.sleep(0)  # the writer's turn between chunks
+        await (rest() if rest is not None else asyncio.sleep(0))  # the writer's turn
