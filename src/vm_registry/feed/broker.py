@@ -22,6 +22,7 @@ from vm_registry.feed import frames
 from vm_registry.feed.filters import FeedFilter
 from vm_registry.feed.keyed import Key, KeyIndex
 from vm_registry.feed.tail import DEFAULT_MAX_BYTES, SEQ, FeedItem, Tail, feed_item
+from vm_registry.feed.views import KeyValues, OneVm, View, WholeTail
 from vm_registry.persistence.log import EventLog
 
 StateAt = Callable[[int], Awaitable[State]]
@@ -120,6 +121,16 @@ def _indexed(feed_filter: FeedFilter) -> bool:
     return feed_filter.vm_id is not None or _key_term(feed_filter) is not None
 
 
+def _view_of(broker: Broker, feed_filter: FeedFilter) -> View:
+    period = broker.vm_bookmark_period
+    if feed_filter.vm_id is not None:
+        return OneVm(broker.tail, feed_filter.vm_id, period)
+    term = _key_term(feed_filter)
+    if term is not None:
+        return KeyValues(broker.tail, broker.keys, *term, period)
+    return WholeTail(broker.tail)
+
+
 class Subscription:
     def __init__(self, broker: Broker, cursor: int, feed_filter: FeedFilter) -> None:
         self.broker = broker
@@ -128,17 +139,12 @@ class Subscription:
         self._closed = False
         self._stopping = False
         self.sent = cursor  # id of the last frame sent; behind the cursor when events were hidden
+        self.view = _view_of(broker, feed_filter)
 
     def stop(self) -> None:
         """End `chunks()` at its next turn, as on server shutdown."""
         self._stopping = True
-        term = _key_term(self.filter)
-        if self.filter.vm_id is not None:
-            self.broker.tail.wake_vm(self.filter.vm_id)
-        elif term is not None:
-            self.broker.keys.wake((term[0], value) for value in term[1])
-        else:
-            self.broker.tail.wake()
+        self.view.wake()
 
     def close(self) -> None:
         if not self._closed:
@@ -149,24 +155,16 @@ class Subscription:
         """SSE bytes for everything after the cursor, until stopped or cancelled.
 
         A bookmark is due when the cursor has moved past the last id sent (the filter hid the
-        events since) and nothing was sent for `bookmark_after` seconds; it never repeats an id.
+        events since) and nothing was sent for the view's period; it never repeats an id. What
+        the view reads, and what wakes it, is in feed/views.py.
         """
-        if self.filter.vm_id is not None:
-            async for chunk in self._watch_vm(self.filter.vm_id, bookmark_after):
-                yield chunk
-            return
-        term = _key_term(self.filter)
-        if term is not None:
-            async for chunk in self._watch_key(*term, bookmark_after):
-                yield chunk
-            return
-        tail = self.broker.tail
+        tail, view = self.broker.tail, self.view
         last_sent = time.monotonic()
         live = False  # has read from the tail: a later replay means it fell behind
         try:
             while not self._stopping:
-                if not tail.covers(self.cursor):
-                    if live:
+                if not view.covers(self.cursor):
+                    if live and not view.indexed:
                         # Worth an operator's attention: a consumer too slow for the feed.
                         log.info(
                             "a subscriber fell %d events behind the live tail; "
@@ -179,90 +177,17 @@ class Subscription:
                         yield chunk
                     continue
                 live = True
-                items = tail.after(self.cursor)
-                if items:
-                    for chunk in self._pack(items):
-                        last_sent = time.monotonic()
-                        yield chunk
-                    continue
-                if self.cursor > self.sent:
-                    due = last_sent + bookmark_after - time.monotonic()
-                    if due <= 0:
-                        self.sent = self.cursor
-                        last_sent = time.monotonic()
-                        yield frames.bookmark(self.cursor)
-                        continue
-                    await tail.wait(self.cursor, due)
-                else:
-                    await tail.wait(self.cursor, None)
-        finally:
-            self.close()
-
-    async def _watch_vm(self, vm_id: str, bookmark_after: float) -> AsyncIterator[bytes]:
-        """`chunks` for a watcher of one VM: only that VM's items are read, and nothing but
-        them (or the watcher's own bookmark timer) wakes it. No other VM's event is looked at:
-        whatever the head passed without one of this VM's is behind the cursor at once."""
-        tail = self.broker.tail
-        last_sent = time.monotonic()
-        try:
-            while not self._stopping:
-                if not tail.covers_vm(vm_id, self.cursor):
-                    async for chunk in self._catch_up_to_tail():
-                        last_sent = time.monotonic()
-                        yield chunk
-                    continue
                 head = tail.head
-                items = tail.after_vm(vm_id, self.cursor)
-                if items:
-                    for chunk in self._pack(items):
-                        last_sent = time.monotonic()
-                        yield chunk
+                items = view.after(self.cursor)
+                for chunk in self._pack(items):
+                    last_sent = time.monotonic()
+                    yield chunk
+                # An indexed view reads its own items only: what else the head passed is not
+                # its to show. (The whole tail's items reach the head: a no-op there.)
                 self.cursor = max(self.cursor, head)
                 if items:
                     continue
-                if self.cursor > self.sent:
-                    period = self.broker.vm_bookmark_period(bookmark_after)
-                    due = last_sent + period - time.monotonic()
-                    if due <= 0:
-                        self.sent = self.cursor
-                        last_sent = time.monotonic()
-                        yield frames.bookmark(self.cursor)
-                        continue
-                    await tail.wait_vm(vm_id, self.cursor, due)
-                else:
-                    # Other VMs' events do not wake this watcher, so it looks at the head once
-                    # per bookmark period.
-                    period = self.broker.vm_bookmark_period(bookmark_after)
-                    await tail.wait_vm(vm_id, self.cursor, period)
-        finally:
-            self.close()
-
-    async def _watch_key(
-        self, path: Path, values: frozenset[str], bookmark_after: float
-    ) -> AsyncIterator[bytes]:
-        """`chunks` for a watcher whose selector holds `path` in `values`: like `_watch_vm`,
-        only the items queued under those values are read, and only they wake it. An item
-        under none of them cannot match the selector before or after, so the cursor moves to
-        the head past them."""
-        tail, keys = self.broker.tail, self.broker.keys
-        last_sent = time.monotonic()
-        try:
-            while not self._stopping:
-                if not tail.covers(self.cursor) and not keys.covers(path, values, self.cursor):
-                    async for chunk in self._catch_up_to_tail():
-                        last_sent = time.monotonic()
-                        yield chunk
-                    continue
-                head = tail.head
-                items = keys.after(path, values, self.cursor)
-                if items:
-                    for chunk in self._pack(items):
-                        last_sent = time.monotonic()
-                        yield chunk
-                self.cursor = max(self.cursor, head)
-                if items:
-                    continue
-                period = self.broker.vm_bookmark_period(bookmark_after)
+                period = view.period(bookmark_after)
                 if self.cursor > self.sent:
                     due = last_sent + period - time.monotonic()
                     if due <= 0:
@@ -270,9 +195,9 @@ class Subscription:
                         last_sent = time.monotonic()
                         yield frames.bookmark(self.cursor)
                         continue
-                    await keys.wait(path, values, self.cursor, due)
+                    await view.wait(self.cursor, due)
                 else:
-                    await keys.wait(path, values, self.cursor, period)
+                    await view.wait(self.cursor, period if view.indexed else None)
         finally:
             self.close()
 
