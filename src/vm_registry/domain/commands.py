@@ -4,7 +4,7 @@ event it becomes. Like the fold, deciding is pure; the writer calls it in commit
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from vm_registry.domain import events as ev
 from vm_registry.domain.errors import Conflict, Forbidden, Full, NotFound, PreconditionFailed
@@ -75,6 +75,11 @@ class Decision:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+# Every heartbeat decides the same thing: one decision (and one empty payload, never mutated,
+# like `Event`'s default) rather than a new one per heartbeat.
+_HEARTBEAT: Final = Decision(ev.HEARTBEAT)
+
+
 def _existing(entry: Entry | None, vm_id: str) -> Entry:
     if entry is None:
         raise NotFound(f"VM {vm_id!r} is not registered")
@@ -123,7 +128,7 @@ def decide(entry: Entry | None, command: Command, registered: int = 0) -> Decisi
     (registration checks it against its cap)."""
     if isinstance(command, Heartbeat):
         _check_owner(_existing(entry, command.vm_id), command.agent)
-        return Decision(ev.HEARTBEAT)
+        return _HEARTBEAT
     if isinstance(command, Register):
         if entry is not None:
             raise Conflict(f"VM {command.vm_id!r} is already registered")

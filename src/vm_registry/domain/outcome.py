@@ -6,18 +6,20 @@ renders them), so the runtime can own the feed without the feed knowing the serv
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from vm_registry.domain.events import Event
 from vm_registry.domain.model import Entry
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
+class Outcome(NamedTuple):
     """A committed event: the event, the entry right after it (None once deregistered), the
     VM's role (kept after deregistration, so feeds filtered by role still see it go), and the
     entry right before it (None for a registration): a feed filtered by a selector over the
-    metadata must know whether the VM was in its set before the event, to tell it that it left."""
+    metadata must know whether the VM was in its set before the event, to tell it that it left.
+
+    A NamedTuple, like `Event`, rather than a frozen dataclass: as immutable, and less than half
+    the cost to build, which the writer pays for every heartbeat."""
 
     event: Event
     entry: Entry | None

@@ -38,6 +38,8 @@ from vm_registry.persistence.errors import StoreCorrupt
 
 # seq, type code, vm, at, actor, data, hash
 Row = tuple[int, int, int, int, int, bytes | None, bytes]
+# What stores a batch: its new rows of `vms` and `actors`, then its event rows.
+Rows = tuple[list[tuple[int, str]], list[tuple[int, bytes]], list[Row]]
 
 VMS_AFTER = "SELECT id, name FROM vms WHERE id > {} ORDER BY id"
 ACTORS_AFTER = "SELECT id, body FROM actors WHERE id > {} ORDER BY id"
@@ -259,7 +261,7 @@ class IdTables:
 
     def rows_for(
         self, events: Sequence[Event], hashes: Sequence[bytes], found: Found | None = None
-    ) -> tuple[list[tuple[int, str]], list[tuple[int, bytes]], list[Row]]:
+    ) -> Rows:
         """The rows that store `events`: new intern rows first, then the event rows. New ids
         are taken at once; `forget_after` gives them back if the transaction fails. `found`
         holds what `refresh(events=...)` looked up: with a cache that has let ids go, a name it

@@ -115,13 +115,14 @@ class BlockingQueries:
         return self._any
 
     def observe(self, outcomes: Iterable[Outcome]) -> None:
+        stale, heartbeat = self._stale, ev.HEARTBEAT  # looked up once: every heartbeat passes
         for outcome in outcomes:
             event = outcome.event
             vm_id = event.vm_id
-            if event.type == ev.HEARTBEAT:
-                if vm_id not in self._stale:
+            if event.type == heartbeat:
+                if vm_id not in stale:
                     continue  # liveness only: nobody's answer changes in substance
-                self._stale.discard(vm_id)
+                stale.discard(vm_id)
             elif event.type == ev.STALE:
                 self._stale.add(vm_id)
             elif event.type in (ev.UPDATED, ev.DEREGISTERED):

@@ -36,6 +36,7 @@ from vm_registry.persistence.errors import StoreCorrupt, StoreError, StoreUnavai
 from vm_registry.persistence.id_tables import Row
 from vm_registry.persistence.log import GENESIS_HASH
 from vm_registry.persistence.sql.log import SqlEventLog
+from vm_registry.persistence.sqlite.connection_thread import in_thread
 from vm_registry.persistence.sqlite.errors import translate, translated
 from vm_registry.persistence.sqlite.file_identity import LogFileIdentity
 from vm_registry.persistence.sqlite.leadership import FileLease
@@ -206,9 +207,13 @@ class SqliteEventLog(SqlEventLog):
     async def begin(self, conn: aiosqlite.Connection) -> tuple[int, bytes]:
         # SQLite's write lock, global to the file: under it the true head is read back from
         # the file, so a second process on the same database numbers on from the first's.
+        # Both in one trip to the connection's thread (connection_thread.py).
         with translated(f"locking {self.path}", self.path):
-            await conn.execute("BEGIN IMMEDIATE")
-        return await self._true_head(conn)
+            last = await in_thread(conn, _lock_and_read_head)
+        if last:
+            return int(last[0][0]), bytes(last[0][1])
+        head, chain, _ = await self._position(conn)  # nothing stored: the compaction point
+        return head, chain
 
     async def insert(
         self,
@@ -218,11 +223,17 @@ class SqliteEventLog(SqlEventLog):
         rows: list[Row],
     ) -> None:
         with translated(f"appending to {self.path}", self.path):
-            if vms:
-                await conn.executemany("INSERT INTO vms (id, name) VALUES (?, ?)", vms)
-            if actors:
-                await conn.executemany("INSERT INTO actors (id, body) VALUES (?, ?)", actors)
-            await conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            await in_thread(conn, _insert, vms, actors, rows)
+
+    async def insert_and_commit(
+        self,
+        conn: aiosqlite.Connection,
+        vms: list[tuple[int, str]],
+        actors: list[tuple[int, bytes]],
+        rows: list[Row],
+    ) -> None:
+        with translated(f"appending to {self.path}", self.path):
+            await in_thread(conn, _insert_and_commit, vms, actors, rows)
 
     async def commit(self, conn: aiosqlite.Connection) -> None:
         with translated(f"appending to {self.path}", self.path):
@@ -260,3 +271,34 @@ class SqliteEventLog(SqlEventLog):
 
     def leadership(self) -> FileLease:
         return FileLease(self.path.with_name(self.path.name + ".leader"))
+
+
+# What runs in the connection's thread, on its `sqlite3.Connection`, one trip each.
+
+
+def _lock_and_read_head(raw: sqlite3.Connection) -> list[Any]:
+    raw.execute("BEGIN IMMEDIATE")
+    return raw.execute(LAST_ROW).fetchall()
+
+
+def _insert(
+    raw: sqlite3.Connection,
+    vms: list[tuple[int, str]],
+    actors: list[tuple[int, bytes]],
+    rows: list[Row],
+) -> None:
+    if vms:
+        raw.executemany("INSERT INTO vms (id, name) VALUES (?, ?)", vms)
+    if actors:
+        raw.executemany("INSERT INTO actors (id, body) VALUES (?, ?)", actors)
+    raw.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+
+
+def _insert_and_commit(
+    raw: sqlite3.Connection,
+    vms: list[tuple[int, str]],
+    actors: list[tuple[int, bytes]],
+    rows: list[Row],
+) -> None:
+    _insert(raw, vms, actors, rows)
+    raw.commit()
