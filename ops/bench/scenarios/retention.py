@@ -18,6 +18,8 @@ import asyncio
 import shutil
 from pathlib import Path
 
+import orjson
+
 from ops.bench.alternate import OURS, PEER
 from ops.bench.context import Context
 from ops.bench.http1 import fetch
@@ -71,7 +73,7 @@ async def run(ctx: Context) -> list[Outcome]:
     finally:
         for target in targets.values():
             await target.stop()
-    files = await _plateau(ctx, folder / "plateau.db")
+    files, held = await _plateau(ctx, folder / "plateau.db")
     sizes = [db + wal for db, wal in files]
     steady = sizes[2:]
     spread = max(steady) / min(steady) - 1 if steady else None
@@ -79,6 +81,8 @@ async def run(ctx: Context) -> list[Outcome]:
     # Which of the two moved: the database (retention's pages not handed back) or the WAL.
     result.details["plateau_db_bytes"] = [db for db, _ in files]
     result.details["plateau_wal_bytes"] = [wal for _, wal in files]
+    # The events the live log held: more than a window's worth is retention falling behind.
+    result.details["plateau_events_held"] = held
     result.details["plateau_spread"] = rounded(spread, 3) if spread is not None else None
     plateau_met = spread is not None and spread <= 0.10
     result.met = ratio_met and plateau_met
@@ -104,13 +108,23 @@ def _file_bytes(db: Path) -> tuple[int, int]:
     return db.stat().st_size, (wal.stat().st_size if wal.exists() else 0)
 
 
-async def _plateau(ctx: Context, db: Path) -> list[tuple[int, int]]:
+async def _held(target: Target) -> int:
+    answer = await fetch(target.url, "/health")
+    if answer.status != 200:
+        return 0
+    health = orjson.loads(answer.body)
+    return int(health["head"]) - int(health["retention"]["oldestSeq"]) + 1
+
+
+async def _plateau(ctx: Context, db: Path) -> tuple[list[tuple[int, int]], list[int]]:
+    """The database's and the WAL's sizes at the end of each window, and the events held."""
     s = ctx.settings
     assert ctx.wrk is not None
     window = s.retention_window_s
     extra = ["--retain", f"{window}s", "--retain-interval", str(max(window / 5, 0.2))]
     target = await start_server(db, extra_args=[*ctx.server_args, *extra])
     sizes: list[tuple[int, int]] = []
+    held: list[int] = []
     try:
         prefix = f"pl-{ctx.run_tag}-"
         await register_fleet(target.url, [bench_vm_id(prefix, i) for i in range(s.heartbeat_vms)])
@@ -129,7 +143,8 @@ async def _plateau(ctx: Context, db: Path) -> list[tuple[int, int]]:
         for _ in range(s.retention_windows):
             await asyncio.sleep(window)
             sizes.append(_file_bytes(db))
+            held.append(await _held(target))
         await load
     finally:
         await target.stop()
-    return sizes
+    return sizes, held

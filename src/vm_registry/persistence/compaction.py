@@ -31,5 +31,6 @@ class Compaction(Protocol):
         """Make `reclaim` able to give space back, converting the database if it is at most
         `max_bytes`; otherwise why it cannot (None when it can)."""
 
-    async def reclaim(self, pause: float) -> int:
-        """Give freed space back to the file system in short steps; the pages given back."""
+    async def reclaim(self, rest: Rest) -> int:
+        """Give freed space back to the file system in short transactions, awaiting `rest()`
+        between them; the pages given back."""

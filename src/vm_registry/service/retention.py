@@ -30,7 +30,7 @@ from vm_registry.persistence.archive import PARTIAL, archive_name, archive_range
 from vm_registry.persistence.log import EventQuery
 from vm_registry.persistence.store import Store
 from vm_registry.service.background import BackgroundJob
-from vm_registry.service.cutting import cut_live
+from vm_registry.service.cutting import Pacer, cut_live
 from vm_registry.service.time_machine import TimeMachine
 
 log = logging.getLogger("vm_registry.retention")
@@ -147,7 +147,7 @@ class Retention(BackgroundJob):
         directory = self.policy.archive_dir
         path = directory / archive_name(first, cut) if directory is not None else None
         result, self._base = await cut_live(self.store, await self._state_before(first), cut, path)
-        await self.store.compaction.reclaim(self.policy.pause)
+        await self.store.compaction.reclaim(Pacer().rest)
         figures = self.figures
         figures.dropped += result.dropped
         figures.steps += 1

@@ -63,5 +63,5 @@ class PostgresCompaction:
     async def enable_reclaim(self, max_bytes: int) -> str | None:
         return None  # autovacuum makes deleted rows' space reusable (docs/audit.md)
 
-    async def reclaim(self, pause: float) -> int:
+    async def reclaim(self, rest: Rest) -> int:
         return 0
