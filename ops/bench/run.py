@@ -82,8 +82,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--results-dir", type=Path, default=RESULTS)
     parser.add_argument("--no-install", action="store_true", help="never apt-get install wrk")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
-    # The default selection takes about 35 minutes on two shared cores (README.md); this bound
-    # is for a run that hangs, not a budget to fit in.
+    # The default selection took 24 minutes on two shared cores at a load of 4 to 11
+    # (README.md); this bound is for a run that hangs, not a budget to fit in.
     parser.add_argument("--max-minutes", type=float, default=60.0)
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument(
