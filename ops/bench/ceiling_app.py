@@ -18,8 +18,9 @@ Two apps:
 
 The server is uvicorn as `cli/serve.py` configures it: the bounded httptools protocol and its
 coalescing transport (`cli/uvicorn_server.py`, imported, so the ceiling follows the real
-server), uvloop, one process, no access log, no server header. Keep the `uvicorn.Config` below
-in step with `cli/serve.py`'s.
+server), uvloop, one process, no access log, no server header. That protocol's fast path
+(`cli/fast_path.py`) only answers for our own app, so every request here goes through ASGI. Keep
+the `uvicorn.Config` below in step with `cli/serve.py`'s.
 """
 
 from __future__ import annotations

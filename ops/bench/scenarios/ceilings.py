@@ -11,6 +11,10 @@ as the peer and ours (`alternate.py`), so all three figures of a run share the m
 - C2, beside P2: a bare ASGI callable answering the heartbeat `POST` with ours' answer to one,
   the request's body read and dropped: the ceiling of any HTTP write on this stack.
 
+The ceilings are ASGI apps: the protocol's fast path (`cli/fast_path.py`), which answers ours'
+plainest requests below ASGI, only takes requests for our own app, so it never answers for a
+ceiling, and ours/ceiling above 1 means ours skipped ASGI, not that the ceiling is wrong.
+
 A row's figure is the ceiling's rps; its ratio, as for every row, is over the peer
 (ceiling/peer); ours/ceiling (the median of the per-run ratios) is in its note and details.
 """
