@@ -185,8 +185,8 @@ class Settings:
         check="not negative",
     )  # fmt: skip
     feed_tail_bytes: int = setting(
-        64 * 1024 * 1024, "encoded size of the events kept in memory", group=FEED,
-        metavar="BYTES", check="at least 1",
+        64 * 1024 * 1024, "bytes held for recent events: frames, and metadata only they keep",
+        group=FEED, metavar="BYTES", check="at least 1",
     )  # fmt: skip
     bookmark_after_seconds: float = setting(
         5.0, "quiet time before a filtered stream gets a bookmark", flag="--bookmark-after",

@@ -23,6 +23,7 @@ from vm_registry.domain import events as ev
 from vm_registry.domain.events import Event
 from vm_registry.persistence.errors import SeqMismatch, StoreError
 from vm_registry.persistence.log import GENESIS_HASH, EventLog, EventQuery, chain_hashes
+from vm_registry.persistence.sql import reading
 from vm_registry.persistence.store import Store
 
 StoreFactory = Callable[..., Awaitable[Store]]  # (*, read_only: bool = False) -> opened store
@@ -285,6 +286,25 @@ class StoreContract:
         assert [e.seq for e in await scan_all(log, after=1, upto=4)] == [2, 3, 4]
         assert await scan_all(log, after=6) == []
         assert await replayed_rows(log, after=1) == replay_view(as_events(1, MIXED)[1:])
+
+    async def test_a_scans_pages_end_where_their_data_reach_the_byte_budget(
+        self, log: EventLog, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # 20,000 rows of 64 KiB metadata were one page (1.3 GB); the budget is lowered here
+        # so that a few 100 KB rows cross it.
+        monkeypatch.setattr(reading, "PAGE_BYTES", 250_000)
+        big = [new(kind=ev.UPDATED, data={"metadata": {"pad": "x" * 100_000}})] * 7
+        written = await append(log, [new(), *big, new(), new()])
+        pages = [[e.seq for e in chunk] async for chunk in log.scan()]
+        # Each page ends with the row at which its data reach the budget, or at the end.
+        assert pages == [[1, 2, 3, 4], [5, 6, 7], [8, 9, 10]]
+        assert await scan_all(log) == written
+        hashed = [[e.seq for e, _ in chunk] async for chunk in log.scan_hashes(upto=6)]
+        assert hashed == [[1, 2, 3, 4], [5, 6]]
+        # A row over the budget is a page of its own, so a scan moves on; heartbeats have no
+        # data to count.
+        monkeypatch.setattr(reading, "PAGE_BYTES", 1)
+        assert [len(chunk) async for chunk in log.scan(after=1)] == [1] * 7 + [2]
 
     async def test_replay_rows_name_vms_and_actors_another_handle_added_after_opening(
         self, make_store: StoreFactory

@@ -77,9 +77,11 @@ DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 #
 # A plain tuple on purpose, not a class or a NamedTuple: the cyclic garbage collector stops
 # tracking a tuple of ints, strings and bytes once it has survived a collection (it does that
-# for exact tuples only), so the tail's 20,000 items cost the full collections nothing. As
-# objects they were a third of what every full collection walked under a registration load at
-# 100,000 VMs (docs/benchmarks.md, P4).
+# for exact tuples only), so the items of VMs without metadata (`None`, `NO_ENTRY`) cost the
+# full collections nothing. An item that holds a metadata dict stays tracked, whatever the
+# dict holds (the collector untracks a tuple only if no member is a container), and is walked
+# with it. As objects the items were a third of what every full collection walked under a
+# registration load at 100,000 VMs (docs/benchmarks.md, P4).
 Metadata = JsonObject | None | Literal[False]
 FeedItem = tuple[int, str, str, str, bytes, Metadata, Metadata]
 SEQ: Final = 0
