@@ -73,7 +73,7 @@ async def run(ctx: Context) -> list[Outcome]:
     finally:
         for target in targets.values():
             await target.stop()
-    files, held = await _plateau(ctx, folder / "plateau.db")
+    files, held, steps = await _plateau(ctx, folder / "plateau.db")
     sizes = [db + wal for db, wal in files]
     steady = sizes[2:]
     spread = max(steady) / min(steady) - 1 if steady else None
@@ -83,6 +83,7 @@ async def run(ctx: Context) -> list[Outcome]:
     result.details["plateau_wal_bytes"] = [wal for _, wal in files]
     # The events the live log held: more than a window's worth is retention falling behind.
     result.details["plateau_events_held"] = held
+    result.details["plateau_last_step_s"] = steps
     result.details["plateau_spread"] = rounded(spread, 3) if spread is not None else None
     plateau_met = spread is not None and spread <= 0.10
     result.met = ratio_met and plateau_met
@@ -93,13 +94,17 @@ async def run(ctx: Context) -> list[Outcome]:
 
 
 async def _dropped(target: Target) -> int:
+    return int(await _metric(target, "vm_registry_retention_dropped_events_total"))
+
+
+async def _metric(target: Target, name: str) -> float:
     answer = await fetch(target.url, "/metrics")
     if answer.status != 200:
-        return 0
+        return 0.0
     for line in answer.body.decode().splitlines():
-        if line.startswith("vm_registry_retention_dropped_events_total "):
-            return int(float(line.split()[1]))
-    return 0
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return 0.0
 
 
 def _file_bytes(db: Path) -> tuple[int, int]:
@@ -116,8 +121,9 @@ async def _held(target: Target) -> int:
     return int(health["head"]) - int(health["retention"]["oldestSeq"]) + 1
 
 
-async def _plateau(ctx: Context, db: Path) -> tuple[list[tuple[int, int]], list[int]]:
-    """The database's and the WAL's sizes at the end of each window, and the events held."""
+async def _plateau(ctx: Context, db: Path) -> tuple[list[tuple[int, int]], list[int], list[float]]:
+    """At the end of each window: the database's and the WAL's sizes, the events held, and
+    how long retention's last step took."""
     s = ctx.settings
     assert ctx.wrk is not None
     window = s.retention_window_s
@@ -125,6 +131,7 @@ async def _plateau(ctx: Context, db: Path) -> tuple[list[tuple[int, int]], list[
     target = await start_server(db, extra_args=[*ctx.server_args, *extra])
     sizes: list[tuple[int, int]] = []
     held: list[int] = []
+    steps: list[float] = []
     try:
         prefix = f"pl-{ctx.run_tag}-"
         await register_fleet(target.url, [bench_vm_id(prefix, i) for i in range(s.heartbeat_vms)])
@@ -144,7 +151,8 @@ async def _plateau(ctx: Context, db: Path) -> tuple[list[tuple[int, int]], list[
             await asyncio.sleep(window)
             sizes.append(_file_bytes(db))
             held.append(await _held(target))
+            steps.append(await _metric(target, "vm_registry_retention_last_step_seconds"))
         await load
     finally:
         await target.stop()
-    return sizes, held
+    return sizes, held, [round(seconds, 3) for seconds in steps]
