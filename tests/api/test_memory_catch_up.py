@@ -80,3 +80,29 @@ def test_a_watcher_resuming_from_the_start_of_a_large_log_reads_it_in_bounded_pa
     finally:
         server.kill()
     assert grown < CATCH_UP_WORST, within(grown, CATCH_UP_WORST)
+
+
+def test_a_page_of_the_log_ends_where_its_events_data_reach_4_mib(tmp_path: Path) -> None:
+    """`GET /registry/events?limit=1000` read, decoded and encoded up to 1,000 events at once,
+    64 MB with 64 KiB of metadata each; a page now ends at the event whose data bring it to
+    4 MiB, and `next` goes on from there (a page shorter than `limit` was never the end)."""
+    server = ServerProcess(tmp_path / "registry.db", args=TAIL_ARGS).start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as http:
+            assert http.post("/registry/vms", json=vm("big")).status_code == 201
+            hammer(server, 0, 150, patch)
+            pages: list[list[int]] = []
+            after = 0
+            while True:
+                answer = http.get("/registry/events", params={"after": after, "limit": 1000})
+                assert answer.status_code == 200, answer.text
+                body = answer.json()
+                if not body["events"]:
+                    break
+                pages.append([event["seq"] for event in body["events"]])
+                after = body["next"]
+    finally:
+        server.kill()
+    # About 60 KB of data a PATCH: 70 of them reach 4 MiB (the first page has the registration).
+    assert [len(p) for p in pages] == [71, 70, 10]
+    assert [seq for p in pages for seq in p] == list(range(1, 152))

@@ -301,6 +301,12 @@ class StoreContract:
         assert await scan_all(log) == written
         hashed = [[e.seq for e, _ in chunk] async for chunk in log.scan_hashes(upto=6)]
         assert hashed == [[1, 2, 3, 4], [5, 6]]
+        # A read with a byte budget ends the same way, within its filters and limit.
+        assert [e.seq for e in await log.read(EventQuery(max_bytes=250_000))] == [1, 2, 3, 4]
+        updates = EventQuery(after=4, types=(ev.UPDATED,), max_bytes=250_000)
+        assert [e.seq for e in await log.read(updates)] == [5, 6, 7]
+        assert [e.seq for e in await log.read(EventQuery(limit=2, max_bytes=250_000))] == [1, 2]
+        assert await log.read(EventQuery(after=10, max_bytes=250_000)) == []
         # A row over the budget is a page of its own, so a scan moves on; heartbeats have no
         # data to count.
         monkeypatch.setattr(reading, "PAGE_BYTES", 1)

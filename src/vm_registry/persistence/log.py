@@ -46,6 +46,9 @@ class EventQuery:
     since: int | None = None  # epoch ms, inclusive
     until: int | None = None  # epoch ms, inclusive
     upto: int | None = None  # highest seq to include
+    # End the page at the event whose data bring it to this many bytes (a page shorter than
+    # `limit` then is not the end); None: `limit` alone.
+    max_bytes: int | None = None
 
 
 class LogTransaction(Protocol):

@@ -30,18 +30,23 @@ INT64_MAX: Final = (1 << 63) - 1
 HEARTBEAT_CODE: Final = TYPE_CODES[HEARTBEAT]
 
 
-# The next `?` rows after `?` (up to `?`): how many, the last seq, the bytes of their data. Only
-# lengths are read (SQLite and PostgreSQL read a blob's length from its header), so a page
-# costs a cheap aggregate before its one read of the rows: about a tenth of a scan's time on
-# a log of heartbeats (a window function that found the cut in SQL cost half of it).
-CHUNK_SIZE: Final = (
-    "SELECT count(*), max(seq), coalesce(sum(length(data)), 0) FROM ("
-    "SELECT seq, data FROM events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?) AS chunk"
-)
-# Each of those rows' seq and data length, to find where a chunk over budget is cut.
-CHUNK_LENGTHS: Final = (
-    "SELECT seq, length(data) FROM events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?"
-)
+# The next `?` rows of the log that match `where`: how many, the last seq, the bytes of their
+# data. Only lengths are read (SQLite and PostgreSQL read a blob's length from its header), so
+# a page costs a cheap aggregate before its one read of the rows: about a tenth of a scan's
+# time on a log of heartbeats (a window function that found the cut in SQL cost half of it).
+def chunk_size(where: str) -> str:
+    return (
+        "SELECT count(*), max(seq), coalesce(sum(length(data)), 0) FROM ("
+        f"SELECT seq, data FROM events WHERE {where} ORDER BY seq LIMIT ?) AS chunk"
+    )
+
+
+def chunk_lengths(where: str) -> str:
+    """Each of those rows' seq and data length, to find where a chunk over budget is cut."""
+    return f"SELECT seq, length(data) FROM events WHERE {where} ORDER BY seq LIMIT ?"
+
+
+SCAN_WHERE: Final = "seq > ? AND seq <= ?"
 
 
 def int64(number: int) -> int:
@@ -134,9 +139,15 @@ class SqlReads:
         if query.until is not None:
             clauses.append("at <= ?")
             params.append(int64(query.until))
-        sql = f"{SELECT} WHERE {' AND '.join(clauses)} ORDER BY seq LIMIT ?"
-        params.append(row_count(query.limit))
-        return await self.decode_rows(await self.fetch(sql, params))
+        where, limit = " AND ".join(clauses), row_count(query.limit)
+        if query.max_bytes is not None:
+            page = await self._page_end(where, params, limit, query.max_bytes)
+            if page is None:
+                return []
+            where += " AND seq <= ?"
+            params.append(page[0])
+        rows = await self.fetch(f"{SELECT} WHERE {where} ORDER BY seq LIMIT ?", (*params, limit))
+        return await self.decode_rows(rows)
 
     async def read_after(self, seq: int, limit: int) -> list[Event]:
         rows = await self.fetch(
@@ -187,20 +198,22 @@ class SqlReads:
             if len(rows) < chunk:
                 return
 
-    async def _page_end(self, position: int, bound: int) -> tuple[int, bool] | None:
-        """The last seq of the page after `position` (up to `bound`), and whether more rows
-        may follow it; None past the end. A page is `SCAN_CHUNK` rows, or fewer whose data
-        reach `PAGE_BYTES`, ending with the row that reaches it."""
-        params = (position, bound, SCAN_CHUNK)
-        rows, last, size = (await self.fetch(CHUNK_SIZE, params))[0]
+    async def _page_end(
+        self, where: str, params: Sequence[Any], limit: int, budget: int
+    ) -> tuple[int, bool] | None:
+        """The last seq of the page of rows matching `where`, and whether more may follow it;
+        None if none match. A page is `limit` rows, or fewer whose data reach `budget`,
+        ending with the row that reaches it (so at least one row)."""
+        params = (*params, limit)
+        rows, last, size = (await self.fetch(chunk_size(where), params))[0]
         if not rows:
             return None
-        if size < PAGE_BYTES:
-            return int(last), rows == SCAN_CHUNK
+        if size < budget:
+            return int(last), rows == limit
         total = 0
-        for seq, length in await self.fetch(CHUNK_LENGTHS, params):
+        for seq, length in await self.fetch(chunk_lengths(where), params):
             total += length or 0
-            if total >= PAGE_BYTES:
+            if total >= budget:
                 return int(seq), True
         return int(last), True  # a compaction took rows in between: the next page says
 
@@ -208,10 +221,12 @@ class SqlReads:
         self, columns: str, after: int, upto: int | None
     ) -> AsyncIterator[Sequence[Any]]:
         """The rows after `after` up to `upto`, a page at a time (`_page_end`)."""
-        sql = f"SELECT {columns} FROM events WHERE seq > ? AND seq <= ? ORDER BY seq"
+        sql = f"SELECT {columns} FROM events WHERE {SCAN_WHERE} ORDER BY seq"
         position = int64(after)
         bound = int64(upto) if upto is not None else INT64_MAX
-        while (page := await self._page_end(position, bound)) is not None:
+        while (
+            page := await self._page_end(SCAN_WHERE, (position, bound), SCAN_CHUNK, PAGE_BYTES)
+        ) is not None:
             end, more = page
             rows = await self.fetch(sql, (position, end))
             if rows:  # none if a compaction took them in between
