@@ -162,3 +162,20 @@ def test_events_and_history(
     assert history[0].actor
     with pytest.raises(NotFound):
         registry.history(vm_id + "-never")
+
+
+def test_history_follows_its_pages_to_the_end(
+    registry: RegistryClient, shared_server: ServerProcess, vm_id: str
+) -> None:
+    """The server ends a history page at 4 MiB of event data; `history()` still returns all of
+    it, each event once, oldest first."""
+    registry.register(vm_id, "big", "worker", "a", "me")
+    for n in range(80):  # 60 KB each: about 70 reach 4 MiB, so two pages and an empty one
+        registry.update(vm_id, metadata={"pad": f"{n:08d}" + "x" * 60_000})
+    first = httpx.get(f"{shared_server.url}/registry/vms/{vm_id}/history").json()["events"]
+    assert 1 < len(first) < 81
+
+    history = registry.history(vm_id)
+    assert [e.type for e in history] == ["vm.registered"] + ["vm.updated"] * 80
+    assert [e.data["metadata"]["pad"][:8] for e in history[1:]] == [f"{n:08d}" for n in range(80)]
+    assert [e.to_wire() for e in history[: len(first)]] == first

@@ -182,7 +182,11 @@ class AsyncRegistryClient(ClientBase):
         return await self._send(call)
 
     async def history(self, id: str) -> builtins.list[Event]:
-        return await self._send(calls.history(id))
+        """Every event of `id`, oldest first, read a page at a time until an empty page."""
+        events: builtins.list[Event] = []
+        while page := await self._send(calls.history(id, events[-1].seq if events else None)):
+            events += page
+        return events
 
     async def health(self) -> JsonObject:
         return await self._send(calls.health())

@@ -205,8 +205,11 @@ def events(
     return Call("GET", "/registry/events", _events, params=params, reads_writes=True)
 
 
-def history(vm_id: str) -> Call[list[Event]]:
-    return Call("GET", f"/registry/vms/{segment(vm_id)}/history", _events)
+def history(vm_id: str, after: int | None = None) -> Call[list[Event]]:
+    """One page of the VM's history after `after`: a page ends at 4 MiB of event data, so the
+    clients call this with the last seq of each page until a page comes back empty."""
+    path = f"/registry/vms/{segment(vm_id)}/history"
+    return Call("GET", path, _events, params=present(after=after))
 
 
 def health() -> Call[JsonObject]:

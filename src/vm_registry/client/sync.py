@@ -180,7 +180,11 @@ class RegistryClient(ClientBase):
         return self._send(call)
 
     def history(self, id: str) -> builtins.list[Event]:
-        return self._send(calls.history(id))
+        """Every event of `id`, oldest first, read a page at a time until an empty page."""
+        events: builtins.list[Event] = []
+        while page := self._send(calls.history(id, events[-1].seq if events else None)):
+            events += page
+        return events
 
     def health(self) -> JsonObject:
         return self._send(calls.health())

@@ -5,7 +5,8 @@ import { getJson, Unauthorized } from "./api.js";
 import { actor, element } from "./format.js";
 
 const PAGE = 1000;
-const MAX_PAGES = 50; // 50,000 events; a VM with more is told so
+// Up to 50,000 events, fewer when pages end early at 4 MiB of event data; a VM with more is told so.
+const MAX_PAGES = 50;
 
 export class HistoryPanel {
   constructor({ dialog, title, rows, note, showHeartbeats, close, onUnauthorized }) {
