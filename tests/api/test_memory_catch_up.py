@@ -32,16 +32,19 @@ def patch(http: httpx.Client, n: int) -> None:
     assert answer.status_code == 200, answer.text
 
 
-def peak_while(server: ServerProcess, done: threading.Event) -> list[int]:
-    """The server's RSS every few milliseconds until `done`, in a thread (started here)."""
+def peak_while(server: ServerProcess, done: threading.Event) -> tuple[list[int], threading.Thread]:
+    """The server's RSS every few milliseconds until `done`, in a thread (started here). Join
+    the thread before stopping the server: a sample read from a process that is exiting finds
+    no `VmRSS` line."""
     samples: list[int] = []
 
     def sample() -> None:
         while not done.wait(0.005):
             samples.append(rss(server))
 
-    threading.Thread(target=sample, daemon=True).start()
-    return samples
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    return samples, sampler
 
 
 def read_to(server: ServerProcess, head: int) -> None:
@@ -71,11 +74,12 @@ def test_a_watcher_resuming_from_the_start_of_a_large_log_reads_it_in_bounded_pa
         head = PATCHES + 1
         before = rss(server)
         done = threading.Event()
-        samples = peak_while(server, done)
+        samples, sampler = peak_while(server, done)
         try:
             read_to(server, head)
         finally:
             done.set()
+            sampler.join()
         grown = max([before, *samples]) - before
     finally:
         server.kill()
