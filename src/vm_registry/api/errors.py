@@ -61,17 +61,23 @@ def store_error(request: Request[Any, Any, Any], exc: StoreError) -> Response[by
     return responses.error(message, status, headers)
 
 
-def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
+def http_answer(method: str, path: str, exc: HTTPException) -> tuple[int, str, dict[str, str]]:
+    """litestar's own refusals (no route, a body over the limit, a client gone mid-body), also
+    when the lean registration (`api/lean.py`) raises them while reading a body."""
     if isinstance(exc, NotFoundException) and exc.detail in ("Not Found", ""):
-        message = f"no route for {request.method} {request.url.path}"
+        message = f"no route for {method} {path}"
     elif isinstance(exc, MethodNotAllowedException):
-        message = f"method {request.method} is not allowed on {request.url.path}"
+        message = f"method {method} is not allowed on {path}"
     elif exc.status_code == 413:
         message = "request body is larger than the limit of 1 MiB"
     else:
         message = str(exc.detail)
-    headers = dict(exc.headers or {})
-    return responses.error(message, exc.status_code, headers)
+    return exc.status_code, message, dict(exc.headers or {})
+
+
+def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
+    status, message, headers = http_answer(request.method, request.url.path, exc)
+    return responses.error(message, status, headers)
 
 
 def internal_answer(method: str, path: str, exc: Exception) -> tuple[int, str]:

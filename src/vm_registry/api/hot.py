@@ -1,8 +1,9 @@
 """The hot routes' answers, worked out once for both ways a request reaches them.
 
 `/health`, a heartbeat, one VM, discover and the fleet's list are most of an agent fleet's
-traffic. Their plain form (no query string, no read-your-writes header) is answered by the lean
-path (`api/lean.py`), which skips litestar's per-request machinery; everything else about them
+traffic; a registration is what a fleet coming up (or back) sends. Their plain form (no query
+string, no read-your-writes header) is answered by the lean path (`api/lean.py`), which skips
+litestar's per-request machinery; everything else about them
 (`?at=`, `?index=`, `?healthy=`, HEAD, CORS) goes through the litestar handlers in
 `api/routes/`. Both call the functions here, so the status, the JSON, `ETag` and
 `X-Registry-Revision` cannot drift apart; `tests/api/test_lean_routes.py` compares the two
@@ -15,13 +16,14 @@ are raised as domain errors and rendered by the one table in `api/errors.py`.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
 
 import orjson
 
 from vm_registry.api import schemas
 from vm_registry.api.auth import Principal
-from vm_registry.api.request_inputs import may_write
+from vm_registry.api.request_inputs import may_write, parsed_json
 from vm_registry.domain import commands as cmd
 from vm_registry.domain import validation
 from vm_registry.domain.model import Entry
@@ -30,9 +32,12 @@ from vm_registry.domain.timestamps import to_iso
 from vm_registry.service.registry import Registry
 from vm_registry.service.retention import RetentionFigures
 from vm_registry.service.runtime import Runtime
+from vm_registry.wire import bodies
 from vm_registry.wire.render import EntryRenderer
 
 Headers = list[tuple[bytes, bytes]]
+# Reads the request body, raising the framework's own refusals (too large, client gone).
+Body = Callable[[], Awaitable[bytes]]
 REVISION = b"x-registry-revision"
 
 
@@ -111,6 +116,26 @@ async def heartbeat(
         "revision": outcome.event.seq,
     }
     return Answer(200, orjson.dumps(body), [(REVISION, b"%d" % runtime.registry.revision)])
+
+
+async def register(
+    runtime: Runtime,
+    renderer: EntryRenderer,
+    principal: Principal,
+    body: Body,
+    actor: dict[str, Any],
+) -> Answer:
+    """`POST /registry/vms`. The body is read only once the caller may write: a read-only
+    token gets its 403 whatever it sent, before any of it is read."""
+    may_write(principal)
+    limits = runtime.settings
+    raw = await body()
+    data = bodies.registration(parsed_json(raw, limits.max_entry_bytes), limits.max_entry_bytes)
+    vm_id = data.pop("id")
+    command = cmd.Register(vm_id, data, max_vms=limits.max_vms)
+    outcome = await runtime.execute(command, actor)
+    assert outcome.entry is not None
+    return entry(runtime.registry, renderer, outcome.entry, 201)
 
 
 def _retained(figures: RetentionFigures, archived: bool) -> schemas.Retained:

@@ -16,13 +16,19 @@ templates are the litestar app's), and when the matched handler names a lean twi
 - security headers and the request id are added by the outer layer for both paths
   (`api/request_log.py`), so both answers are the same bytes.
 
+A registration (`POST /registry/vms`) reads its body through ASGI `receive` with litestar's
+limit and refusals (`read_body`), then goes through the same function as the litestar handler
+(`hot.register`): the same parsing, duplicate-key check, validation and errors. Its
+`Content-Type` is not looked at, as the litestar handler never did.
+
 The plainest of these requests (no body, nothing else in flight on the connection) do not
 even reach ASGI: the HTTP protocol answers them with these same twins (`api/wire.py`).
 
 Anything that is not the plain form falls through to the full litestar app, unchanged: a query
 string (`?at=`, `?index=&wait=`, `?healthy=`), `X-Registry-Min-Revision`, HEAD, a CORS request
 (an `Origin` header while CORS is configured), a path litestar would normalise, a `Host` header
-outside the plain characters (litestar judges it), and every route without a lean twin.
+outside the plain characters (litestar judges it), a `Content-Length` that is not plain digits
+(or given twice), and every route without a lean twin.
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ from collections.abc import Callable
 from typing import Any
 
 from litestar import Litestar
+from litestar.exceptions import HTTPException, InternalServerException
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.types import ASGIApp, Receive, Send
 
 from vm_registry.api import errors, hot
@@ -76,20 +84,71 @@ def _list_vms(res: Resources, params: Params) -> hot.Answer:
     return hot.listing(registry, res.renderer, registry.entries(None, None))
 
 
-HEARTBEAT = "heartbeat"  # the twin that waits: for the durable commit
+HEARTBEAT = "heartbeat"  # the twins that wait: for the durable commit
+REGISTER = "register"  # ... and first for the body
+DOUBTFUL = -1  # a Content-Length the lean path leaves to litestar
 NOW: dict[str, Now] = {
     "health": _health,
     "get_vm": _get_vm,
     "discover": _discover,
     "list_vms": _list_vms,
 }
-TWINS = frozenset({HEARTBEAT, *NOW})
+# The twins the HTTP protocol may answer itself (api/wire.py): a registration needs its body.
+BODYLESS = frozenset({HEARTBEAT, *NOW})
+TWINS = frozenset({REGISTER, *BODYLESS})
 
 
 async def heartbeat(
     res: Resources, params: Params, who: Principal, headers: Headers, client: Client
 ) -> hot.Answer:
     return await hot.heartbeat(res.runtime, params["vm_id"], who, _actor(headers, client, who))
+
+
+async def register(
+    res: Resources, who: Principal, scope: Any, receive: Receive, announced: int | None
+) -> hot.Answer:
+    limit = res.runtime.settings.max_body_bytes
+    actor = _actor(scope["headers"], scope.get("client"), who)
+
+    async def body() -> bytes:
+        return await read_body(receive, announced, limit)
+
+    return await hot.register(res.runtime, res.renderer, who, body, actor)
+
+
+async def read_body(receive: Receive, announced: int | None, limit: int) -> bytes:
+    """The body, read as litestar's `Request.body()` reads it (a route's
+    `request_max_body_size`): refused at once when `Content-Length` announces more than the
+    limit, else as soon as the bytes received pass it; a client gone mid-body is litestar's
+    500. The same exceptions, so the same table renders them (`errors.http_answer`)."""
+    if announced is not None and announced > limit:
+        raise RequestEntityTooLarge
+    parts: list[bytes] = []
+    received = 0
+    while True:
+        event = await receive()
+        if event["type"] == "http.request":
+            chunk = event.get("body", b"")
+            received += len(chunk)
+            if received > limit:
+                raise RequestEntityTooLarge
+            parts.append(chunk)
+            if not event.get("more_body", False):
+                return b"".join(parts)
+        elif event["type"] == "http.disconnect":
+            raise InternalServerException("client disconnected prematurely")
+
+
+def announced_length(headers: Headers) -> int | None:
+    """`Content-Length` as a number (None without one), or `DOUBTFUL` when it is anything
+    litestar might read otherwise (a sign, spaces, two of them): that goes down the full path."""
+    found: int | None = None
+    for name, value in headers:
+        if name == b"content-length":
+            if found is not None or not value.isdigit():
+                return DOUBTFUL
+            found = int(value)
+    return found
 
 
 def _actor(headers: Headers, client: Client, who: Principal) -> dict[str, Any]:
@@ -126,6 +185,9 @@ def failed(method: str, path: str, exc: Exception) -> hot.Answer:
     if isinstance(exc, RegistryError):
         status, message, extra = errors.registry_answer(exc)
         return hot.error(message, status, _encoded(extra))
+    if isinstance(exc, HTTPException):  # litestar's own, raised reading a body
+        status, message, extra = errors.http_answer(method, path, exc)
+        return hot.error(message, status, _encoded(extra))
     if isinstance(exc, StoreError):
         status, message, extra = errors.store_answer(method, path, exc)
         return hot.error(message, status, _encoded(extra))
@@ -161,6 +223,10 @@ def routes(app: Litestar, guard: Guard, full: ASGIApp) -> ASGIApp:
         if name not in TWINS:
             await full(scope, receive, send)
             return
+        announced = announced_length(scope["headers"]) if name == REGISTER else None
+        if announced == DOUBTFUL:
+            await full(scope, receive, send)
+            return
         scope["path_template"] = template  # the request log's and metrics' route label
         who = guard.check(scope)
         if isinstance(who, str):
@@ -169,6 +235,8 @@ def routes(app: Litestar, guard: Guard, full: ASGIApp) -> ASGIApp:
         try:
             if name == HEARTBEAT:
                 answer = await heartbeat(res, params, who, scope["headers"], scope.get("client"))
+            elif name == REGISTER:
+                answer = await register(res, who, scope, receive, announced)
             else:
                 answer = NOW[name](res, params)
         except Exception as exc:

@@ -24,7 +24,12 @@ async def json_body(request: Request[Any, Any, Any], max_entry_bytes: int | None
     """The parsed body. With `max_entry_bytes`, a body too large to make an entry within that
     limit is refused before it is parsed: parsing is where a body's memory multiplies (a 1 MiB
     array of empty objects takes 24 MiB as Python objects)."""
-    raw = await request.body()
+    return parsed_json(await request.body(), max_entry_bytes)
+
+
+def parsed_json(raw: bytes, max_entry_bytes: int | None = None) -> Any:
+    """`json_body`'s checks on a body already read: also the lean registration's
+    (`api/hot.py`), which reads it through ASGI `receive` instead."""
     if max_entry_bytes is not None and len(raw) > write_body_limit(max_entry_bytes):
         raise TooLarge(
             f"request body is {len(raw)} bytes; with the entry limit of {max_entry_bytes} bytes "

@@ -43,7 +43,7 @@ Headers = list[tuple[bytes, bytes]]
 
 
 class Matched(NamedTuple):
-    twin: str  # a name in lean.TWINS
+    twin: str  # a name in lean.BODYLESS
     params: lean.Params
     template: str  # the route's template: the log's and the metrics' label
 
@@ -71,7 +71,8 @@ class Wire:
         except Exception:  # no such route or method: the app answers it, as it always has
             return None
         name = handler.opt.get(lean.LEAN, "")
-        return Matched(name, params, template) if name in lean.TWINS else None
+        # A registration with an empty body is still the app's: it reads and refuses bodies.
+        return Matched(name, params, template) if name in lean.BODYLESS else None
 
 
 def attach(app: Litestar, guard: Guard) -> None:

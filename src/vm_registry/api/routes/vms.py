@@ -70,20 +70,13 @@ async def _past_point(request: AnyRequest, registry: Registry, history: TimeMach
     operation_class=operation(
         body=schemas.REGISTRATION, headers=ENTRY_HEADERS, links=AFTER_REGISTER
     ),
+    opt={"lean": "register"},
 )
 async def register(request: AnyRequest) -> Response[bytes]:
     found = resources.of(request)
-    runtime, renderer = found.runtime, found.renderer
-    rq.writer(request)
-    limits = runtime.settings
-    data = bodies.registration(
-        await rq.json_body(request, limits.max_entry_bytes), limits.max_entry_bytes
-    )
-    vm_id = data.pop("id")
-    command = cmd.Register(vm_id, data, max_vms=limits.max_vms)
-    outcome = await runtime.execute(command, rq.actor(request))
-    assert outcome.entry is not None
-    return _entry_response(runtime.registry, renderer, outcome.entry, 201)
+    who, actor = rq.principal(request), rq.actor(request)
+    answer = await hot.register(found.runtime, found.renderer, who, request.body, actor)
+    return responses.answer(answer)
 
 
 @get(
