@@ -219,3 +219,31 @@ def test_the_http_metrics_count_the_same(
     health = ("vm_registry_http_requests_total",
               frozenset({("route", "/health"), ("method", "GET"), ("status", "200")}))  # fmt: skip
     assert grown[0][health] == sum(1 for _, data in CASES if data.startswith(b"GET /health "))
+
+
+def writer_counts(samples: Samples) -> dict[Any, float]:
+    counted = (
+        "vm_registry_writer_commands_submitted_total",
+        "vm_registry_writer_commands_refused_total",
+    )
+    return {key: value for key, value in samples.items() if key[0] in counted}
+
+
+def test_the_writer_counts_the_same_heartbeats_and_refusals(
+    fleet: None, fast: ServerProcess, asgi: ServerProcess, scraper: tuple[httpx.Client, ...]
+) -> None:
+    # The fast path hands a heartbeat to the writer without a coroutine (`submit_soon`): what
+    # the writer's metrics count of it, refusals included, is what `submit` counts.
+    before = [writer_counts(scrape(client)) for client in scraper]
+    for _, data in CASES:
+        both(fast, asgi, data)
+    after = [writer_counts(scrape(client)) for client in scraper]
+    grown = [
+        {key: value - then.get(key, 0.0) for key, value in now.items() if value != then.get(key)}
+        for then, now in zip(before, after, strict=True)
+    ]
+    assert grown[0] == grown[1]
+    refused = {
+        dict(key[1])["reason"]: value for key, value in grown[0].items() if "refused" in key[0]
+    }
+    assert refused == {"not_found": 1.0, "forbidden": 1.0}

@@ -57,3 +57,26 @@ async def test_callers_waiting_for_room_hear_when_the_writer_stops(tmp_path: Pat
         assert all(isinstance(a, Unavailable) for a in answers), answers
     finally:
         await log.close()
+
+
+async def test_submit_soon_queues_in_order_and_leaves_a_full_queue_to_submit(
+    tmp_path: Path,
+) -> None:
+    # The HTTP fast path's door: a future while there is room, None when the queue is full (the
+    # caller then waits for room through `submit`), and its commands keep their place in line.
+    slow = await Service(tmp_path / "registry.db", FakeClock(T0), log_class=SlowLog).start()
+    log = slow.log
+    assert isinstance(log, SlowLog)
+    slow.writer.queue_size = 2
+    try:
+        first = asyncio.ensure_future(slow.execute(cmd.Register("vm-0", DATA)))
+        await asyncio.wait_for(log.inside.wait(), timeout=10)
+        soon = [slow.writer.submit_soon(cmd.Register(f"vm-{n}", DATA), {}) for n in (1, 2, 3)]
+        assert soon[2] is None and slow.writer.queue_depth == 2
+
+        log.release.set()
+        outcomes = await asyncio.wait_for(asyncio.gather(first, *soon[:2]), timeout=10)
+        assert [o.event.seq for o in outcomes] == [1, 2, 3]
+        assert list(slow.state.entries) == ["vm-0", "vm-1", "vm-2"]
+    finally:
+        await slow.stop()

@@ -16,6 +16,7 @@ are raised as domain errors and rendered by the one table in `api/errors.py`.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
 
@@ -27,6 +28,7 @@ from vm_registry.api.request_inputs import may_write, parsed_json
 from vm_registry.domain import commands as cmd
 from vm_registry.domain import validation
 from vm_registry.domain.model import Entry
+from vm_registry.domain.outcome import Outcome
 from vm_registry.domain.selectors import Selector
 from vm_registry.domain.timestamps import to_iso
 from vm_registry.service.registry import Registry
@@ -107,8 +109,23 @@ def selected(entries: list[Entry], selector: Selector | None) -> list[Entry]:
 async def heartbeat(
     runtime: Runtime, vm_id: str, principal: Principal, actor: dict[str, Any]
 ) -> Answer:
-    command = cmd.Heartbeat(vm_id, agent=may_write(principal))
-    outcome = await runtime.execute(command, actor)
+    outcome = await runtime.execute(heartbeat_command(vm_id, principal), actor)
+    return heartbeat_answer(runtime, vm_id, outcome)
+
+
+def heartbeat_soon(
+    runtime: Runtime, vm_id: str, principal: Principal, actor: dict[str, Any]
+) -> asyncio.Future[Outcome] | None:
+    """`heartbeat` for a caller answering from a callback (`api/wire.py`): the outcome's
+    future, for `heartbeat_answer`; None when the writer's queue is full (then `heartbeat`)."""
+    return runtime.execute_soon(heartbeat_command(vm_id, principal), actor)
+
+
+def heartbeat_command(vm_id: str, principal: Principal) -> cmd.Heartbeat:
+    return cmd.Heartbeat(vm_id, agent=may_write(principal))
+
+
+def heartbeat_answer(runtime: Runtime, vm_id: str, outcome: Outcome) -> Answer:
     assert outcome.entry is not None
     body: schemas.HeartbeatAnswer = {
         "id": vm_id,

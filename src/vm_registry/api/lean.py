@@ -33,6 +33,7 @@ outside the plain characters (litestar judges it), a `Content-Length` that is no
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Callable
@@ -48,6 +49,7 @@ from vm_registry.api.auth import Guard, Principal, reject
 from vm_registry.api.request_inputs import actor_of
 from vm_registry.api.resources import Resources, of_app
 from vm_registry.domain.errors import RegistryError
+from vm_registry.domain.outcome import Outcome
 from vm_registry.persistence.errors import StoreError
 
 log = logging.getLogger("vm_registry.api")
@@ -102,6 +104,15 @@ async def heartbeat(
     res: Resources, params: Params, who: Principal, headers: Headers, client: Client
 ) -> hot.Answer:
     return await hot.heartbeat(res.runtime, params["vm_id"], who, _actor(headers, client, who))
+
+
+def heartbeat_soon(
+    res: Resources, params: Params, who: Principal, headers: Headers, client: Client
+) -> asyncio.Future[Outcome] | None:
+    """`heartbeat` without a coroutine (`hot.heartbeat_soon`); `hot.heartbeat_answer` renders
+    its outcome."""
+    actor = _actor(headers, client, who)
+    return hot.heartbeat_soon(res.runtime, params["vm_id"], who, actor)
 
 
 async def register(

@@ -19,21 +19,25 @@ and `tests/api/test_fast_path.py` holds them equal against a server with the pat
 `Wire.match` says at the end of a request's head whether it is one of these; the protocol
 decides the rest (no body, nothing unusual in the head, nothing else in flight on the
 connection). An `Exchange` then answers it: `now()` for every route but the heartbeat, which
-waits for its durable commit in `later()`; `done()` counts and logs it once it is written.
+waits for its durable commit: `soon()` hands it to the writer and `after()` answers from its
+outcome, in a callback with no task or chain of awaits per heartbeat (`later()`, a coroutine,
+when the writer's queue is full); `done()` counts and logs it once it is written.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import NamedTuple
 
 from litestar import Litestar
 
-from vm_registry.api import lean
+from vm_registry.api import hot, lean
 from vm_registry.api.auth import Guard, Principal, refusal
 from vm_registry.api.hot import Answer
 from vm_registry.api.request_log import HEADER, Done, answer_headers, record, request_id
 from vm_registry.api.resources import of_app
+from vm_registry.domain.outcome import Outcome
 from vm_registry.telemetry.context import REQUEST_ID
 
 # The key in the app's state; absent when the fast path is off.
@@ -130,6 +134,36 @@ class Exchange:
                 return None
             try:
                 answer = lean.NOW[twin](self.wire.resources, self.matched.params)
+            except Exception as exc:
+                answer = lean.failed(self.method, self.path, exc)
+            return self._answered(answer)
+        finally:
+            REQUEST_ID.reset(token)
+
+    def soon(self) -> asyncio.Future[Outcome] | None:
+        """A heartbeat `now()` left waiting, handed to the writer: the future of its outcome,
+        for `after`. None when the writer's queue is full: then `later`, which waits for room."""
+        token = REQUEST_ID.set(self.rid)  # the writer reads it as the command is submitted
+        try:
+            assert self.principal is not None
+            return lean.heartbeat_soon(
+                self.wire.resources, self.matched.params, self.principal, self.headers, self.client
+            )
+        except Exception as exc:  # refused before it reached the writer (a read-only token)
+            failed: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+            failed.set_exception(exc)
+            return failed
+        finally:
+            REQUEST_ID.reset(token)
+
+    def after(self, outcome: asyncio.Future[Outcome]) -> Reply:
+        """The answer to a heartbeat whose future (`soon`) is done."""
+        token = REQUEST_ID.set(self.rid)
+        try:
+            try:
+                answer = hot.heartbeat_answer(
+                    self.wire.resources.runtime, self.matched.params["vm_id"], outcome.result()
+                )
             except Exception as exc:
                 answer = lean.failed(self.method, self.path, exc)
             return self._answered(answer)

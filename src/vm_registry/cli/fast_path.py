@@ -28,12 +28,14 @@ from __future__ import annotations
 
 import asyncio
 import re
+from functools import partial
 from typing import Any
 
 from uvicorn.protocols.http.flow_control import HIGH_WATER_LIMIT
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from vm_registry.api import wire
+from vm_registry.domain.outcome import Outcome
 
 # Unreserved and sub-delimiter characters, ':' and '@': no '%' to decode, no '?', no '#'. A
 # path with anything else goes through uvicorn, which decodes it.
@@ -125,9 +127,37 @@ class FastPathProtocol(HttpToolsProtocol):
         if reply is not None:
             self._finish(cycle, exchange, reply)
             return
+        # A heartbeat: answered from its outcome's callback, with no task of its own, unless the
+        # writer's queue is full (then a task waits for room, as the app's handler would).
+        outcome = exchange.soon()
+        if outcome is not None:
+            outcome.add_done_callback(partial(self._committed, cycle, exchange))
+            return
         task = self.loop.create_task(self._later(cycle, exchange))
         task.add_done_callback(self.tasks.discard)
         self.tasks.add(task)  # a graceful shutdown waits for it, as for the app's tasks
+
+    def _committed(
+        self, cycle: WireCycle, exchange: wire.Exchange, outcome: asyncio.Future[Outcome]
+    ) -> None:
+        if outcome.cancelled():  # no answer can follow on this connection
+            self.transport.close()
+            return
+        reply = exchange.after(outcome)
+        if self.flow.write_paused and not cycle.disconnected:
+            task = self.loop.create_task(self._drained(cycle, exchange, reply))
+            task.add_done_callback(self.tasks.discard)
+            self.tasks.add(task)
+            return
+        self._finish(cycle, exchange, reply)
+
+    async def _drained(self, cycle: WireCycle, exchange: wire.Exchange, reply: wire.Reply) -> None:
+        try:
+            await self.flow.drain()
+        except BaseException:
+            self.transport.close()
+            raise
+        self._finish(cycle, exchange, reply)
 
     async def _later(self, cycle: WireCycle, exchange: wire.Exchange) -> None:
         try:

@@ -10,6 +10,7 @@ every VM gets a full window to check in.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import Any
@@ -31,6 +32,7 @@ MIN_REVISION_WAIT = 5.0
 # Who asked: a client (ip, User-Agent, token name and scope) or the server itself.
 Actor = dict[str, Any]
 Execute = Callable[[Command, Actor], Awaitable[Outcome]]
+ExecuteSoon = Callable[[Command, Actor], asyncio.Future[Outcome] | None]
 
 
 def wall_clock_ms() -> int:
@@ -55,6 +57,8 @@ class Registry:
         # Decide, commit and fold a command; its outcome once durable. The writer's own method,
         # bound once: the registry adds nothing to a command, and a heartbeat pays no extra hop.
         self.execute: Execute = writer.submit
+        # The same door for a caller answering from a callback (`Writer.submit_soon`).
+        self.execute_soon: ExecuteSoon = writer.submit_soon
         self.stale_after_ms = int(stale_after * 1000)
         self.clock = clock
         self.min_revision_wait = min_revision_wait

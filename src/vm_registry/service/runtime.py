@@ -5,7 +5,8 @@ blocking queries, snapshots, time travel, leadership, the follower, the reaper, 
 checker and self-registration. It starts and stops them in one order, and hands the edges (HTTP,
 metrics) only what they need:
 
-- commands: `execute(command, actor)`, the writer's door (`Registry.execute`);
+- commands: `execute(command, actor)`, the writer's door (`Registry.execute`), and
+  `execute_soon`, the same without a coroutine for a caller answering from a callback;
 - queries: `registry` (the projection, staleness, read-your-writes, the log for auditors),
   `history` (the state as of any seq), `blocking_queries`;
 - subscriptions: `feed`, the change feed's broker;
@@ -51,7 +52,7 @@ from vm_registry.service.leadership import Leadership
 from vm_registry.service.probe_process import ProbeProcess
 from vm_registry.service.publishing import WriterObserver
 from vm_registry.service.reaper import GuardPolicy, Reaper
-from vm_registry.service.registry import Execute, Registry, wall_clock_ms
+from vm_registry.service.registry import Execute, ExecuteSoon, Registry, wall_clock_ms
 from vm_registry.service.retention import Retention, RetentionFigures, RetentionPolicy
 from vm_registry.service.self_registration import Identity, SelfRegistration
 from vm_registry.service.snapshots import Snapshotter, load_state
@@ -99,6 +100,7 @@ class Runtime:
     retention: Retention | None
     store: Store
     execute: Execute
+    execute_soon: ExecuteSoon
 
     def __init__(
         self,
@@ -184,6 +186,7 @@ class Runtime:
             min_revision_wait=settings.min_revision_wait,
         )
         self.execute = self.registry.execute
+        self.execute_soon = self.registry.execute_soon
         if not self.leadership.is_leader:  # its first campaign lost: another replica serves
             self.registry.joined_running_registry()
         self._reaper = Reaper(

@@ -144,6 +144,32 @@ class Writer:
                 observer.command_refused(error)
             raise
 
+    def submit_soon(
+        self, command: Command, actor: dict[str, Any]
+    ) -> asyncio.Future[Outcome] | None:
+        """`submit` for a caller that answers from a callback, not a coroutine (the HTTP
+        protocol's heartbeats, `api/wire.py`): no task and no chain of awaits per command, which
+        cost a heartbeat more than its decision does. The future of the outcome, or None when
+        the queue has no room or the writer stopped: then `submit`, which waits or refuses."""
+        if len(self._queue) >= self.queue_size or not self.running:
+            return None
+        observer = self.observer
+        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        tag = None
+        if observer is not None:
+            tag = observer.command_submitted(command)
+            future.add_done_callback(self._count_refusal)
+        self._try_enqueue(_Pending(command, actor, future, tag))
+        return future
+
+    def _count_refusal(self, future: asyncio.Future[Outcome]) -> None:
+        """What `submit` counts when its command is refused, for `submit_soon`'s."""
+        if future.cancelled() or self.observer is None:
+            return
+        error = future.exception()
+        if isinstance(error, RegistryError):
+            self.observer.command_refused(error)
+
     def _try_enqueue(self, pending: _Pending) -> bool:
         """Queue `pending` unless the queue is full or the writer stopped (no await: the
         common case costs no coroutine of its own)."""
