@@ -75,7 +75,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--no-ceilings",
         action="store_true",
-        help="leave out the ceiling rows (C1, C1L beside P1, C2 beside P2)",
+        help="leave out the ceiling rows (C1, C1L beside P1, C2, C2D beside P2)",
     )
     parser.add_argument("--runs", type=int, help="runs per figure (median reported)")
     parser.add_argument("--duration", type=float, help="seconds per wrk measurement")

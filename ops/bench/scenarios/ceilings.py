@@ -9,7 +9,11 @@ as the peer and ours (`alternate.py`), so all three figures of a run share the m
 - C1, beside P1: a bare ASGI callable answering `GET /health` with ours' `/health` answer;
 - C1L, beside P1: the same answer from a litestar `@asgi` route handler (litestar's router);
 - C2, beside P2: a bare ASGI callable answering the heartbeat `POST` with ours' answer to one,
-  the request's body read and dropped: the ceiling of any HTTP write on this stack.
+  the request's body read and dropped: the ceiling of any HTTP write on this stack;
+- C2D, beside P2: C2 made durable the least this stack can: each request waits for its row to
+  be group-committed through aiosqlite to a fresh SQLite file in the scratch directory, set up
+  as our log is (WAL, the same `synchronous`); no projection, feed, validation or hash chain.
+  The ceiling of any durable heartbeat here: ours/C2D is what our own work costs on top.
 
 The ceilings are ASGI apps: the protocol's fast path (`cli/fast_path.py`), which answers ours'
 plainest requests below ASGI, only takes requests for our own app, so it never answers for a
@@ -24,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
@@ -38,21 +43,33 @@ from ops.bench.wrk import WrkResult
 
 ROOT = Path(__file__).resolve().parents[3]
 
-# label: (the scenario it caps, title, litestar route or None for the bare app)
-CEILINGS: dict[str, tuple[int, str, str | None]] = {
-    "C1": (1, "ceiling of P1: bare ASGI GET /health on our server, c{connections}", None),
-    "C1L": (
-        1,
-        "ceiling of P1: litestar @asgi GET /health on our server, c{connections}",
-        "/health",
+
+@dataclass(frozen=True)
+class Ceiling:
+    caps: int  # the scenario it is measured beside
+    title: str
+    litestar: str | None = None  # a litestar @asgi route at this path instead of the bare app
+    durable: bool = False  # the bare app, each request group-committed to a SQLite file
+
+
+CEILINGS: dict[str, Ceiling] = {
+    "C1": Ceiling(1, "ceiling of P1: bare ASGI GET /health on our server, c{connections}"),
+    "C1L": Ceiling(
+        1, "ceiling of P1: litestar @asgi GET /health on our server, c{connections}", "/health"
     ),
-    "C2": (2, "ceiling of P2: bare ASGI POST, no write, on our server, c{connections}", None),
+    "C2": Ceiling(2, "ceiling of P2: bare ASGI POST, no write, on our server, c{connections}"),
+    "C2D": Ceiling(
+        2,
+        "ceiling of P2: bare ASGI POST, a row group-committed per request (aiosqlite), "
+        "c{connections}",
+        durable=True,
+    ),
 }
 TARGET = "(reported: the stack's ceiling)"
 
 
 def labels_for(number: int) -> list[str]:
-    return [label for label, (capped, _, _) in CEILINGS.items() if capped == number]
+    return [label for label, ceiling in CEILINGS.items() if ceiling.caps == number]
 
 
 @contextlib.asynccontextmanager
@@ -82,10 +99,13 @@ async def start_ceiling(ctx: Context, label: str, answer: Response) -> Target:
         "body": answer.body.decode(),
     }
     saved.write_bytes(orjson.dumps(captured))
-    route = CEILINGS[label][2]
+    ceiling = CEILINGS[label]
+    app = ["--litestar", ceiling.litestar] if ceiling.litestar else []
+    if ceiling.durable:  # a fresh file: the port is new to this run
+        app = ["--durable", str(durable_db(ctx.workdir, label, port))]
     command = [
         sys.executable, "-m", "ops.bench.ceiling_app", "--host", HOST, "--port", str(port),
-        "--answer", str(saved), *(["--litestar", route] if route else []),
+        "--answer", str(saved), *app,
     ]  # fmt: skip
     target = Target(f"http://{HOST}:{port}", log=ctx.workdir / f"ceiling-{label}.{port}.log")
     ctx.say(f"{label}: the ceiling on {target.url}")
@@ -93,6 +113,10 @@ async def start_ceiling(ctx: Context, label: str, answer: Response) -> Target:
         target, command, cwd=ROOT, timeout=60, profile_dir=ctx.profile_dir, name=f"ceiling-{label}"
     )
     return target
+
+
+def durable_db(workdir: Path, label: str, port: int) -> Path:
+    return workdir / f"ceiling-{label}.{port}.db"
 
 
 def rows(number: int, runs: dict[str, list[WrkResult]], settings: BenchSettings) -> list[Outcome]:
@@ -111,7 +135,7 @@ def row(
     peer: Sequence[WrkResult] | None,
     settings: BenchSettings,
 ) -> Outcome:
-    number, title, _ = CEILINGS[label]
+    number, title = CEILINGS[label].caps, CEILINGS[label].title
     sizes = {name: getattr(settings, name) for name in settings.__slots__}
     result = Outcome(number, title.format(**sizes), TARGET, label=label)
     result.figure, result.unit = rounded(median([m.rps for m in ceiling]), 1), "rps"

@@ -1,5 +1,6 @@
 """P1, P2 and P3: the cheapest request, durable heartbeats and registrations, side by side;
-beside P1 and P2, the stack's ceiling (`ceilings.py`: C1, C1L and C2) in the same alternation.
+beside P1 and P2, the stack's ceiling (`ceilings.py`: C1, C1L, C2 and C2D) in the same
+alternation.
 
 Ours is a fresh `vm-registry serve` on an empty log; the peer is whatever `--peer-url` names.
 Both get the same heartbeat fleet, registered over HTTP first. Each scenario warms each server
