@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib
 import json
 import pkgutil
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +26,7 @@ import httpx
 import pytest
 
 from tests.conftest import vm
-from tests.hostile.raw_http import SECURITY_HEADERS, exchange, json_error
+from tests.hostile.raw_http import SECURITY_HEADERS, exchange, json_error, read_to_close
 from tests.support.fixtures import server_fixture
 from tests.support.server import ServerProcess
 from vm_registry.api import routes
@@ -195,6 +196,22 @@ def test_a_trickled_head_is_cut_even_while_bytes_keep_coming(live: ServerProcess
     opening = b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: "
     answer = exchange(live, opening, *([b"a"] * 100), pause=0.05)  # 5 s of trickle
     json_error(answer, 408)
+
+
+def test_a_kept_alive_connection_left_idle_is_closed_after_the_keep_alive(
+    live: ServerProcess,
+) -> None:
+    # uvicorn's keep-alive of 5 s, kept as a deadline rather than a loop timer per answer
+    # (cli/deadlines.py): requests on the connection push it on, silence ends it.
+    with socket.create_connection(("127.0.0.1", live.port), timeout=30) as sock:
+        for n in range(4):
+            if n:
+                time.sleep(2)  # 6 s in all with the connection in use: not cut
+            sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")
+        started = time.monotonic()
+        assert read_to_close(sock) == b""
+        assert 4 < time.monotonic() - started < 15
 
 
 def test_keep_alive_requests_are_not_cut_by_the_header_timeout(live: ServerProcess) -> None:

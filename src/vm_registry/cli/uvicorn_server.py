@@ -18,6 +18,7 @@ from litestar import Litestar
 from vm_registry.api import resources
 from vm_registry.api.headers import SECURITY_HEADERS
 from vm_registry.cli.coalescing import CoalescingTransport
+from vm_registry.cli.deadlines import Deadline
 from vm_registry.cli.fast_path import FastPathProtocol
 
 # Request line and headers together. Agents send a few hundred bytes; anything near this is an
@@ -92,9 +93,12 @@ class BoundedHttpToolsProtocol(FastPathProtocol):
         self._parsed_head = 0  # the request line and headers, as parsed
         self._in_head = True
         self._received = False
-        self._head_timer: asyncio.TimerHandle | None = None
+        # The three timeouts are deadlines, not loop timers: set and cleared on every request,
+        # they almost never fire (cli/deadlines.py).
+        self._head_timer = Deadline(self.loop, self._head_timed_out)
         self._body_pending = False  # a head is complete, its body is not
-        self._body_timer: asyncio.TimerHandle | None = None
+        self._body_timer = Deadline(self.loop, self._body_timed_out)
+        self._idle_timer = Deadline(self.loop, self.timeout_keep_alive_handler)
         # After a chunk's size line and before its data: only the last chunk has none, and
         # its trailers follow.
         self._trailing = False
@@ -112,8 +116,9 @@ class BoundedHttpToolsProtocol(FastPathProtocol):
         self._arm_head_timer()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm_head_timer()
-        self._disarm_body_timer()
+        self._head_timer.cancel()
+        self._body_timer.cancel()
+        self._idle_timer.cancel()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -222,7 +227,17 @@ class BoundedHttpToolsProtocol(FastPathProtocol):
         super().on_message_complete()
 
     def on_response_complete(self) -> None:
-        super().on_response_complete()
+        # uvicorn's, with the keep-alive timeout a deadline (uvicorn arms a loop timer here).
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        self._unset_keepalive_if_required()
+        self.flow.resume_reading()
+        if self.pipeline:  # the next pipelined request, or else the keep-alive timeout
+            cycle, app = self.pipeline.pop()
+            self._start_asgi_task(cycle, app)
+        else:
+            self._idle_timer.set(self.timeout_keep_alive)
         if self._deferred is None or self.transport.is_closing():
             return
         if self.pipeline or not self.cycle.response_complete:
@@ -232,22 +247,22 @@ class BoundedHttpToolsProtocol(FastPathProtocol):
         self.transport.write(self._deferred)
         self.transport.close()
 
+    def _unset_keepalive_if_required(self) -> None:
+        self._idle_timer.clear()
+
     def send_400_response(self, msg: str) -> None:
         self._refuse(400, msg)
 
     # -- the head timer ----------------------------------------------------------------------
 
     def _arm_head_timer(self) -> None:
-        if self._head_timer is None and self.header_timeout > 0:
-            self._head_timer = self.loop.call_later(self.header_timeout, self._head_timed_out)
+        if not self._head_timer.armed and self.header_timeout > 0:
+            self._head_timer.set(self.header_timeout)
 
     def _disarm_head_timer(self) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
+        self._head_timer.clear()
 
     def _head_timed_out(self) -> None:
-        self._head_timer = None
         if not self._in_head or self.transport.is_closing():
             return
         if self._received and self._raw_head:
@@ -258,16 +273,13 @@ class BoundedHttpToolsProtocol(FastPathProtocol):
     # -- the body timer ----------------------------------------------------------------------
 
     def _arm_body_timer(self) -> None:
-        if self._body_timer is None and self.body_timeout > 0:
-            self._body_timer = self.loop.call_later(self.body_timeout, self._body_timed_out)
+        if not self._body_timer.armed and self.body_timeout > 0:
+            self._body_timer.set(self.body_timeout)
 
     def _disarm_body_timer(self) -> None:
-        if self._body_timer is not None:
-            self._body_timer.cancel()
-            self._body_timer = None
+        self._body_timer.clear()
 
     def _body_timed_out(self) -> None:
-        self._body_timer = None
         if not self._body_pending or self.transport.is_closing():
             return
         if self.flow.read_paused:
