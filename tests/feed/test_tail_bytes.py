@@ -9,6 +9,7 @@ import tracemalloc
 
 from vm_registry.domain.events import DEREGISTERED, HEARTBEAT, UPDATED, Event
 from vm_registry.domain.model import Entry, JsonObject
+from vm_registry.feed.sizes import held_size
 from vm_registry.feed.tail import (
     FRAME,
     ITEM_OVERHEAD,
@@ -16,7 +17,6 @@ from vm_registry.feed.tail import (
     FeedItem,
     Tail,
     feed_item,
-    held_size,
     item_size,
 )
 

@@ -21,7 +21,14 @@ from vm_registry.domain.selectors import Path
 from vm_registry.feed import frames
 from vm_registry.feed.filters import FeedFilter
 from vm_registry.feed.keyed import Key, KeyIndex
-from vm_registry.feed.tail import DEFAULT_MAX_BYTES, SEQ, FeedItem, Tail, feed_item
+from vm_registry.feed.tail import (
+    DEFAULT_MAX_BYTES,
+    SEQ,
+    FeedItem,
+    Tail,
+    feed_item,
+    published_item,
+)
 from vm_registry.feed.views import KeyValues, OneVm, View, WholeTail
 from vm_registry.persistence.log import EventLog
 
@@ -61,7 +68,6 @@ class Broker:
         # values their key held before and after each event (feed/keyed.py); they count with
         # the watchers of one VM.
         self.keys = KeyIndex()
-        self.tail.on_drop = self.keys.drop
 
     def vm_bookmark_period(self, bookmark_after: float) -> float:
         """How long a watcher of one VM stays quiet before its bookmark. Every such watcher
@@ -73,12 +79,16 @@ class Broker:
         return bookmark_after * max(1.0, self.vm_watchers / VM_BOOKMARKS_PER_PERIOD)
 
     def publish(self, outcomes: list[Outcome]) -> None:
-        items = [feed_item(o.event, o.entry, o.role, o.before) for o in outcomes]
+        items = [published_item(o.event, o.entry, o.role, o.before) for o in outcomes]
+        keys = self.keys
+        if not keys.indexing:  # no selector watcher: nothing to index, per event
+            self.tail.append(items)
+            return
         woken: list[Key] = []
         for item in items:
-            self.keys.append(item, woken)
+            keys.append(item, woken)
         self.tail.append(items)
-        self.keys.wake(woken)
+        keys.wake(woken)
 
     def subscribe(self, cursor: int, feed_filter: FeedFilter) -> Subscription:
         if self.subscribers >= self.max_subscribers:
@@ -99,6 +109,7 @@ class Broker:
         if term is not None:
             tail = self.tail
             self.keys.register(term[0], tail.after(tail.first_seq - 1), tail.first_seq)
+            tail.on_drop = self.keys.drop  # its queues follow the tail from now on
         return Subscription(self, cursor, feed_filter)
 
     def _release(self, feed_filter: FeedFilter) -> None:
@@ -108,6 +119,8 @@ class Broker:
         term = _key_term(feed_filter)
         if term is not None:
             self.keys.unregister(term[0])
+            if not self.keys.indexing:
+                self.tail.on_drop = None
 
 
 def _key_term(feed_filter: FeedFilter) -> tuple[Path, frozenset[str]] | None:

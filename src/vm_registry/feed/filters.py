@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from vm_registry.domain.events import DEREGISTERED
 from vm_registry.domain.model import Entry
 from vm_registry.domain.selectors import Selector
-from vm_registry.feed.tail import AFTER, BEFORE, FRAME, NO_ENTRY, ROLE, TYPE, VM_ID, FeedItem
+from vm_registry.feed.tail import AFTER, BEFORE, NO_ENTRY, ROLE, TYPE, VM_ID, FeedItem, frame_of
 
 _DATA = b"\ndata: {"
 _LEFT = b'\ndata: {"left":true,'
@@ -42,16 +42,16 @@ class FeedFilter:
             return None
         selector = self.selector
         if selector is None:
-            return item[FRAME]
+            return frame_of(item)
         after = item[AFTER]
         if after is not NO_ENTRY and selector.matches(after):
-            return item[FRAME]
+            return frame_of(item)
         before = item[BEFORE]
         if before is NO_ENTRY or not selector.matches(before):
             return None  # neither in the set before nor after: nothing this watcher shows
         if item[TYPE] == DEREGISTERED:
-            return item[FRAME]
-        return left(item[FRAME])
+            return frame_of(item)
+        return left(frame_of(item))
 
     def admits_entry(self, entry: Entry) -> bool:
         if self.vm_id is not None and entry.id != self.vm_id:

@@ -60,6 +60,11 @@ class KeyIndex:
         self._floor: dict[Path, int] = {}
         self._dropped_bytes = 0  # charged for every path's `_dropped`
 
+    @property
+    def indexing(self) -> bool:
+        """Whether any path is indexed: if not, appending and dropping items changes nothing."""
+        return bool(self._users)
+
     def register(self, path: Path, held: Iterable[FeedItem], first_seq: int) -> None:
         """One more watcher indexes by `path`; `held` is what the tail holds now, from
         `first_seq` on."""

@@ -35,6 +35,8 @@ from typing import Final, Literal
 from vm_registry.domain.events import Event
 from vm_registry.domain.model import Entry, JsonObject
 from vm_registry.feed import frames
+from vm_registry.feed.pending import Pending
+from vm_registry.feed.sizes import held_size
 from vm_registry.wire import render
 
 COALESCE_PER_SUBSCRIBER = 60e-6  # seconds of window per subscriber
@@ -48,17 +50,21 @@ DROPPED_OVERHEAD = 100
 
 
 # What a tail item costs besides its frame and the metadata it retires (below): the tuple and
-# its small strings (the VM id and the role are shared with the entry). Checked by
-# tests/feed/test_tail_bytes.py against what the items really hold.
+# its small strings (the VM id and the role are shared with the entry), and for a pending frame
+# (feed/pending.py) that object and the entry it holds. Checked by tests/feed/test_tail_bytes.py
+# against what the items really hold.
 ITEM_OVERHEAD = 1024
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 
 # An event as the feed sends it: (seq, type, VM id, role, frame, metadata before, metadata
-# after). The frame is encoded when the item is made, and the event's data, actor and entry are
-# let go: the tail holds bytes it can count, not object graphs whose size depends on their shape
-# (a JSON array of empty objects takes 24 times its encoded size as Python objects). Filters
-# need only the seq, type, VM and role, and a selector the VM's metadata before and after the
-# event (`NO_ENTRY` where there was no entry: before a registration, after a deregistration).
+# after). The frame is the encoded bytes, or for a published event what they are made of, until
+# a watcher needs them (`Pending`, `frame_of`): the event's data and actor encoded, and the
+# entry, which is immutable and whose parts the tail counts as it retires them. The rest of the
+# event is let go: the tail holds bytes it can count, not object graphs whose size depends on
+# their shape (a JSON array of empty objects takes 24 times its encoded size as Python
+# objects). Filters need only the seq, type, VM and role, and a selector the VM's metadata
+# before and after the event (`NO_ENTRY` where there was no entry: before a registration,
+# after a deregistration).
 #
 # The metadata are the entries' own objects, not copies, and they are counted by the event that
 # retires them. While a version is the VM's current metadata the projection holds it anyway, so
@@ -77,13 +83,15 @@ DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 #
 # A plain tuple on purpose, not a class or a NamedTuple: the cyclic garbage collector stops
 # tracking a tuple of ints, strings and bytes once it has survived a collection (it does that
-# for exact tuples only), so the items of VMs without metadata (`None`, `NO_ENTRY`) cost the
-# full collections nothing. An item that holds a metadata dict stays tracked, whatever the
-# dict holds (the collector untracks a tuple only if no member is a container), and is walked
-# with it. As objects the items were a third of what every full collection walked under a
-# registration load at 100,000 VMs (docs/benchmarks.md, P4).
+# for exact tuples only), so the rendered items of VMs without metadata (`None`, `NO_ENTRY`)
+# cost the full collections nothing. An item that holds a metadata dict stays tracked, whatever
+# the dict holds (the collector untracks a tuple only if no member is a container), and is
+# walked with it; so does one with a `Pending` frame, with that object and its entry: two or
+# three objects an item, not the object graphs of the events' data and actors, which were a
+# third of what every full collection walked under a registration load at 100,000 VMs
+# (docs/benchmarks.md, P4).
 Metadata = JsonObject | None | Literal[False]
-FeedItem = tuple[int, str, str, str, bytes, Metadata, Metadata]
+FeedItem = tuple[int, str, str, str, bytes | Pending, Metadata, Metadata]
 SEQ: Final = 0
 TYPE: Final = 1
 VM_ID: Final = 2
@@ -111,32 +119,37 @@ def feed_item(
     )
 
 
+def published_item(event: Event, entry: Entry | None, role: str, before: Entry | None) -> FeedItem:
+    """The item of a committed event, its frame rendered only when first read (`frame_of`)."""
+    return (
+        event.seq,
+        event.type,
+        event.vm_id,
+        role,
+        Pending(event, entry, before),
+        NO_ENTRY if before is None else before.metadata,
+        NO_ENTRY if entry is None else entry.metadata,
+    )
+
+
+def frame_of(item: FeedItem) -> bytes:
+    frame = item[FRAME]
+    if isinstance(frame, bytes):
+        return frame
+    return frame.render(item[SEQ], item[TYPE], item[VM_ID])
+
+
 def item_size(item: FeedItem) -> int:
-    """Bytes the item holds: its frame, `ITEM_OVERHEAD`, and the metadata it retires."""
-    size = len(item[FRAME]) + ITEM_OVERHEAD
+    """Bytes the item holds: its frame (for a pending one, what it is made of and retires:
+    feed/pending.py), `ITEM_OVERHEAD`, and the metadata it retires."""
+    frame = item[FRAME]
+    if isinstance(frame, bytes):
+        size = len(frame) + ITEM_OVERHEAD
+    else:
+        size = frame.size + ITEM_OVERHEAD + (0 if frame.frame is None else len(frame.frame))
     before = item[BEFORE]
     if before and before is not item[AFTER]:
         size += held_size(before)
-    return size
-
-
-def held_size(value: object) -> int:
-    """The bytes a JSON value's objects take, as `sys.getsizeof` counts them (each container,
-    key and leaf). Small ints, `True` and interned keys are shared with the rest of the
-    process, so this can only overcount. One call per value, as the entry limit's count of
-    values makes (domain/validation.py), and a loop, not recursion: a value can nest deeper
-    than Python's recursion limit."""
-    getsize = sys.getsizeof
-    size = 0
-    stack = [value]
-    while stack:
-        node = stack.pop()
-        size += getsize(node)
-        if isinstance(node, dict):
-            size += sum(map(getsize, node))
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
     return size
 
 
@@ -183,6 +196,9 @@ class Tail:
         woken: list[str] = []
         for item in items:
             size = item_size(item)
+            frame = item[FRAME]
+            if type(frame) is Pending and frame.frame is None:
+                frame.tail = self  # its frame is charged when it is rendered
             self._items.append(item)
             self._sizes.append(size)
             self.bytes += size
@@ -197,8 +213,7 @@ class Tail:
                 held.append(item)
             if vm_id in vm_waiters:
                 woken.append(vm_id)
-        while self._items and (len(self._items) > self.capacity or self.bytes > self.max_bytes):
-            self._drop_oldest()
+        self._trim()
         for vm_id in woken:
             for waiter in vm_waiters.pop(vm_id, ()):
                 if not waiter.done():
@@ -219,31 +234,51 @@ class Tail:
         self.wake()
         self._quiet_until = asyncio.get_running_loop().time() + self.coalesce
 
-    def _drop_oldest(self) -> None:
-        """The one way an item leaves the tail: the per-VM index must follow."""
-        oldest = self._items.popleft()
-        self.bytes -= self._sizes.popleft()
-        vm_id = oldest[VM_ID]
-        # A VM's oldest item is always the tail's oldest of that VM.
-        held = self._by_vm.get(vm_id)
-        if isinstance(held, tuple):
-            del self._by_vm[vm_id]
-        elif held is not None:
-            held.popleft()
-            if len(held) == 1:
-                self._by_vm[vm_id] = held[0]
-        self._note_dropped(vm_id, oldest[SEQ])
-        if self.on_drop is not None:
-            self.on_drop(oldest)
+    def charge(self, size: int) -> None:
+        """A held item's frame was rendered: `size` more bytes, and the bound to keep."""
+        self.bytes += size
+        if self.bytes > self.max_bytes:
+            self._trim()
+
+    def _trim(self) -> None:
+        """The one way items leave the tail, oldest first, until it is within its bounds: the
+        per-VM index must follow. Once the tail is full, every event published drops one, so
+        this is the publish path: one loop with its names at hand, not a call per item."""
+        items, sizes, by_vm, dropped = self._items, self._sizes, self._by_vm, self._dropped
+        on_drop = self.on_drop
+        while items and (len(items) > self.capacity or self.bytes > self.max_bytes):
+            oldest = items.popleft()
+            size = sizes.popleft()
+            frame = oldest[FRAME]
+            if type(frame) is Pending and frame.tail is self:
+                frame.tail = None  # rendered later, it is no longer the tail's to count
+                if frame.frame is not None:
+                    size += len(frame.frame)
+            self.bytes -= size
+            vm_id = oldest[VM_ID]
+            # A VM's oldest item is always the tail's oldest of that VM.
+            held = by_vm.get(vm_id)
+            if isinstance(held, tuple):
+                del by_vm[vm_id]
+            elif held is not None:
+                held.popleft()
+                if len(held) == 1:
+                    by_vm[vm_id] = held[0]
+            if vm_id in dropped:
+                dropped[vm_id] = oldest[SEQ]
+            else:
+                self._note_dropped(vm_id, oldest[SEQ])
+            if on_drop is not None:
+                on_drop(oldest)
 
     def _note_dropped(self, vm_id: str, seq: int) -> None:
-        if vm_id not in self._dropped:
-            cost = sys.getsizeof(vm_id) + DROPPED_OVERHEAD
-            if self._dropped_bytes + cost > MAX_DROPPED_BYTES and self._dropped:
-                self._dropped_floor = max(self._dropped.values())
-                self._dropped.clear()
-                self._dropped_bytes = 0
-            self._dropped_bytes += cost
+        """The first note of `vm_id` (`_dropped` keeps the same dict: `_trim` holds it)."""
+        cost = sys.getsizeof(vm_id) + DROPPED_OVERHEAD
+        if self._dropped_bytes + cost > MAX_DROPPED_BYTES and self._dropped:
+            self._dropped_floor = max(self._dropped.values())
+            self._dropped.clear()
+            self._dropped_bytes = 0
+        self._dropped_bytes += cost
         self._dropped[vm_id] = seq
 
     def _vm_items(self, vm_id: str) -> Sequence[FeedItem]:
