@@ -161,6 +161,55 @@ class StoreContract:
             await one.close()
             await two.close()
 
+    async def test_an_assumed_head_appends_only_while_nobody_else_did(
+        self, make_store: StoreFactory
+    ) -> None:
+        one, two = await make_store(), await make_store()
+        try:
+            mine = await append(one.log, MIXED[:2])
+            async with one.log.locked(assume_head=2) as tx:
+                assert (tx.head, tx.last_hash) == (2, one.log.last_hash)
+                await tx.append(as_events(3, MIXED[2:3]))
+            assert one.log.head == 3
+            theirs = await append(two.log, [new("vm-theirs", actor={"by": "two"})])
+            # The first handle still believes the head is 3: it writes nothing, not even its
+            # new VM and actor, and says so.
+            with pytest.raises(SeqMismatch):
+                async with one.log.locked(assume_head=3) as tx:
+                    await tx.append([new("vm-mine", actor={"by": "one"})._replace(seq=4)])
+            with pytest.raises(SeqMismatch):  # nothing to append: the head is checked as well
+                async with one.log.locked(assume_head=3) as tx:
+                    pass
+            assert await scan_all(two.log) == mine + as_events(3, MIXED[2:3]) + theirs
+            # Under the lock the ordinary way, it numbers on from the other's event.
+            assert await append(one.log, [new("vm-mine", actor={"by": "one"})]) == [
+                new("vm-mine", actor={"by": "one"})._replace(seq=5)
+            ]
+            assert await two.log.read(EventQuery(vm_id="vm-mine")) == as_events(
+                5, [new("vm-mine", actor={"by": "one"})]
+            )
+        finally:
+            await one.close()
+            await two.close()
+
+    async def test_a_head_this_handle_has_not_committed_itself_is_never_assumed(
+        self, make_store: StoreFactory
+    ) -> None:
+        one, two = await make_store(), await make_store()
+        changes = one.log.heads()
+        try:
+            assert await asyncio.wait_for(anext(changes), 10) == 0
+            await append(two.log, [new("vm-theirs", actor={"by": "two"})])
+            assert await asyncio.wait_for(anext(changes), 10) == 1  # seen, not committed by it
+            async with one.log.locked(assume_head=1) as tx:  # so it takes the lock first
+                assert await tx.newer(after=0) == await two.log.read_after(0, 10)
+                await tx.append([new("vm-mine", actor={"by": "one"})._replace(seq=2)])
+            assert [e.vm_id for e in await scan_all(two.log)] == ["vm-theirs", "vm-mine"]
+        finally:
+            await changes.aclose()
+            await one.close()
+            await two.close()
+
     async def test_a_handle_that_followed_others_appends_new_vms_of_its_own(
         self, make_store: StoreFactory
     ) -> None:

@@ -47,6 +47,19 @@ async def test_a_write_is_decided_against_what_the_other_process_committed(
         await fresh.stop()
 
 
+async def test_a_refusal_is_decided_against_what_the_other_process_committed(
+    pair: tuple[Service, Service],
+) -> None:
+    a, b = pair
+    await b.execute(cmd.Register("vm-0", DATA))  # b has committed, so it knows its own head
+    registered = await a.execute(cmd.Register("vm-1", DATA))
+    # b has not followed: against the head it knows, vm-1 does not exist. The heartbeat is
+    # refused only if it is still refused once b has folded a's event, which it is not.
+    beat = await b.execute(cmd.Heartbeat("vm-1"))
+    assert beat.event.seq == registered.event.seq + 1
+    assert beat.entry is not None and beat.entry.last_seen == T0
+
+
 async def test_a_read_waits_for_a_revision_until_the_follower_brings_it(
     pair: tuple[Service, Service],
 ) -> None:

@@ -85,8 +85,8 @@ class FlakyLog(SqliteEventLog):
     failing = False
 
     @contextlib.asynccontextmanager
-    async def locked(self) -> AsyncIterator[SqlTransaction]:
-        async with super().locked() as tx:
+    async def locked(self, assume_head: int | None = None) -> AsyncIterator[SqlTransaction]:
+        async with super().locked(assume_head) as tx:
             yield tx
             if self.failing:
                 raise StoreUnavailable("disk is full")
@@ -145,8 +145,8 @@ class SlowLog(SqliteEventLog):
         self.release = asyncio.Event()
 
     @contextlib.asynccontextmanager
-    async def locked(self) -> AsyncIterator[SqlTransaction]:
-        async with super().locked() as tx:
+    async def locked(self, assume_head: int | None = None) -> AsyncIterator[SqlTransaction]:
+        async with super().locked(assume_head) as tx:
             yield tx
             self.inside.set()
             await self.release.wait()

@@ -4,8 +4,13 @@ Writing goes through one global lock (`locked()`): under it, the writer sees the
 head, reads what others committed since its own position (`newer`), decides its batch, and
 appends events whose seqs it chose itself. The transaction checks that those seqs continue the
 head, chains the hashes, and commits when the block exits cleanly; so seq order is commit order
-on every backend. Reading needs no lock. Following the log (`heads()`) yields the head whenever
-it may have moved. `leadership()` is a `Lease` that at most one process holds at a time.
+on every backend. A writer that is alone on the log decides against the head it already knows
+(`locked(assume_head=...)`), and the head is checked under the lock as the batch is stored:
+the lock, the check, the rows and the commit are one step (for SQLite one trip to its thread
+instead of two), and a moved head writes nothing and raises `SeqMismatch`.
+
+Reading needs no lock. Following the log (`heads()`) yields the head whenever it may have
+moved. `leadership()` is a `Lease` that at most one process holds at a time.
 """
 
 from __future__ import annotations
@@ -107,9 +112,15 @@ class EventLog(Protocol):
     def last_hash(self) -> bytes:
         """The hash chain's value at `head`."""
 
-    def locked(self) -> AbstractAsyncContextManager[LogTransaction]:
+    def locked(self, assume_head: int | None = None) -> AbstractAsyncContextManager[LogTransaction]:
         """The global write lock, held until the block exits: COMMIT on a clean exit (durable
-        before it returns), ROLLBACK on an exception."""
+        before it returns), ROLLBACK on an exception.
+
+        `assume_head`: the caller believes the log's head is this handle's own `head` (nobody
+        else appended since). The backend may then take the lock only as the block exits, check
+        that the head is still that one, and append and commit in the same step; if it moved,
+        nothing is written and the block raises `SeqMismatch` (decide again, without
+        assuming). Whatever needs the database inside the block takes the lock first."""
 
     async def read(self, query: EventQuery) -> list[Event]: ...
 

@@ -235,6 +235,18 @@ class SqliteEventLog(SqlEventLog):
         with translated(f"appending to {self.path}", self.path):
             await in_thread(conn, _insert_and_commit, vms, actors, rows)
 
+    async def insert_if_head(
+        self,
+        conn: aiosqlite.Connection,
+        head: tuple[int, bytes],
+        vms: list[tuple[int, str]],
+        actors: list[tuple[int, bytes]],
+        rows: list[Row],
+    ) -> bool:
+        # The lock, the head check, the rows and the commit: one trip.
+        with translated(f"appending to {self.path}", self.path):
+            return await in_thread(conn, _insert_if_head, head, vms, actors, rows)
+
     async def commit(self, conn: aiosqlite.Connection) -> None:
         with translated(f"appending to {self.path}", self.path):
             await conn.commit()
@@ -302,3 +314,22 @@ def _insert_and_commit(
 ) -> None:
     _insert(raw, vms, actors, rows)
     raw.commit()
+
+
+def _insert_if_head(
+    raw: sqlite3.Connection,
+    head: tuple[int, bytes],
+    vms: list[tuple[int, str]],
+    actors: list[tuple[int, bytes]],
+    rows: list[Row],
+) -> bool:
+    last = _lock_and_read_head(raw)
+    # No row at all (compacted down to nothing) is never taken for the assumed head: the
+    # caller then begins the ordinary way, which finds the head at the compaction point.
+    if not last or (last[0][0], bytes(last[0][1])) != head:
+        raw.rollback()
+        return False
+    if rows:
+        _insert(raw, vms, actors, rows)
+    raw.commit()
+    return True
