@@ -31,6 +31,7 @@ UPDATABLE: Final = ("name", "status", "address", "services", "metadata")
 FIXED: Final = ("id", "role", "registeredBy")
 SERVER_MANAGED: Final = ("registeredAt", "lastSeen", "revision", "stale", "health")
 SERVICE_FIELDS: Final = ("name", "port", "healthPath")
+_REGISTRATION_FIELDS: Final = frozenset(REGISTER_REQUIRED + REGISTER_OPTIONAL)
 
 
 def services(value: Any, where: str = "services") -> list[JsonObject]:
@@ -60,6 +61,11 @@ def services(value: Any, where: str = "services") -> list[JsonObject]:
 def _require(body: JsonObject, fields: tuple[str, ...], prefix: str = "") -> None:
     """Name every missing field at once: a client fixing one at a time would need a round
     trip per field."""
+    for key in fields:
+        if key not in body:
+            break
+    else:
+        return  # the usual case, found without building the list below
     missing = [f"{prefix}{key}" for key in fields if key not in body]
     if len(missing) == 1:
         raise Invalid(f"{missing[0]} is required")
@@ -67,7 +73,7 @@ def _require(body: JsonObject, fields: tuple[str, ...], prefix: str = "") -> Non
         raise Invalid(f"{', '.join(missing[:-1])} and {missing[-1]} are required")
 
 
-def _reject_unknown(body: JsonObject, allowed: tuple[str, ...], what: str) -> None:
+def _reject_unknown(body: JsonObject, allowed: frozenset[str], what: str) -> None:
     for key in body:
         if key in SERVER_MANAGED:
             raise Invalid(f"{key} is set by the server and cannot be sent")
@@ -79,7 +85,7 @@ def registration(body: Any, max_entry_bytes: int = MAX_ENTRY_BYTES) -> JsonObjec
     """The event data of a registration: trimmed, checked, and in a stable key order."""
     if not isinstance(body, dict):
         raise Invalid("request body must be a JSON object")
-    _reject_unknown(body, REGISTER_REQUIRED + REGISTER_OPTIONAL, "a registration")
+    _reject_unknown(body, _REGISTRATION_FIELDS, "a registration")
     _require(body, REGISTER_REQUIRED)
     data: JsonObject = {
         "id": vm_id(body["id"]),
