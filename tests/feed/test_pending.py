@@ -7,6 +7,7 @@ import gc
 import tracemalloc
 from typing import Any
 
+from tests.feed.test_broker import MemoryLog, make_broker, outcomes_for
 from vm_registry.domain.events import (
     DEREGISTERED,
     HEALTH,
@@ -18,6 +19,7 @@ from vm_registry.domain.events import (
 )
 from vm_registry.domain.fold import State, apply, touched
 from vm_registry.domain.model import Entry
+from vm_registry.feed.filters import FeedFilter
 from vm_registry.feed.tail import (
     FRAME,
     SEQ,
@@ -219,3 +221,28 @@ def test_every_part_of_an_entry_an_event_replaces_is_charged_to_it() -> None:
         changed = before.replace(**{name: fresh}, revision=2)
         event = Event(2, UPDATED, "vm-1", T0 + 2)
         assert item_size(published_item(event, changed, "w", before)) > touched_size, name
+
+
+async def test_frames_are_rendered_at_once_while_someone_watches_everything() -> None:
+    # Such a watcher reads every frame: pending, then rendering, would cost more.
+    log = MemoryLog()
+    broker = make_broker(log, tail=100)
+    state = State()
+
+    def publish(count: int) -> list[FeedItem]:
+        first = log.head + 1
+        events = [Event(seq, HEARTBEAT, "vm-1", T0 + seq) for seq in range(first, first + count)]
+        if first == 1:
+            registration = {"name": "a", "role": "worker", "address": "a", "registeredBy": "ci"}
+            events[0] = Event(1, REGISTERED, "vm-1", T0, {}, registration)
+        log.events += events
+        broker.publish(outcomes_for(state, events))
+        return broker.tail.after(first - 1)
+
+    filtered = broker.subscribe(0, FeedFilter(role="worker"))
+    assert not any(isinstance(item[FRAME], bytes) for item in publish(3))
+    everything = broker.subscribe(0, FeedFilter())
+    assert all(isinstance(item[FRAME], bytes) for item in publish(3))
+    everything.close()
+    assert not any(isinstance(item[FRAME], bytes) for item in publish(3))
+    filtered.close()

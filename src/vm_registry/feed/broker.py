@@ -68,6 +68,7 @@ class Broker:
         # values their key held before and after each event (feed/keyed.py); they count with
         # the watchers of one VM.
         self.keys = KeyIndex()
+        self.everything_watchers = 0  # with no filter at all: they read every frame
 
     def vm_bookmark_period(self, bookmark_after: float) -> float:
         """How long a watcher of one VM stays quiet before its bookmark. Every such watcher
@@ -79,7 +80,10 @@ class Broker:
         return bookmark_after * max(1.0, self.vm_watchers / VM_BOOKMARKS_PER_PERIOD)
 
     def publish(self, outcomes: list[Outcome]) -> None:
-        items = [published_item(o.event, o.entry, o.role, o.before) for o in outcomes]
+        # Frames are rendered when first read (feed/pending.py), unless a watcher of everything
+        # will read every one: then at once, which costs less than pending and then rendering.
+        make = feed_item if self.everything_watchers else published_item
+        items = [make(o.event, o.entry, o.role, o.before) for o in outcomes]
         keys = self.keys
         if not keys.indexing:  # no selector watcher: nothing to index, per event
             self.tail.append(items)
@@ -104,6 +108,7 @@ class Broker:
             )
         self.subscribers += 1
         self.vm_watchers += _indexed(feed_filter)
+        self.everything_watchers += feed_filter.shows_everything
         self.tail.set_subscribers(self.subscribers - self.vm_watchers)
         term = _key_term(feed_filter)
         if term is not None:
@@ -115,6 +120,7 @@ class Broker:
     def _release(self, feed_filter: FeedFilter) -> None:
         self.subscribers -= 1
         self.vm_watchers -= _indexed(feed_filter)
+        self.everything_watchers -= feed_filter.shows_everything
         self.tail.set_subscribers(self.subscribers - self.vm_watchers)
         term = _key_term(feed_filter)
         if term is not None:

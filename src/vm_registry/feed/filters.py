@@ -28,6 +28,10 @@ class FeedFilter:
     types: frozenset[str] | None = None
     selector: Selector | None = None
 
+    @property
+    def shows_everything(self) -> bool:
+        return self == _EVERYTHING
+
     def admits(self, item: FeedItem) -> bool:
         """Role, VM and types; the selector is judged by `frame`."""
         if self.vm_id is not None and item[VM_ID] != self.vm_id:
@@ -64,3 +68,6 @@ class FeedFilter:
 def left(frame: bytes) -> bytes:
     """`frame` with `"left": true` first in its data: the VM left the watcher's set."""
     return frame.replace(_DATA, _LEFT, 1)
+
+
+_EVERYTHING = FeedFilter()
