@@ -60,6 +60,11 @@ def test_an_entry_is_camel_case_and_leaves_out_what_is_unset() -> None:
     }
 
 
+def test_an_entry_not_heard_from_since_it_registered_was_last_seen_then() -> None:
+    body = render.entry(an_entry(last_seen=AT), stale=False)
+    assert body["registeredAt"] == body["lastSeen"] == "2025-11-25T15:21:41.123Z"
+
+
 def test_services_and_metadata_are_rendered_when_set() -> None:
     services = [{"name": "api", "port": 80}]
     body = render.entry(an_entry(services=services, metadata={"zone": "a"}), stale=True)

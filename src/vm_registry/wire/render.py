@@ -26,8 +26,11 @@ def entry(item: Entry, stale: bool) -> dict[str, Any]:
     if item.metadata is not None:
         body["metadata"] = item.metadata
     body["registeredBy"] = item.registered_by
-    body["registeredAt"] = to_iso(item.registered_at)
-    body["lastSeen"] = to_iso(item.last_seen)
+    registered = to_iso(item.registered_at)
+    body["registeredAt"] = registered
+    # Until its first heartbeat a VM was last seen as it registered: one rendering of the time.
+    same = item.last_seen == item.registered_at
+    body["lastSeen"] = registered if same else to_iso(item.last_seen)
     body["revision"] = item.revision
     body["stale"] = stale
     if item.health is not None:  # only where a service's health was checked
