@@ -142,17 +142,17 @@ class Writer:
 
     async def submit(self, command: Command, actor: dict[str, Any]) -> Outcome:
         """Decide, commit and fold `command`; the outcome once it is durable."""
-        observer = self.observer
-        tag = None if observer is None else observer.command_submitted(command)
-        pending = _Pending(command, actor, asyncio.get_running_loop().create_future(), tag)
-        try:
-            if not self._try_enqueue(pending):
-                await self._enqueue_when_room(pending)
-            return await pending.future
-        except RegistryError as error:
-            if observer is not None:
-                observer.command_refused(error)
-            raise
+        future = self.submit_soon(command, actor)
+        while future is None:  # the queue is full: wait until the writer takes a batch
+            if not self.running:
+                error = Unavailable("the registry writer is not running")
+                if self.observer is not None:
+                    self.observer.command_refused(error)
+                raise error
+            self._room.clear()
+            await self._room.wait()
+            future = self.submit_soon(command, actor)
+        return await future
 
     def submit_soon(
         self, command: Command, actor: dict[str, Any]
@@ -160,46 +160,26 @@ class Writer:
         """`submit` for a caller that answers from a callback, not a coroutine (the HTTP
         protocol's heartbeats, `api/wire.py`): no task and no chain of awaits per command, which
         cost a heartbeat more than its decision does. The future of the outcome, or None when
-        the queue has no room or the writer stopped: then `submit`, which waits or refuses."""
-        if len(self._queue) >= self.queue_size or not self.running:
+        the queue has no room or the writer stopped (`submit` then waits, or refuses)."""
+        queue = self._queue
+        if len(queue) >= self.queue_size or not self.running:
             return None
         observer = self.observer
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         tag = None
         if observer is not None:
             tag = observer.command_submitted(command)
-            future.add_done_callback(self._count_refusal)
-        self._try_enqueue(_Pending(command, actor, future, tag))
+            future.add_done_callback(self._count_refusal)  # runs before the caller resumes
+        queue.append(_Pending(command, actor, future, tag))
+        self._wake.set()
         return future
 
     def _count_refusal(self, future: asyncio.Future[Outcome]) -> None:
-        """What `submit` counts when its command is refused, for `submit_soon`'s."""
         if future.cancelled() or self.observer is None:
             return
         error = future.exception()
         if isinstance(error, RegistryError):
             self.observer.command_refused(error)
-
-    def _try_enqueue(self, pending: _Pending) -> bool:
-        """Queue `pending` unless the queue is full or the writer stopped (no await: the
-        common case costs no coroutine of its own)."""
-        queue = self._queue
-        if len(queue) >= self.queue_size or not self.running:
-            return False
-        queue.append(pending)
-        self._wake.set()
-        return True
-
-    async def _enqueue_when_room(self, pending: _Pending) -> None:
-        while True:
-            if not self.running:
-                raise Unavailable("the registry writer is not running")
-            if len(self._queue) < self.queue_size:
-                break
-            self._room.clear()  # full: wait until the writer takes a batch
-            await self._room.wait()
-        self._queue.append(pending)
-        self._wake.set()
 
     def follow(self, head: int) -> None:
         """The log's head is at least `head` (another process committed): fold up to it."""
