@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -204,17 +204,27 @@ def scraper(fast: ServerProcess, asgi: ServerProcess) -> Iterator[tuple[httpx.Cl
         yield one, other
 
 
-def test_the_http_metrics_count_the_same(
-    fleet: None, fast: ServerProcess, asgi: ServerProcess, scraper: tuple[httpx.Client, ...]
-) -> None:
-    before = [http_counts(scrape(client)) for client in scraper]
+def grown_by_cases(
+    fast: ServerProcess,
+    asgi: ServerProcess,
+    scraper: tuple[httpx.Client, ...],
+    counts: Callable[[Samples], dict[Any, float]],
+) -> list[dict[Any, float]]:
+    """What each server's `counts` grew by while both answered every case."""
+    before = [counts(scrape(client)) for client in scraper]
     for _, data in CASES:
         both(fast, asgi, data)
-    after = [http_counts(scrape(client)) for client in scraper]
-    grown = [
+    after = [counts(scrape(client)) for client in scraper]
+    return [
         {key: value - then.get(key, 0.0) for key, value in now.items() if value != then.get(key)}
         for then, now in zip(before, after, strict=True)
     ]
+
+
+def test_the_http_metrics_count_the_same(
+    fleet: None, fast: ServerProcess, asgi: ServerProcess, scraper: tuple[httpx.Client, ...]
+) -> None:
+    grown = grown_by_cases(fast, asgi, scraper, http_counts)
     assert grown[0] == grown[1]
     health = ("vm_registry_http_requests_total",
               frozenset({("route", "/health"), ("method", "GET"), ("status", "200")}))  # fmt: skip
@@ -234,14 +244,7 @@ def test_the_writer_counts_the_same_heartbeats_and_refusals(
 ) -> None:
     # The fast path hands a heartbeat to the writer without a coroutine (`submit_soon`): what
     # the writer's metrics count of it, refusals included, is what `submit` counts.
-    before = [writer_counts(scrape(client)) for client in scraper]
-    for _, data in CASES:
-        both(fast, asgi, data)
-    after = [writer_counts(scrape(client)) for client in scraper]
-    grown = [
-        {key: value - then.get(key, 0.0) for key, value in now.items() if value != then.get(key)}
-        for then, now in zip(before, after, strict=True)
-    ]
+    grown = grown_by_cases(fast, asgi, scraper, writer_counts)
     assert grown[0] == grown[1]
     refused = {
         dict(key[1])["reason"]: value for key, value in grown[0].items() if "refused" in key[0]
