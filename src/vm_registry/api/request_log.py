@@ -46,6 +46,7 @@ from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Sen
 from vm_registry.api.auth import Principal
 from vm_registry.api.headers import secure
 from vm_registry.api.metrics import UNMATCHED, HttpMetrics
+from vm_registry.telemetry import log_format
 from vm_registry.telemetry.context import REQUEST_ID
 
 log = logging.getLogger("vm_registry.request")
@@ -157,6 +158,8 @@ def _log_line(done: Done, seconds: float) -> None:
         "actor": done.principal.name if done.principal is not None else None,
         "bytes": done.sent,
     }
+    if log_format.json_info_line(log, f"{method} {route} {code}", fields):
+        return
     # makeRecord + handle, not log.info: skips the caller lookup (a stack walk).
     line = log.makeRecord(
         log.name, logging.INFO, __file__, 0, "%s %s %d", (method, route, code), None
