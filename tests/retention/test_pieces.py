@@ -21,6 +21,7 @@ from tests.persistence.contract import append, new
 from tests.support import backend
 from vm_registry.audit.replay import state_at
 from vm_registry.domain.fold import State
+from vm_registry.persistence.sqlite import checkpoints
 from vm_registry.persistence.sqlite import compaction as sqlite_compaction
 from vm_registry.persistence.store import Store, open_store
 from vm_registry.service.cutting import LIVE_PIECE, cut_live
@@ -116,14 +117,13 @@ async def test_freed_pages_go_back_a_batch_per_transaction(store: Store, tmp_pat
 @backend.sqlite_only
 async def test_the_wal_is_cut_back_after_a_checkpoint(store: Store, tmp_path: Path) -> None:
     wal = tmp_path / "registry.db-wal"
-    limit = sqlite_compaction.WAL_LIMIT_BYTES
-    assert await store.compaction.enable_reclaim(1 << 30) is None
+    limit = checkpoints.WAL_LIMIT_BYTES
     # One transaction larger than the limit (a snapshot body that does not compress).
     body = os.urandom(2 * limit)
     chain = await store.log.hash_at(10)
     assert chain is not None
     await store.snapshots.save(10, chain, body)
     assert wal.stat().st_size > limit
-    await sqlite_compaction.checkpoint(store.log)  # type: ignore[arg-type]
+    await checkpoints.checkpoint(store.log)  # type: ignore[arg-type]
     await append(store.log, [new()])  # the first write after the checkpoint starts it over
     assert wal.stat().st_size <= limit

@@ -20,6 +20,7 @@ import aiosqlite
 
 from vm_registry.persistence.snapshots import packed
 from vm_registry.persistence.sql.compaction import COMPACT_CHUNK, Rest, delete_through
+from vm_registry.persistence.sqlite.checkpoints import checkpoint
 from vm_registry.persistence.sqlite.errors import translated
 from vm_registry.persistence.sqlite.leftovers import delete_chunk, record_cut_time
 from vm_registry.persistence.sqlite.log import SqliteEventLog
@@ -31,12 +32,6 @@ logger = logging.getLogger("vm_registry.store")
 # pointer: a small batch keeps the writer's wait for the lock short.
 RECLAIM_PAGES: Final = 64
 INCREMENTAL: Final = 2  # PRAGMA auto_vacuum's value for INCREMENTAL
-# The WAL file is cut back to this size whenever it starts over (after a checkpoint). Without
-# a limit it stays at the largest it ever grew, and a checkpoint held off once (a long read, a
-# large transaction) leaves it larger for good: the file's size with its WAL crept up window
-# after window under retention (P16). 4 MiB: just over the 1,000 pages at which SQLite
-# checkpoints, so a usual cycle is not cut and grown again.
-WAL_LIMIT_BYTES: Final = 4 * 1024 * 1024
 
 
 class SqliteCompaction:
@@ -100,7 +95,6 @@ class SqliteCompaction:
         event_log = self.log
         conn = event_log.writable()
         with translated(f"vacuuming {event_log.path}", event_log.path):
-            await conn.execute(f"PRAGMA journal_size_limit = {WAL_LIMIT_BYTES}")
             rows = list(await conn.execute_fetchall("PRAGMA auto_vacuum"))
             if rows and int(rows[0][0]) == INCREMENTAL:
                 return None
@@ -148,21 +142,13 @@ async def _free_pages(conn: aiosqlite.Connection) -> int:
 
 
 def resting(log: SqliteEventLog, rest: Rest | None) -> Rest:
-    """Between two of compaction's transactions: `rest()`, and meanwhile a checkpoint."""
+    """Between two of compaction's transactions: `rest()`, and meanwhile a checkpoint.
+
+    Deletions and vacuums write many pages (a chunk of rows rewrites an index page per VM);
+    left to a commit's checkpoint, that commit is the writer's, under the lock: a 250-row
+    deletion once took up to 285 ms in a loaded run with it, at most 26 ms without."""
 
     async def between() -> None:
         await asyncio.gather(checkpoint(log), rest() if rest is not None else asyncio.sleep(0))
 
     return between
-
-
-async def checkpoint(log: SqliteEventLog) -> None:
-    """Copy what the WAL holds into the database, from the reader's connection: off the log's
-    lock, while the writer goes on (PASSIVE never blocks it).
-
-    Otherwise the commit that takes the WAL past its 1,000 pages does it, under the lock:
-    deletions and vacuums write many pages (a chunk of rows rewrites an index page per VM), so
-    that commit was mostly compaction's, and its checkpoint held the writer: a 250-row deletion
-    took up to 285 ms in a loaded run with it, at most 26 ms in the next without. Done
-    between compaction's transactions (during its rest), the WAL rarely reaches the limit."""
-    await log.fetch("PRAGMA wal_checkpoint(PASSIVE)")

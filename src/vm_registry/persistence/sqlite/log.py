@@ -36,6 +36,11 @@ from vm_registry.persistence.errors import StoreCorrupt, StoreError, StoreUnavai
 from vm_registry.persistence.id_tables import Row
 from vm_registry.persistence.log import GENESIS_HASH
 from vm_registry.persistence.sql.log import SqlEventLog
+from vm_registry.persistence.sqlite.checkpoints import (
+    BACKSTOP_PAGES,
+    WAL_LIMIT_BYTES,
+    Checkpointer,
+)
 from vm_registry.persistence.sqlite.connection_thread import in_thread
 from vm_registry.persistence.sqlite.errors import translate, translated
 from vm_registry.persistence.sqlite.file_identity import LogFileIdentity
@@ -78,6 +83,8 @@ class SqliteEventLog(SqlEventLog):
         self.read_only = read_only
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
+        self._checkpointer: Checkpointer | None = None
+        self.commits = 0  # the writer's, since open: the checkpointer looks for new ones
         # Transactions span several awaits on the one writer connection; this keeps a
         # snapshot write or a compaction chunk from landing inside the writer's transaction.
         self.tx_lock = asyncio.Lock()
@@ -109,6 +116,8 @@ class SqliteEventLog(SqlEventLog):
                 await remove_compacted_rows(self._writer)
                 self._reader = await aiosqlite.connect(self.path, isolation_level=None)
                 await self._reader.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
+                self._checkpointer = Checkpointer(self)
+                self._checkpointer.start()
             await self.load_position(await self._position(self._conn()))
         except sqlite3.Error as error:
             await self.close()
@@ -129,6 +138,9 @@ class SqliteEventLog(SqlEventLog):
         await conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
         await conn.execute("PRAGMA journal_mode = WAL")
         await conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+        # Checkpoints run beside the writer; SQLite's own, in a commit, only as a backstop.
+        await conn.execute(f"PRAGMA wal_autocheckpoint = {BACKSTOP_PAGES}")
+        await conn.execute(f"PRAGMA journal_size_limit = {WAL_LIMIT_BYTES}")
 
     async def _migrate(self, conn: aiosqlite.Connection) -> None:
         rows = list(await conn.execute_fetchall("PRAGMA user_version"))
@@ -141,6 +153,9 @@ class SqliteEventLog(SqlEventLog):
             await conn.executescript(upgrade_script(version))
 
     async def close(self) -> None:
+        if self._checkpointer is not None:
+            await self._checkpointer.stop()
+            self._checkpointer = None
         for conn in (self._writer, self._reader):
             if conn is not None:
                 with contextlib.suppress(sqlite3.Error):
@@ -257,6 +272,7 @@ class SqliteEventLog(SqlEventLog):
                 await conn.execute("ROLLBACK")
 
     def committed(self) -> None:
+        self.commits += 1
         # Committed into a deleted or replaced file is not durable: no acknowledgement.
         self.file_identity.check()
 
