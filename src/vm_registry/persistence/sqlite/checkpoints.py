@@ -24,14 +24,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING, Final
+from pathlib import Path
+from typing import Any, Final, Protocol
 
 from vm_registry.persistence.errors import StoreError
 
-if TYPE_CHECKING:
-    from vm_registry.persistence.sqlite.log import SqliteEventLog
-
 log = logging.getLogger("vm_registry.persistence")
+
+
+class Checkpointed(Protocol):
+    """What checkpoints need of the SQLite log (`sqlite/log.py`, which starts them)."""
+
+    path: Path
+    commits: int  # the writer's commits since the log opened
+    tx_lock: asyncio.Lock  # held by the writer for each of its transactions
+
+    async def fetch(self, sql: str) -> list[Any]: ...  # on the reading connection
+
 
 CHECKPOINT_SECONDS: Final = 0.2
 # 64 MiB of 4 KiB pages, about 1.5 s of P2's heartbeats.
@@ -43,7 +52,7 @@ BACKSTOP_PAGES: Final = 16_384
 WAL_LIMIT_BYTES: Final = 4 * 1024 * 1024
 
 
-async def checkpoint(event_log: SqliteEventLog) -> None:
+async def checkpoint(event_log: Checkpointed) -> None:
     """Copy what the WAL holds into the database, from the reader's connection: off the log's
     lock, while the writer goes on (PASSIVE never blocks it)."""
     await event_log.fetch("PRAGMA wal_checkpoint(PASSIVE)")
@@ -52,7 +61,7 @@ async def checkpoint(event_log: SqliteEventLog) -> None:
 class Checkpointer:
     """Checkpoints `event_log` every `CHECKPOINT_SECONDS` while it commits (module docstring)."""
 
-    def __init__(self, event_log: SqliteEventLog) -> None:
+    def __init__(self, event_log: Checkpointed) -> None:
         self.event_log = event_log
         self._task: asyncio.Task[None] | None = None
 
