@@ -160,7 +160,7 @@ _json_handler: BatchingHandler | None = None
 def json_info_line(logger: logging.Logger, message: str, fields: dict[str, Any]) -> bool:
     """Write an info line of `logger` straight into the JSON handler `configure` installed, the
     same text `JsonFormatter` would make, without a LogRecord or logging's walk to the handler:
-    the request log's way, about a third of the cost per line (P15 in docs/benchmarks.md).
+    the request log's way, about two thirds of the cost per line (P15 in docs/benchmarks.md).
 
     Only while nothing on that walk could see the record: the handler is still the root's only
     one, still JSON and unfiltered, and the logger and its parents have no filter or handler of

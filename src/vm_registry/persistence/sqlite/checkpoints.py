@@ -13,7 +13,7 @@ that commits during every checkpoint would keep that from happening: so the seco
 what was committed during the first, with the writer held (the log's `tx_lock`) for that
 moment, and the writer's next commit starts the WAL over. SQLite's own checkpoint stays as a
 backstop at `BACKSTOP_PAGES`, should these fall behind (a failing disk, a reader holding the
-WAL). Measured: docs/benchmarks.md, "Checkpoints beside the writer".
+WAL). Measured: docs/benchmarks.md, the row "SQLite checkpoints beside the writer".
 
 Durability does not change: a commit is in the WAL when it returns, as before, and what a
 checkpoint copies was already committed.
